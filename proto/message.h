@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "buf.h"
+#include "errors.h"
+
+/*
+ * The v1 messages of proto/PROTOCOL.md as C structs, and their msgpack codec.
+ *
+ * Decoding: a frame's payload is checked by sb_mp_check (limits before allocation), unpacked
+ * into a zone owned by the decoded message, and mapped onto a struct through a per-operation
+ * field table. Strings become NUL-terminated copies in the zone; generic values (records,
+ * field maps, context) stay msgpack_objects in the zone. Everything a decoded message points to
+ * is borrowed from it and lives until sb_request_done / sb_reply_done. Unknown fields are
+ * ignored; a missing or mistyped required field, a duplicate field, or a value outside its
+ * limits is -EBADMSG / -EMSGSIZE with the field named in the sb_proto_error.
+ *
+ * Encoding: the same tables drive the encoder, so what one side writes the other reads.
+ * Encoders append one whole frame (length prefix + map) to a bounded sb_buf, or nothing.
+ */
+
+enum sb_op {
+	SB_OP_HELLO,
+	SB_OP_PING,
+	SB_OP_HEALTH,
+	SB_OP_STATS,
+	SB_OP_EXCHANGE,
+	SB_OP_GET_RECORDS,
+	SB_OP_GET_RECORD,
+	SB_OP_INSERT_RECORDS,
+	SB_OP_UPDATE_RECORD,
+	SB_OP_DELETE_RECORDS,
+	SB_OP_DETOKENIZE,
+	SB_OP_TOKENIZE,
+	SB_OP_QUERY,
+	_SB_OP_MAX,
+	SB_OP_INVALID = -1,
+};
+
+/* "hello", "get_records", ...; NULL for an out-of-range value. */
+const char *sb_op_name(enum sb_op op);
+/* The op for a wire name, or SB_OP_INVALID. */
+enum sb_op sb_op_from_name(const char *name);
+/* Whether the op carries a subject_token (everything but hello, ping, health, stats). */
+bool sb_op_needs_subject(enum sb_op op);
+
+/* Optional scalars: `set` tells whether the field was present. */
+struct sb_opt_u64 {
+	bool set;
+	uint64_t v;
+};
+
+struct sb_opt_bool {
+	bool set;
+	bool v;
+};
+
+/* An array of strings; v[i] are NUL-terminated. set=false when the field was absent. */
+struct sb_strv {
+	bool set;
+	uint32_t n;
+	const char **v;
+};
+
+struct sb_u64v {
+	bool set;
+	uint32_t n;
+	uint64_t *v;
+};
+
+/* Redaction levels and orderings, as Skyflow spells them. */
+extern const char *const sb_redaction_names[]; /* DEFAULT REDACTED MASKED PLAIN_TEXT, NULL-ended */
+extern const char *const sb_order_names[];     /* ASCENDING DESCENDING NONE, NULL-ended */
+
+/* ---- request arguments (one struct per operation; pointers borrowed from the message) ---- */
+
+struct sb_hello_args {
+	struct sb_u64v versions; /* required, 1..SB_MAX_VERSIONS entries */
+	const char *client;      /* required, "name/version" */
+};
+
+struct sb_exchange_args {
+	const char *subject_token; /* required */
+};
+
+struct sb_get_records_args {
+	const char *subject_token;
+	const char *table;
+	struct sb_strv skyflow_ids;
+	const char *redaction; /* one of sb_redaction_names, or NULL */
+	struct sb_strv fields;
+	struct sb_opt_u64 offset;
+	struct sb_opt_u64 limit;
+	const char *column_name;
+	struct sb_strv column_values;
+	const char *order_by; /* one of sb_order_names, or NULL */
+	struct sb_opt_bool tokenization;
+	struct sb_opt_bool download_url;
+};
+
+struct sb_get_record_args {
+	const char *subject_token;
+	const char *table;
+	const char *skyflow_id;
+	const char *redaction;
+	struct sb_strv fields;
+	struct sb_opt_bool tokenization;
+	struct sb_opt_bool download_url;
+};
+
+struct sb_insert_records_args {
+	const char *subject_token;
+	const char *table;
+	const msgpack_object *records; /* array of maps column -> value */
+	struct sb_opt_bool tokenization;
+	const char *upsert;
+};
+
+struct sb_update_record_args {
+	const char *subject_token;
+	const char *table;
+	const char *skyflow_id;
+	const msgpack_object *fields; /* map column -> value */
+	struct sb_opt_bool tokenization;
+};
+
+struct sb_delete_records_args {
+	const char *subject_token;
+	const char *table;
+	struct sb_strv skyflow_ids;
+};
+
+struct sb_detokenize_args {
+	const char *subject_token;
+	struct sb_strv tokens;
+	const char *redaction;
+	struct sb_opt_bool continue_on_error;
+};
+
+struct sb_tokenize_args {
+	const char *subject_token;
+	const char *column_group;
+	struct sb_strv values;
+};
+
+struct sb_query_args {
+	const char *subject_token;
+	const char *query;
+};
+
+struct sb_request {
+	uint64_t id;
+	enum sb_op op;
+	union {
+		struct sb_hello_args hello;
+		struct sb_exchange_args exchange;
+		struct sb_get_records_args get_records;
+		struct sb_get_record_args get_record;
+		struct sb_insert_records_args insert_records;
+		struct sb_update_record_args update_record;
+		struct sb_delete_records_args delete_records;
+		struct sb_detokenize_args detokenize;
+		struct sb_tokenize_args tokenize;
+		struct sb_query_args query;
+	} u;
+	/* private: the zone every pointer above borrows from (decoded requests only), and the
+	 * copy of the payload in it that is wiped on release */
+	msgpack_zone *zone;
+	uint8_t *raw;
+	size_t raw_len;
+};
+
+/* ---- results ---- */
+
+struct sb_hello_result {
+	uint64_t version;
+	const char *tenant;
+	const char *server;
+	struct sb_strv operations;
+	uint64_t max_request_frame;
+	uint64_t max_reply_frame;
+};
+
+struct sb_health_result {
+	bool ready;
+	const char *tenant;
+	struct sb_strv reasons; /* why not ready; empty when ready */
+};
+
+struct sb_stats_result {
+	uint64_t uptime_s;
+	const msgpack_object *connections; /* maps of counters */
+	const msgpack_object *requests;
+	const msgpack_object *latency_us;
+	const msgpack_object *cache;
+};
+
+struct sb_exchange_result {
+	uint64_t expires_at; /* Unix seconds */
+	const char *token_type;
+	const char *issued_token_type;
+	const msgpack_object *context; /* map, may be NULL */
+	const char *access_token;      /* only where the tenant exposes tokens, else NULL */
+};
+
+/* get_records, insert_records, detokenize, tokenize and query all answer {records: [...]} */
+struct sb_records_result {
+	const msgpack_object *records; /* array */
+};
+
+struct sb_get_record_result {
+	const msgpack_object *record; /* map */
+};
+
+struct sb_update_record_result {
+	const char *skyflow_id;
+	const msgpack_object *tokens; /* map, may be NULL */
+};
+
+struct sb_delete_records_result {
+	struct sb_strv skyflow_ids;
+};
+
+struct sb_error {
+	enum sb_errcode code;
+	const char *message;
+	bool retryable;
+	struct sb_opt_u64 upstream_status;
+	const char *request_id; /* upstream X-Request-ID, or NULL */
+};
+
+struct sb_reply {
+	uint64_t id;
+	bool ok;
+	enum sb_op op; /* not on the wire: the op of the request this answers */
+	union {
+		struct sb_hello_result hello;
+		struct sb_health_result health;
+		struct sb_stats_result stats;
+		struct sb_exchange_result exchange;
+		struct sb_records_result records;
+		struct sb_get_record_result get_record;
+		struct sb_update_record_result update_record;
+		struct sb_delete_records_result delete_records;
+	} u;
+	struct sb_error error; /* when !ok */
+	/* private */
+	msgpack_zone *zone;
+	uint8_t *raw;
+	size_t raw_len;
+	const msgpack_object *result_obj;
+};
+
+/*
+ * Decodes one request payload (a frame's body, without the length prefix).
+ * On success returns 0 and fills req, which must be released with sb_request_done.
+ * On failure returns a negative errno, fills e, and releases everything; *id_known is set to
+ * whether req->id could still be read, so the caller can address its error reply.
+ * -EOPNOTSUPP: unknown op (req->op is SB_OP_INVALID).
+ */
+int sb_request_decode(struct sb_request *req, const uint8_t *p, size_t n, bool *id_known,
+		      struct sb_proto_error *e);
+
+/* Wipes the secrets (subject_token) and frees the zone. Safe on a zeroed or done request. */
+void sb_request_done(struct sb_request *req);
+
+/* Appends one frame holding req; all or nothing. -EMSGSIZE if larger than max_payload. */
+int sb_request_encode(const struct sb_request *req, struct sb_buf *out, size_t max_payload);
+
+/*
+ * Decodes a reply payload. `op_of_id` tells which op the request with that id was (the client
+ * keeps that map); it returns SB_OP_INVALID for an id it never sent (-EBADMSG).
+ * Must be released with sb_reply_done.
+ */
+int sb_reply_decode(struct sb_reply *rep, const uint8_t *p, size_t n,
+		    enum sb_op (*op_of_id)(uint64_t id, void *userdata), void *userdata,
+		    struct sb_proto_error *e);
+
+void sb_reply_done(struct sb_reply *rep);
+
+/* Appends one frame holding rep (ok result of rep->op, or rep->error); all or nothing. */
+int sb_reply_encode(const struct sb_reply *rep, struct sb_buf *out, size_t max_payload);
+
+/*
+ * Convenience for servers: an error reply with code and message (message copied, truncated
+ * to SB_MAX_MESSAGE_LEN). retryable follows sb_errcode_retryable.
+ */
+int sb_reply_encode_error(uint64_t id, enum sb_errcode code, const char *message,
+			  struct sb_buf *out, size_t max_payload);
+
+/* Structural equality of two msgpack objects (for tests and for callers comparing values). */
+bool sb_mp_equal(const msgpack_object *a, const msgpack_object *b);
