@@ -880,6 +880,24 @@ static void test_decode_does_not_borrow(void **state)
 	sb_buf_free(&b);
 }
 
+/* The example bytes printed in proto/PROTOCOL.md section 11 are what the encoder writes. */
+static void test_protocol_example(void **state)
+{
+	static const uint8_t doc[] = {0x00, 0x00, 0x00, 0x2f, 0x84, 0xa2, 0x69, 0x64, 0x01,
+				      0xa2, 0x6f, 0x70, 0xa5, 0x68, 0x65, 0x6c, 0x6c, 0x6f};
+	uint64_t v = 1;
+	struct sb_request req = {.id = 1, .op = SB_OP_HELLO};
+	struct sb_buf b;
+
+	req.u.hello.versions = (struct sb_u64v){true, 1, &v};
+	req.u.hello.client = "mcp-server/0.3";
+	sb_buf_init(&b, 4096);
+	assert_int_equal(sb_request_encode(&req, &b, SB_MAX_HELLO_FRAME), 0);
+	assert_int_equal(sb_buf_len(&b), 4 + 0x2f);
+	assert_memory_equal(sb_buf_ptr(&b), doc, sizeof(doc));
+	sb_buf_free(&b);
+}
+
 static void test_names(void **state)
 {
 	for (int i = 0; i < _SB_OP_MAX; i++)
@@ -918,6 +936,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_huge_declared_counts),
 		cmocka_unit_test(test_decode_does_not_borrow),
+		cmocka_unit_test(test_protocol_example),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
