@@ -360,6 +360,7 @@ static int decode_field(const struct field *f, const msgpack_object *v, msgpack_
 			sv->v[i] = zone_strdup(z, it);
 			if (!sv->v[i])
 				return -ENOMEM;
+			sv->n = i + 1; /* so a failure later still wipes the copies made so far */
 		}
 		sv->v[a->size] = NULL;
 		sv->n = a->size;
