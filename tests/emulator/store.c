@@ -1,0 +1,226 @@
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* Stringifies a scalar for comparisons and masking; buf is scratch. NULL for non-scalars. */
+static const char *scalar_str(json_t *v, char *buf, size_t len)
+{
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return buf;
+	}
+	if (json_is_real(v)) {
+		snprintf(buf, len, "%g", json_real_value(v));
+		return buf;
+	}
+	if (json_is_boolean(v))
+		return json_is_true(v) ? "true" : "false";
+	return NULL;
+}
+
+static bool where_matches(const struct policy *p, json_t *row)
+{
+	for (size_t i = 0; i < p->nwhere; i++) {
+		char buf[64];
+		const char *v;
+		if (!row)
+			return false;
+		v = scalar_str(json_object_get(row, p->where[i].column), buf, sizeof(buf));
+		if (!v || strcmp(v, p->where[i].value) != 0)
+			return false;
+	}
+	return true;
+}
+
+#define FOREACH_POLICY(cfg, who, pol)                                                      \
+	for (size_t _r = 0; _r < (who)->nroles; _r++)                                      \
+		for (size_t _p = 0; _p < (cfg)->roles[(who)->roles[_r]].npolicies; _p++)   \
+			for (const struct policy *pol = &(cfg)->roles[(who)->roles[_r]].policies[_p]; \
+			     pol; pol = NULL)
+
+bool access_table(const struct emu_config *cfg, const struct principal *who, unsigned action,
+		  const char *table)
+{
+	FOREACH_POLICY(cfg, who, p)
+		if ((p->actions & action) && policy_covers_table(p, table))
+			return true;
+	return false;
+}
+
+bool access_global(const struct emu_config *cfg, const struct principal *who, unsigned action)
+{
+	FOREACH_POLICY(cfg, who, p)
+		if (p->actions & action)
+			return true;
+	return false;
+}
+
+bool access_row(const struct emu_config *cfg, const struct principal *who, unsigned action,
+		const char *table, json_t *row)
+{
+	FOREACH_POLICY(cfg, who, p)
+		if ((p->actions & action) && policy_covers_table(p, table) && where_matches(p, row))
+			return true;
+	return false;
+}
+
+enum redaction access_column(const struct emu_config *cfg, const struct principal *who,
+			     const struct column_def *col, const char *table, json_t *row)
+{
+	enum redaction best = RED_NONE;
+
+	FOREACH_POLICY(cfg, who, p) {
+		enum redaction r;
+		if (!(p->actions & ACT_READ) || !policy_covers(p, table, col->name) ||
+		    !where_matches(p, row))
+			continue;
+		r = p->redaction == RED_DEFAULT ? col->def : p->redaction;
+		if (r > best)
+			best = r;
+	}
+	return best;
+}
+
+json_t *render_value(const struct column_def *col, json_t *value, enum redaction level)
+{
+	char buf[64], *masked = NULL;
+	const char *s;
+	json_t *out;
+
+	if (!value || json_is_null(value))
+		return json_null();
+	if (level == RED_PLAIN)
+		return json_incref(value);
+	if (level == RED_MASKED) {
+		s = scalar_str(value, buf, sizeof(buf));
+		if (!s || column_mask(col, s, &masked) < 0)
+			return json_string("*REDACTED*");
+		out = json_string(masked);
+		free(masked);
+		return out ? out : json_string("*REDACTED*");
+	}
+	return json_string("*REDACTED*");
+}
+
+struct table_state *store_table(struct emu_store *s, const char *name)
+{
+	for (size_t i = 0; i < s->ntables; i++)
+		if (!strcmp(s->tables[i].def->name, name))
+			return &s->tables[i];
+	return NULL;
+}
+
+void store_free(struct emu_store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->ntables; i++) {
+		json_decref(s->tables[i].rows);
+		json_decref(s->tables[i].by_id);
+		json_decref(s->tables[i].row_tok);
+	}
+	free(s->tables);
+	json_decref(s->tokens);
+	json_decref(s->det);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* Seeds one table from the config. Each seed record is {column: value} plus an optional
+ * skyflow_id; tokenized columns get a token each. */
+static int seed_table(struct emu_store *s, struct table_state *t)
+{
+	size_t i;
+	json_t *rec;
+
+	json_array_foreach(t->def->seed, i, rec) {
+		const char *key, *id;
+		json_t *val, *row, *toks;
+		char uuid[37];
+
+		if (!json_is_object(rec))
+			return -EINVAL;
+		id = json_string_value(json_object_get(rec, "skyflow_id"));
+		if (!id) {
+			if (emu_uuid(uuid) < 0)
+				return -EIO;
+			id = uuid;
+		}
+		if (json_object_get(t->by_id, id))
+			return -EEXIST;
+		row = json_pack("{s:s}", "skyflow_id", id);
+		toks = json_object();
+		json_object_foreach(rec, key, val) {
+			const struct column_def *col;
+			if (!strcmp(key, "skyflow_id"))
+				continue;
+			col = config_column(t->def, key);
+			if (!col) {
+				log_err("seed record of table %s has unknown column %s", t->def->name, key);
+				json_decref(row);
+				json_decref(toks);
+				return -EINVAL;
+			}
+			json_object_set(row, key, val);
+			if (col->tokenized) {
+				char tok[37];
+				if (emu_uuid(tok) < 0) {
+					json_decref(row);
+					json_decref(toks);
+					return -EIO;
+				}
+				json_object_set_new(toks, key, json_string(tok));
+				json_object_set_new(s->tokens, tok,
+						    json_pack("{s:s, s:s, s:s}", "table", t->def->name,
+							      "column", key, "id", id));
+			}
+		}
+		json_array_append(t->rows, row);
+		json_object_set(t->by_id, id, row);
+		json_object_set_new(t->row_tok, id, toks);
+		json_decref(row);
+	}
+	return 0;
+}
+
+int store_new(const struct emu_config *cfg, struct emu_store **ret)
+{
+	struct emu_store *s;
+	int r;
+
+	*ret = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	s->cfg = cfg;
+	s->tokens = json_object();
+	s->det = json_object();
+	s->tables = calloc(cfg->ntables, sizeof(*s->tables));
+	if (!s->tables || !s->tokens || !s->det) {
+		store_free(s);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->ntables; i++) {
+		struct table_state *t = &s->tables[s->ntables++];
+		t->def = &cfg->tables[i];
+		t->rows = json_array();
+		t->by_id = json_object();
+		t->row_tok = json_object();
+		r = seed_table(s, t);
+		if (r < 0) {
+			log_err("cannot seed table %s: %s", t->def->name, strerror(-r));
+			store_free(s);
+			return r;
+		}
+	}
+	*ret = s;
+	return 0;
+}
