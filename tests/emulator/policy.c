@@ -257,6 +257,8 @@ int policy_parse(const char *src, struct policy *p, char *err, size_t err_len)
 			goto out;
 		}
 		lex_next(&lx);
+		for (char *w = lx.word; lx.kind == T_WORD && *w; w++)
+			*w = (char)toupper((unsigned char)*w); /* values are keywords too */
 		if (lx.kind != T_WORD || redaction_from_string(lx.word, &p->redaction) < 0) {
 			r = perr(err, err_len, &lx, "expected PLAIN_TEXT, MASKED, REDACTED or DEFAULT");
 			goto out;

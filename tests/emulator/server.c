@@ -94,6 +94,10 @@ void resp_error(struct emu_response *resp, unsigned status, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* messages may quote request bytes: keep them printable ASCII (and valid UTF-8) */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	resp_json(resp, status, skyflow_error_json(status, msg));
 }
 

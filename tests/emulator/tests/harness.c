@@ -23,6 +23,7 @@
 
 extern char **environ;
 static CURL *shared_curl;
+bool harness_fresh_connect;
 
 static int run_wait(char *const argv[])
 {
@@ -247,6 +248,8 @@ CURLcode http_req(struct emu_proc *e, const char *method, const char *path, cons
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	if (harness_fresh_connect)
+		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 	if (bearer) {
 		snprintf(h, sizeof(h), "Authorization: Bearer %s", bearer);
 		hdrs = curl_slist_append(hdrs, h);
@@ -264,6 +267,8 @@ CURLcode http_req(struct emu_proc *e, const char *method, const char *path, cons
 	if (!strcmp(method, "GET"))
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (!strcmp(method, "HEAD"))
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	out->rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
 	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &out->seconds);

@@ -44,6 +44,10 @@ int harness_start(struct emu_proc *e);
 /* kill + cleanup; returns the exit status. */
 int harness_stop(struct emu_proc *e);
 
+/* When set, http_req opens a fresh connection (libcurl silently retries a request once when
+ * a reused connection closes before replying, which would hide a dropped connection). */
+extern bool harness_fresh_connect;
+
 /* One HTTP request to path (starting with "/"). bearer and content_type may be NULL; body
  * may be NULL. out->body is malloc'd (http_resp_free). Returns out->rc. */
 CURLcode http_req(struct emu_proc *e, const char *method, const char *path, const char *bearer,

@@ -1,0 +1,337 @@
+/* emulator_fuzz_http: thousands of random requests (methods, paths, query strings, headers,
+ * bodies: mutated valid bodies and raw bytes) over real HTTPS, then raw garbage on the TCP
+ * port; the emulator must answer every HTTP request with a sane status and a Skyflow-shaped
+ * error, keep serving, and exit cleanly (leak-free under ASan). Reproduce a run with the
+ * printed EMU_TEST_SEED. EMU_FUZZ_ITERATIONS overrides the request count. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "util.h"
+
+static struct emu_proc E;
+static char *admin, *viewer;
+
+static int setup(void **state)
+{
+	test_seed();
+	if (harness_start(&E) < 0)
+		return -1;
+	admin = sts_token_for(&E, "Admin", NULL);
+	viewer = sts_token_for(&E, "Viewer", NULL);
+	return admin && viewer ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	free(admin);
+	free(viewer);
+	return harness_stop(&E) == 0 ? 0 : -1;
+}
+
+static size_t rn(size_t n)
+{
+	return n ? (size_t)(rnd_next() % n) : 0;
+}
+
+static const char *pick(const char *const *v, size_t n)
+{
+	return v[rn(n)];
+}
+#define PICK(arr) pick(arr, sizeof(arr) / sizeof(arr[0]))
+
+static void add_random_bytes(struct sbuf *b, size_t n, bool url_safe)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)rnd_next();
+		if (url_safe) {
+			char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
+			if (c >= 'a' && c <= 'z')
+				sbuf_append(b, &c, 1);
+			else
+				sbuf_append(b, enc, 3);
+		} else {
+			sbuf_append(b, &c, 1);
+		}
+	}
+}
+
+static const char *const segs[] = {
+	"v1", "v2", "vaults", "auth", "sa", "oauth", "token", "sts", "keys", "persons", "detokenize",
+	"tokenize", "query", "emulator", "stats", "descope", ".well-known", "jwks.json", "health",
+	"reset", "..", ".", "", "bf9a1506-5b6a-4016-ac62-7c534db47460", "nosuch", "%00", "%2F",
+	"d1e2m3o4v5a6u7l8t9000000000000aa", "P2EmuDemoProj000000000000000"};
+static const char *const templates[] = {
+	"/v1/vaults/{V}/persons", "/v1/vaults/{V}/persons/{ID}", "/v1/vaults/{V}/detokenize",
+	"/v1/vaults/{V}/tokenize", "/v1/vaults/{V}/query", "/v1/vaults/{V}",
+	"/v1/auth/sa/oauth/token", "/v1/auth/sts/token", "/v2/keys/{P}",
+	"/{P}/.well-known/jwks.json", "/emulator/stats", "/emulator/descope/token",
+	"/emulator/health", "/emulator/faults", "/emulator/clock"};
+static const char *const params[] = {
+	"skyflow_ids", "fields", "column_values", "column_name", "redaction", "tokenization",
+	"offset", "limit", "order_by", "downloadURL", "returnFileMetadata", "x", ""};
+static const char *const values[] = {
+	"PLAIN_TEXT", "MASKED", "REDACTED", "DEFAULT", "true", "false", "25", "26", "0", "-1",
+	"99999999999999999999", "ssn", "state", "name", "ASCENDING", "DESCENDING", "NONE",
+	"bf9a1506-5b6a-4016-ac62-7c534db47460", "100-10-1000", "", "%00", "%ff%fe"};
+static const char *const bodies[] = {
+	"{\"records\":[{\"fields\":{\"name\":\"F\",\"ssn\":\"111-22-3333\"}}],\"tokenization\":true}",
+	"{\"records\":[{\"fields\":{\"state\":\"CA\"}}],\"upsert\":\"ssn\"}",
+	"{\"record\":{\"fields\":{\"name\":\"G\"}},\"tokenization\":true}",
+	"{\"skyflow_ids\":[\"bf9a1506-5b6a-4016-ac62-7c534db47460\"]}",
+	"{\"detokenizationParameters\":[{\"token\":\"t\",\"redaction\":\"PLAIN_TEXT\"}],\"continueOnError\":true}",
+	"{\"tokenizationParameters\":[{\"value\":\"1\",\"columnGroup\":\"ssn\"}]}",
+	"{\"query\":\"SELECT * FROM persons WHERE state = 'CA' LIMIT 2 OFFSET 1\"}",
+	"{\"grant_type\":\"urn:ietf:params:oauth:grant-type:jwt-bearer\",\"assertion\":\"a.b.c\",\"scope\":\"role:admin\"}",
+	"{\"grant_type\":\"urn:ietf:params:oauth:grant-type:token-exchange\",\"subject_token\":\"x.y.z\","
+	"\"subject_token_type\":\"urn:ietf:params:oauth:token-type:jwt\"}",
+	"grant_type=urn%3Aietf&subject_token=%41&subject_token_type=x&a&&=b",
+	"{\"sub\":\"U1\",\"roles\":[\"Admin\"],\"tenants\":{\"t\":{}},\"claims\":{\"x\":[1,{}]},\"exp_in\":-5}",
+	"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+	"{\"a\":\"\\ud800\"}", "null", "{}", ""};
+
+/* Builds one random request. Returns the body (malloc'd or NULL). */
+static char *random_request(struct sbuf *path, const char **method, const char **ctype,
+			    const char **bearer, char *badtok, size_t badtok_len)
+{
+	static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
+					      "HEAD", "GET", "POST", "BREW"};
+	static const char *const ctypes[] = {"application/json",
+					     "application/x-www-form-urlencoded", NULL,
+					     "text/plain", "application/json; charset=utf-8"};
+	struct sbuf body;
+	size_t r = rn(10);
+
+	*method = PICK(methods);
+	*ctype = PICK(ctypes);
+	/* path */
+	if (r < 6) {
+		const char *t = PICK(templates);
+		for (const char *p = t; *p; p++) {
+			if (!strncmp(p, "{V}", 3)) {
+				sbuf_puts(path, rn(4) ? E.vault_id : PICK(segs));
+				p += 2;
+			} else if (!strncmp(p, "{ID}", 4)) {
+				if (rn(3))
+					sbuf_puts(path, PICK(segs));
+				else
+					add_random_bytes(path, rn(40), true);
+				p += 3;
+			} else if (!strncmp(p, "{P}", 3)) {
+				sbuf_puts(path, rn(3) ? E.project_id : PICK(segs));
+				p += 2;
+			} else {
+				sbuf_append(path, p, 1);
+			}
+		}
+	} else if (r < 9) {
+		size_t n = rn(12);
+		for (size_t i = 0; i < n; i++) {
+			sbuf_puts(path, "/");
+			sbuf_puts(path, PICK(segs));
+		}
+		if (!n)
+			sbuf_puts(path, "/");
+	} else {
+		sbuf_puts(path, "/");
+		add_random_bytes(path, rn(rn(8) ? 64 : 3000), true);
+	}
+	/* query string */
+	if (rn(2)) {
+		size_t n = rn(5) ? rn(8) : rn(300);
+		for (size_t i = 0; i < n; i++) {
+			sbuf_puts(path, i ? "&" : "?");
+			if (rn(10)) {
+				sbuf_puts(path, PICK(params));
+				if (rn(8)) {
+					sbuf_puts(path, "=");
+					if (rn(6))
+						sbuf_puts(path, PICK(values));
+					else
+						add_random_bytes(path, rn(20), true);
+				}
+			} else {
+				add_random_bytes(path, rn(10), true);
+			}
+		}
+	}
+	/* controls that change global state would make later requests meaningless */
+	if (strstr(path->p, "emulator/faults") || strstr(path->p, "emulator/clock") ||
+	    strstr(path->p, "emulator/descope/rotate"))
+		*method = "GET";
+	/* auth */
+	switch (rn(5)) {
+	case 0: *bearer = NULL; break;
+	case 1: *bearer = viewer; break;
+	case 2: {
+		snprintf(badtok, badtok_len, "%s", admin);
+		size_t len = strlen(badtok);
+		for (size_t k = rn(4); k > 0; k--)
+			badtok[rn(len)] = (char)('A' + rn(58));
+		*bearer = badtok;
+		break;
+	}
+	default: *bearer = admin; break;
+	}
+	/* body */
+	if (!rn(4))
+		return NULL;
+	sbuf_init(&body, 4 * EMU_MAX_BODY);
+	const char *base = PICK(bodies);
+	switch (rn(4)) {
+	case 0: /* valid-ish body */
+		sbuf_puts(&body, base);
+		break;
+	case 1: { /* mutated */
+		size_t len = strlen(base);
+		sbuf_puts(&body, base);
+		for (size_t k = rn(6) + 1; k > 0 && len; k--) {
+			char c = (char)(1 + rn(126));
+			body.p[rn(len)] = c;
+		}
+		if (rn(2) && body.len)
+			body.len = rn(body.len); /* truncated */
+		body.p[body.len] = '\0';
+		break;
+	}
+	case 2: { /* random bytes without NUL (curl sends strlen bytes) */
+		size_t n = rn(rn(50) ? 512 : 2 * EMU_MAX_BODY);
+		for (size_t i = 0; i < n; i++) {
+			char c = (char)(1 + rn(255));
+			sbuf_append(&body, &c, 1);
+		}
+		break;
+	}
+	default: /* deep or wide JSON */
+		for (size_t i = 0, n = rn(5000); i < n; i++)
+			sbuf_puts(&body, rn(2) ? "[" : "{\"a\":");
+		break;
+	}
+	return sbuf_steal(&body);
+}
+
+static void random_requests(void **state)
+{
+	const char *env = getenv("EMU_FUZZ_ITERATIONS");
+	long iterations = 3000, statuses[6] = {0};
+	char *badtok = malloc(EMU_MAX_TOKEN_LEN);
+
+	if (env)
+		emu_parse_long(env, 1, 10000000, &iterations);
+	for (long i = 0; i < iterations; i++) {
+		struct sbuf path;
+		struct http_resp r;
+		const char *method, *ctype, *bearer;
+		char *body;
+
+		sbuf_init(&path, 64 * 1024);
+		body = random_request(&path, &method, &ctype, &bearer, badtok, EMU_MAX_TOKEN_LEN);
+		http_req(&E, method, path.p, bearer, ctype, body, &r);
+		if (r.rc != CURLE_OK || r.status < 200 || r.status > 599) {
+			fprintf(stderr, "iteration %ld: %s %.200s -> curl %d status %ld\n", i, method,
+				path.p, (int)r.rc, r.status);
+			fail();
+		}
+		statuses[r.status / 100]++;
+		/* 501 (batch) is the only 5xx a healthy emulator gives without faults */
+		if (r.status >= 500 && r.status != 501) {
+			fprintf(stderr, "iteration %ld: %s %.200s -> %ld: %.300s\n", i, method, path.p,
+				r.status, r.body);
+			fail();
+		}
+		assert_int_equal(strlen(r.request_id), 36);
+		if (r.status >= 400 && strcmp(method, "HEAD") != 0) {
+			json_t *j = json_loadb(r.body, r.len, 0, NULL);
+			if (!j)
+				fprintf(stderr, "iteration %ld: %s %.200s -> %ld non-JSON\n", i, method,
+					path.p, r.status);
+			assert_skyflow_error(j, r.status);
+			json_decref(j);
+		}
+		http_resp_free(&r);
+		free(body);
+		sbuf_free(&path);
+	}
+	free(badtok);
+	fprintf(stderr, "%ld requests: 2xx %ld, 4xx %ld, 5xx %ld\n", iterations, statuses[2],
+		statuses[4], statuses[5]);
+}
+
+static int tcp_connect(void)
+{
+	struct sockaddr_in a = {0};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)E.port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void raw_garbage(void **state)
+{
+	int idle[100];
+	unsigned char buf[4096];
+
+	/* idle connections that never speak, held open through the rest */
+	for (int i = 0; i < 100; i++)
+		idle[i] = tcp_connect();
+	for (int i = 0; i < 300; i++) {
+		int fd = tcp_connect();
+		assert_true(fd >= 0);
+		size_t n = rn(sizeof(buf));
+		if (i % 3 == 0) {
+			n = (size_t)snprintf((char *)buf, sizeof(buf),
+					     "GET /emulator/health HTTP/1.1\r\nHost: x\r\n\r\n");
+		} else {
+			for (size_t k = 0; k < n; k++)
+				buf[k] = (unsigned char)rnd_next();
+			if (i % 3 == 1 && n > 5) { /* looks like a TLS handshake record */
+				buf[0] = 0x16;
+				buf[1] = 0x03;
+				buf[2] = 0x01;
+			}
+		}
+		if (write(fd, buf, n) < 0) {
+			/* the peer may already have closed: fine */
+		}
+		if (i % 2)
+			shutdown(fd, SHUT_WR);
+		close(fd);
+	}
+	/* still serving, with the idle connections open */
+	long st;
+	json_t *j = http_json(&E, "GET", "/emulator/health", NULL, NULL, &st);
+	assert_int_equal(st, 200);
+	json_decref(j);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/persons?limit=3", E.vault_path);
+	j = http_json(&E, "GET", path, admin, NULL, &st);
+	assert_int_equal(st, 200);
+	json_decref(j);
+	for (int i = 0; i < 100; i++)
+		if (idle[i] >= 0)
+			close(idle[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(random_requests),
+		cmocka_unit_test(raw_garbage),
+	};
+	return cmocka_run_group_tests_name("emulator_fuzz_http", tests, setup, teardown);
+}
