@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+/*
+ * Skyflow service-account credentials (credentials.json, reference/skyflow-api.md §1.1).
+ *
+ * Field names: Skyflow's own (clientID, keyID, tokenURI, privateKey) and the aliases the SDKs
+ * accept (clientId/client_id, keyId/key_id, tokenUri/token_uri, private_key); two spellings of
+ * one field in one file are refused as ambiguous. The private key is a PEM RSA key (PKCS#8
+ * "PRIVATE KEY" or PKCS#1 "RSA PRIVATE KEY", at least 2048 bits, never encrypted: there is
+ * nobody to type a pass phrase).
+ *
+ * Secrets: the file is read into a buffer locked with mlock() where RLIMIT_MEMLOCK allows and
+ * wiped after parsing, as is jansson's copy of the PEM text. The key itself lives in an
+ * EVP_PKEY; with credentials_secure_heap_init() called at start-up, OpenSSL keeps private
+ * key numbers in its secure heap (locked, excluded from core dumps, wiped on free).
+ *
+ * File rule: a regular file of at most CREDENTIALS_MAX_FILE bytes; refused if readable or
+ * writable by group or others, unless it sits in $CREDENTIALS_DIRECTORY (systemd
+ * LoadCredential=, whose files are the service's own by construction).
+ */
+
+#define CREDENTIALS_MAX_FILE (64u * 1024u)
+#define CREDENTIALS_MAX_FIELD 2048u
+
+struct credentials {
+	char *client_id;  /* owned */
+	char *key_id;     /* owned */
+	char *token_uri;  /* owned */
+	EVP_PKEY *key;    /* owned RSA private key */
+	char fingerprint[13]; /* SHA-256 prefix of the public key, safe to log */
+};
+
+/*
+ * Parses credentials.json text. why (may be NULL) gets a reason without secret content.
+ * Returns 0, -EBADMSG (missing/mistyped field, bad key), -EMSGSIZE, -ENOMEM.
+ * *ret is owned by the caller (credentials_free).
+ */
+int credentials_parse(const char *text, size_t len, struct credentials **ret, char *why,
+		      size_t why_len);
+
+/*
+ * Loads a file. path may be a bare name, looked up in credentials_dir. credentials_dir is the
+ * value of $CREDENTIALS_DIRECTORY (pass NULL to read the environment; "" for none).
+ * Returns what credentials_parse returns, plus -EACCES (permissions), -ENOENT, -errno of open.
+ */
+int credentials_load(const char *path, const char *credentials_dir, struct credentials **ret,
+		     char *why, size_t why_len);
+
+/* Wipes and frees. NULL is fine. Returns NULL. */
+struct credentials *credentials_free(struct credentials *c);
+
+/*
+ * Initialises OpenSSL's secure heap (size bytes, e.g. 64 KiB) so that private keys live in
+ * locked memory. Returns 1 when active, 0 when it could not be (RLIMIT_MEMLOCK too low; a
+ * warning is logged), never fails hard.
+ */
+int credentials_secure_heap_init(size_t size);

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+/* Upstream HTTP on sd-event against a loopback server: statuses, retry rules, caps, timeouts. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "idlog.h"
+#include "testhttp.h"
+#include "upstream.h"
+
+static sd_event *event;
+static struct upstream *up;
+static struct th_server *srv;
+
+/* What the server does, by request number (1-based); 0 entries mean "200 {}". */
+static struct th_reply script[8];
+static char big_body[2 * 1024 * 1024];
+
+static void handler(struct th_server *s, unsigned n, const char *method, const char *path,
+		    const char *body, struct th_reply *reply)
+{
+	if (n <= 8 && (script[n - 1].status || script[n - 1].action != TH_RESPOND))
+		*reply = script[n - 1];
+	else
+		reply->body = "{}";
+}
+
+struct outcome {
+	int done;
+	int r;
+	long status;
+	unsigned attempts;
+	char body[256];
+	char request_id[130];
+	char error[512];
+};
+
+static void on_done(struct upstream_request *req, const struct upstream_response *resp,
+		    void *userdata)
+{
+	struct outcome *o = userdata;
+
+	o->done++;
+	o->r = resp->r;
+	o->status = resp->status;
+	o->attempts = resp->attempts;
+	snprintf(o->body, sizeof(o->body), "%s", resp->body);
+	snprintf(o->request_id, sizeof(o->request_id), "%s", resp->request_id);
+	snprintf(o->error, sizeof(o->error), "%s", resp->error);
+}
+
+static int setup(void **state)
+{
+	idlog_set_max_priority(LOG_ERR);
+	assert_int_equal(sd_event_new(&event), 0);
+	assert_int_equal(upstream_new(event, &up), 0);
+	srv = th_start(event, handler, NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	upstream_free(up);
+	th_stop(srv);
+	sd_event_unref(event);
+	return 0;
+}
+
+static void reset(void)
+{
+	memset(script, 0, sizeof(script));
+	srv->requests = 0;
+}
+
+static struct upstream_opts opts(void)
+{
+	struct upstream_opts o = {
+		.insecure_http = true,
+		.connect_timeout_ms = 1000,
+		.total_timeout_ms = 1000,
+		.retry_base_ms = 20,
+	};
+	return o;
+}
+
+static void run(const char *method, const char *path, bool idempotent, struct upstream_opts *o,
+		struct outcome *out)
+{
+	char url[128];
+
+	memset(out, 0, sizeof(*out));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", srv->port, path);
+	assert_int_equal(upstream_request_start(up, o, method, url, "{\"a\":1}", 7, idempotent,
+						on_done, out, NULL), 0);
+	assert_int_equal(out->done, 0); /* never synchronous */
+	assert_true(th_run_until(event, &out->done, 5000));
+	assert_int_equal(out->done, 1);
+}
+
+static void test_ok_json_and_request_id(void **state)
+{
+	struct upstream_opts o = opts();
+	struct outcome out;
+
+	reset();
+	script[0] = (struct th_reply){ .status = 200, .body = "{\"x\":\"y\"}",
+				       .request_id = "req-123\x01<script>" };
+	run("POST", "/v1/auth/sts/token", true, &o, &out);
+	assert_int_equal(out.r, 0);
+	assert_int_equal(out.status, 200);
+	assert_int_equal(out.attempts, 1);
+	assert_string_equal(out.body, "{\"x\":\"y\"}");
+	assert_string_equal(out.request_id, "req-123script"); /* sanitised */
+	assert_string_equal(srv->last_body, "{\"a\":1}");
+	assert_string_equal(srv->last_path, "/v1/auth/sts/token");
+}
+
+static void test_retry_on_5xx(void **state)
+{
+	struct upstream_opts o = opts();
+	struct upstream_counters c0, c1;
+	struct outcome out;
+
+	reset();
+	upstream_get_counters(up, &c0);
+	script[0] = (struct th_reply){ .status = 503, .body = "{}" };
+	run("GET", "/keys", true, &o, &out);
+	assert_int_equal(out.status, 200);
+	assert_int_equal(out.attempts, 2);
+	assert_int_equal(srv->requests, 2);
+	upstream_get_counters(up, &c1);
+	assert_int_equal(c1.retries - c0.retries, 1);
+
+	/* Two 500s: exactly one retry, then the 500 is delivered. */
+	reset();
+	script[0] = (struct th_reply){ .status = 500, .body = "{\"error\":{\"message\":\"boom\"}}" };
+	script[1] = script[0];
+	run("GET", "/keys", true, &o, &out);
+	assert_int_equal(out.r, 0);
+	assert_int_equal(out.status, 500);
+	assert_int_equal(out.attempts, 2);
+	assert_int_equal(srv->requests, 2);
+}
+
+static void test_no_retry_for_4xx_or_non_idempotent(void **state)
+{
+	struct upstream_opts o = opts();
+	struct outcome out;
+
+	reset();
+	script[0] = (struct th_reply){ .status = 429, .body = "{}" };
+	run("POST", "/t", true, &o, &out);
+	assert_int_equal(out.status, 429);
+	assert_int_equal(srv->requests, 1);
+
+	reset();
+	script[0] = (struct th_reply){ .status = 401, .body = "{}" };
+	run("POST", "/t", true, &o, &out);
+	assert_int_equal(out.status, 401);
+	assert_int_equal(srv->requests, 1);
+
+	reset();
+	script[0] = (struct th_reply){ .status = 502, .body = "{}" };
+	run("POST", "/t", false, &o, &out);
+	assert_int_equal(out.status, 502);
+	assert_int_equal(srv->requests, 1);
+
+	reset();
+	o.no_retry = true;
+	script[0] = (struct th_reply){ .status = 502, .body = "{}" };
+	run("POST", "/t", true, &o, &out);
+	assert_int_equal(srv->requests, 1);
+}
+
+static void test_dropped_connection_retried(void **state)
+{
+	struct upstream_opts o = opts();
+	struct outcome out;
+
+	reset();
+	script[0] = (struct th_reply){ .action = TH_DROP };
+	run("POST", "/t", true, &o, &out);
+	assert_int_equal(out.r, 0);
+	assert_int_equal(out.status, 200);
+	assert_int_equal(out.attempts, 2);
+
+	reset();
+	script[0] = (struct th_reply){ .action = TH_DROP };
+	script[1] = script[0];
+	run("POST", "/t", true, &o, &out);
+	assert_int_equal(out.r, -EIO);
+	assert_int_equal(out.attempts, 2);
+	assert_true(out.error[0] != '\0');
+}
+
+static void test_timeout_not_retried(void **state)
+{
+	struct upstream_opts o = opts();
+	struct outcome out;
+
+	reset();
+	o.total_timeout_ms = 200;
+	script[0] = (struct th_reply){ .action = TH_HANG };
+	run("GET", "/slow", true, &o, &out);
+	assert_int_equal(out.r, -ETIMEDOUT);
+	assert_int_equal(out.attempts, 1);
+	assert_int_equal(srv->requests, 1);
+	assert_non_null(strstr(out.error, "imeout") ? strstr(out.error, "imeout") :
+			strstr(out.error, "imed out"));
+}
+
+static void test_connection_refused(void **state)
+{
+	struct upstream_opts o = opts();
+	struct outcome out = { 0 };
+	struct th_server *dead = th_start(event, handler, NULL);
+	char url[128];
+	int port = dead->port;
+
+	th_stop(dead); /* nothing listens there now */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	assert_int_equal(upstream_request_start(up, &o, "GET", url, NULL, 0, true, on_done, &out,
+						NULL), 0);
+	assert_true(th_run_until(event, &out.done, 5000));
+	assert_int_equal(out.r, -ECONNREFUSED);
+	assert_int_equal(out.attempts, 2);
+}
+
+static void test_size_cap(void **state)
+{
+	struct upstream_opts o = opts();
+	struct outcome out;
+
+	reset();
+	memset(big_body, 'x', sizeof(big_body));
+	script[0] = (struct th_reply){ .status = 200, .body = big_body, .body_len = sizeof(big_body) };
+	o.max_response = 64 * 1024;
+	o.total_timeout_ms = 3000;
+	run("GET", "/big", true, &o, &out);
+	assert_int_equal(out.r, -EMSGSIZE);
+	assert_non_null(strstr(out.error, "exceeds"));
+	assert_int_equal(srv->requests, 1);
+}
+
+static void test_scheme_rules(void **state)
+{
+	struct upstream_opts o = opts();
+	struct outcome out = { 0 };
+
+	o.insecure_http = false;
+	assert_int_equal(upstream_request_start(up, &o, "GET", "http://127.0.0.1:1/", NULL, 0, true,
+						on_done, &out, NULL), -EPROTONOSUPPORT);
+	assert_int_equal(upstream_request_start(up, &o, "GET", "file:///etc/passwd", NULL, 0, true,
+						on_done, &out, NULL), -EPROTONOSUPPORT);
+	o.insecure_http = true;
+	assert_int_equal(upstream_request_start(up, &o, "GET", "ftp://127.0.0.1/", NULL, 0, true,
+						on_done, &out, NULL), -EPROTONOSUPPORT);
+	assert_int_equal(upstream_request_start(up, &o, "PUT", "http://127.0.0.1/", NULL, 0, true,
+						on_done, &out, NULL), -EINVAL);
+	assert_int_equal(out.done, 0);
+}
+
+static void test_redirect_not_followed(void **state)
+{
+	struct upstream_opts o = opts();
+	struct outcome out;
+
+	reset();
+	script[0] = (struct th_reply){ .status = 302, .body = "" };
+	run("GET", "/r", true, &o, &out);
+	assert_int_equal(out.status, 302);
+	assert_int_equal(srv->requests, 1);
+}
+
+static void test_cancel(void **state)
+{
+	struct upstream_opts o = opts();
+	struct upstream_request *req = NULL;
+	struct upstream_counters c;
+	struct outcome out = { 0 };
+	char url[128];
+	int never = 0;
+
+	reset();
+	script[0] = (struct th_reply){ .action = TH_HANG };
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv->port);
+	assert_int_equal(upstream_request_start(up, &o, "GET", url, NULL, 0, true, on_done, &out,
+						&req), 0);
+	th_run_until(event, &never, 100);
+	upstream_request_cancel(req);
+	th_run_until(event, &never, 1500);
+	assert_int_equal(out.done, 0);
+	upstream_get_counters(up, &c);
+	assert_int_equal(c.in_flight, 0);
+}
+
+static void test_many_concurrent(void **state)
+{
+	struct upstream_opts o = opts();
+	struct outcome *outs = calloc(50, sizeof(*outs));
+	char url[128];
+	int all = 0;
+
+	reset();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv->port);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(upstream_request_start(up, &o, "GET", url, NULL, 0, true, on_done,
+							&outs[i], NULL), 0);
+	for (int waited = 0; waited < 5000 && !all; waited += 10) {
+		sd_event_run(event, 10000);
+		all = 1;
+		for (int i = 0; i < 50; i++)
+			all &= outs[i].done == 1;
+	}
+	assert_true(all);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(outs[i].status, 200);
+	free(outs);
+}
+
+static void test_json_limits(void **state)
+{
+	struct upstream_response resp = { .body = "[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]" };
+	json_t *j = NULL;
+
+	resp.body_len = strlen(resp.body);
+	assert_int_equal(upstream_response_json(&resp, NULL, &j), -EMSGSIZE);
+	resp.body = "{\"a\":1,\"a\":2}";
+	resp.body_len = strlen(resp.body);
+	assert_int_equal(upstream_response_json(&resp, NULL, &j), -EBADMSG);
+	resp.body = "{\"a\":\"\\u0000\"}";
+	resp.body_len = strlen(resp.body);
+	assert_int_equal(upstream_response_json(&resp, NULL, &j), -EBADMSG);
+	resp.body = "{\"a\":[1,{\"b\":\"]]]\"}]}";
+	resp.body_len = strlen(resp.body);
+	assert_int_equal(upstream_response_json(&resp, NULL, &j), 0);
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ok_json_and_request_id),
+		cmocka_unit_test(test_retry_on_5xx),
+		cmocka_unit_test(test_no_retry_for_4xx_or_non_idempotent),
+		cmocka_unit_test(test_dropped_connection_retried),
+		cmocka_unit_test(test_timeout_not_retried),
+		cmocka_unit_test(test_connection_refused),
+		cmocka_unit_test(test_size_cap),
+		cmocka_unit_test(test_scheme_rules),
+		cmocka_unit_test(test_redirect_not_followed),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_many_concurrent),
+		cmocka_unit_test(test_json_limits),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
