@@ -93,10 +93,12 @@ int harness_spawn(struct emu_proc *e, const char *config)
 	argv[n++] = (char *)"127.0.0.1:0";
 	argv[n++] = (char *)"--state-dir";
 	argv[n++] = e->state_dir;
-	argv[n++] = (char *)"--tls-cert";
-	argv[n++] = cert;
-	argv[n++] = (char *)"--tls-key";
-	argv[n++] = key;
+	if (!e->plain_http) {
+		argv[n++] = (char *)"--tls-cert";
+		argv[n++] = cert;
+		argv[n++] = (char *)"--tls-key";
+		argv[n++] = key;
+	}
 	argv[n] = NULL;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);

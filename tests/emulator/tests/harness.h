@@ -20,6 +20,7 @@ struct emu_proc {
 	char project_id[64];
 	char sa_id[64];
 	char vault_path[160];     /* /v1/vaults/<vault_id> */
+	bool plain_http;          /* set before harness_spawn: no --tls-cert/--tls-key */
 };
 
 struct http_resp {

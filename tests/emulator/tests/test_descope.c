@@ -192,6 +192,47 @@ static void restart_reloads_state(void **state)
 	json_decref(cred2);
 }
 
+static void startup_failures(void **state)
+{
+	struct emu_proc bad;
+	char path[1200];
+
+	assert_int_equal(harness_init(&bad), 0);
+	snprintf(path, sizeof(path), "%s/missing.json", bad.dir);
+	assert_int_equal(harness_spawn(&bad, path), -1);
+	snprintf(path, sizeof(path), "%s/bad.json", bad.dir);
+	FILE *f = fopen(path, "we");
+	assert_non_null(f);
+	fputs("{\"descope\":{\"project_id\":\"P\"},\"vault\":{\"id\":\"v\",\"tables\":[{\"name\":"
+	      "\"t\",\"columns\":[{\"name\":\"c\"}]}]},\"roles\":[{\"name\":\"r\",\"policies\":"
+	      "[\"ALLOW READ ON t.c WITH REDACTION = LOUD\"]}]}",
+	      f);
+	fclose(f);
+	assert_int_equal(harness_spawn(&bad, path), -1);
+	harness_cleanup(&bad);
+}
+
+static void plain_http(void **state)
+{
+	struct emu_proc p;
+	long st;
+	char path[PATH_MAX + 32];
+
+	assert_int_equal(harness_init(&p), 0);
+	p.plain_http = true;
+	assert_int_equal(harness_spawn(&p, NULL), 0);
+	assert_memory_equal(p.url, "http://127.0.0.1:", 17);
+	json_t *j = http_json(&p, "GET", "/emulator/health", NULL, NULL, &st);
+	assert_int_equal(st, 200);
+	json_decref(j);
+	snprintf(path, sizeof(path), "%s/credentials.json", p.state_dir);
+	json_t *cred = json_load_file(path, 0, NULL);
+	assert_memory_equal(json_string_value(json_object_get(cred, "tokenURI")), "http://", 7);
+	json_decref(cred);
+	assert_int_equal(harness_kill(&p), 0);
+	harness_cleanup(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +240,8 @@ int main(void)
 		cmocka_unit_test(mint_token_shape),
 		cmocka_unit_test(rotate_keys),
 		cmocka_unit_test(restart_reloads_state),
+		cmocka_unit_test(startup_failures),
+		cmocka_unit_test(plain_http),
 	};
 	return cmocka_run_group_tests_name("emulator_descope", tests, setup, teardown);
 }

@@ -93,8 +93,8 @@ static const char *const bodies[] = {
 	"{\"tokenizationParameters\":[{\"value\":\"1\",\"columnGroup\":\"ssn\"}]}",
 	"{\"query\":\"SELECT * FROM persons WHERE state = 'CA' LIMIT 2 OFFSET 1\"}",
 	"{\"grant_type\":\"urn:ietf:params:oauth:grant-type:jwt-bearer\",\"assertion\":\"a.b.c\",\"scope\":\"role:admin\"}",
-	"{\"grant_type\":\"urn:ietf:params:oauth:grant-type:token-exchange\",\"subject_token\":\"x.y.z\","
-	"\"subject_token_type\":\"urn:ietf:params:oauth:token-type:jwt\"}",
+	("{\"grant_type\":\"urn:ietf:params:oauth:grant-type:token-exchange\",\"subject_token\":\"x.y.z\","
+	 "\"subject_token_type\":\"urn:ietf:params:oauth:token-type:jwt\"}"),
 	"grant_type=urn%3Aietf&subject_token=%41&subject_token_type=x&a&&=b",
 	"{\"sub\":\"U1\",\"roles\":[\"Admin\"],\"tenants\":{\"t\":{}},\"claims\":{\"x\":[1,{}]},\"exp_in\":-5}",
 	"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",

@@ -291,8 +291,8 @@ static void config_validation(void **state)
 	const char *bad_tail[] = {
 		",\"roles\":[{\"name\":\"r\",\"policies\":[\"ALLOW EVERYTHING\"]}]}",
 		",\"role_assignments\":[{\"role\":\"nope\"}]}",
-		",\"roles\":[{\"name\":\"r\",\"policies\":[]}],\"role_assignments\":[{\"role\":\"r\","
-		"\"condition\":\"'x' in\"}]}",
+		(",\"roles\":[{\"name\":\"r\",\"policies\":[]}],\"role_assignments\":[{\"role\":\"r\","
+		 "\"condition\":\"'x' in\"}]}"),
 		",\"sts_configs\":[{\"contextClaims\":\"roles\"}]}",
 	};
 	for (size_t i = 0; i < sizeof(bad_tail) / sizeof(bad_tail[0]); i++) {
@@ -304,12 +304,12 @@ static void config_validation(void **state)
 		json_decref(j);
 	}
 	const char *bad_whole[] = {"[]", "{}", "{\"descope\":{\"project_id\":\"P\"}}",
-				   "{\"descope\":{\"project_id\":\"P\"},\"vault\":{\"id\":\"v\","
-				   "\"tables\":[{\"name\":\"t\",\"columns\":[{\"name\":\"c\","
-				   "\"mask\":{\"find\":\"(\",\"replace\":\"\"}}]}]}}",
-				   "{\"descope\":{\"project_id\":\"P\"},\"vault\":{\"id\":\"v\","
-				   "\"tables\":[{\"name\":\"t\",\"columns\":[{\"name\":\"c\","
-				   "\"default_redaction\":\"DEFAULT\"}]}]}}"};
+				   ("{\"descope\":{\"project_id\":\"P\"},\"vault\":{\"id\":\"v\","
+				    "\"tables\":[{\"name\":\"t\",\"columns\":[{\"name\":\"c\","
+				    "\"mask\":{\"find\":\"(\",\"replace\":\"\"}}]}]}}"),
+				   ("{\"descope\":{\"project_id\":\"P\"},\"vault\":{\"id\":\"v\","
+				    "\"tables\":[{\"name\":\"t\",\"columns\":[{\"name\":\"c\","
+				    "\"default_redaction\":\"DEFAULT\"}]}]}}")};
 	for (size_t i = 0; i < sizeof(bad_whole) / sizeof(bad_whole[0]); i++) {
 		j = json_loads(bad_whole[i], 0, NULL);
 		assert_int_equal(config_from_json(j, &c, err, sizeof(err)), -EINVAL);
