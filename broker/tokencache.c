@@ -176,6 +176,23 @@ static struct tokencache_waiter *waiter_add(struct tokencache_flight *f, tokenca
 	return w;
 }
 
+int tokencache_rejected(struct tokencache *tc, const uint8_t key[static 32], int64_t now,
+			struct tokencache_error *neg)
+{
+	struct negative *n = shamap_get(tc->negative, key);
+
+	if (!n)
+		return 0;
+	if (now >= n->until) {
+		shamap_remove(tc->negative, key, true);
+		return 0;
+	}
+	tc->c.negative_hits++;
+	if (neg)
+		*neg = n->err;
+	return n->err.r;
+}
+
 int tokencache_acquire(struct tokencache *tc, const uint8_t key[static 32], int64_t now,
 		       tokencache_done_t done, void *userdata, struct sb_token **ret_token,
 		       struct tokencache_waiter **ret_waiter, struct tokencache_flight **ret_flight,

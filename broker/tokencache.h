@@ -117,6 +117,13 @@ void tokencache_complete(struct tokencache *tc, struct tokencache_flight *f, int
 /* Removes a waiter before its callback (its connection went away). The flight goes on. */
 void tokencache_waiter_cancel(struct tokencache_waiter *w);
 
+/*
+ * Whether key is a remembered rejection at time now: returns its negative errno (copied to
+ * *neg when non-NULL) or 0. Lets a caller skip validating a token it just refused.
+ */
+int tokencache_rejected(struct tokencache *tc, const uint8_t key[static 32], int64_t now,
+			struct tokencache_error *neg);
+
 /* Remembers a rejected subject token (validation failed before any flight). */
 void tokencache_reject(struct tokencache *tc, const uint8_t key[static 32],
 		       const struct tokencache_error *err, int64_t now);

@@ -232,7 +232,10 @@ static void test_flight_error_shared_and_negative(void **state)
 	/* Rejections from validation. */
 	key_of(4, k);
 	err.r = -EKEYEXPIRED;
+	assert_int_equal(tokencache_rejected(tc, k, NOW, &neg), 0);
 	tokencache_reject(tc, k, &err, NOW);
+	assert_int_equal(tokencache_rejected(tc, k, NOW + 9, &neg), -EKEYEXPIRED);
+	assert_int_equal(neg.r, -EKEYEXPIRED);
 	assert_int_equal(tokencache_acquire(tc, k, NOW, on_done, &a, &tok, &w, &f, NULL),
 			 -EKEYEXPIRED);
 	tokencache_sweep(tc, NOW + 11);
