@@ -121,7 +121,13 @@ static int parse_scope(struct emu *emu, const char *scope, json_t **ret)
 			json_decref(out);
 			return -ENOENT;
 		}
-		json_array_append_new(out, json_integer(idx));
+		bool dup = false;
+		size_t k;
+		json_t *have;
+		json_array_foreach(out, k, have)
+			dup |= json_integer_value(have) == idx;
+		if (!dup)
+			json_array_append_new(out, json_integer(idx));
 	}
 	*ret = out;
 	return 0;

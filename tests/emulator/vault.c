@@ -425,6 +425,20 @@ static void insert_records(struct emu *emu, const struct emu_request *req,
 				   "The requester does not have permission to access this resource.");
 			goto out;
 		}
+		/* unique columns: a duplicate within the request is a conflict too */
+		for (size_t c = 0; c < t->def->ncols; c++) {
+			const struct column_def *col = &t->def->cols[c];
+			json_t *v = json_object_get(fields, col->name);
+			for (size_t k = 0; col->unique && v && k < i; k++)
+				if (json_equal(v, json_object_get(json_object_get(
+							  json_array_get(recs, k), "fields"),
+							  col->name))) {
+					resp_error(resp, 409,
+						   "Duplicate value for unique column %s in the request",
+						   col->name);
+					goto out;
+				}
+		}
 		/* unique columns: a duplicate is a conflict unless it is the upsert key */
 		for (size_t c = 0; c < t->def->ncols; c++) {
 			const struct column_def *col = &t->def->cols[c];

@@ -133,6 +133,9 @@ static void sa_token_scope(void **state)
 	assert_int_equal(json_array_size(json_object_get(p, "emu_roles")), 2);
 	json_decref(p);
 	json_decref(j);
+	j = sa_token_req(sa_key, json_deep_copy(claims), "role:admin  role:admin", &st);
+	assert_int_equal(st, 200);
+	json_decref(j);
 	j = sa_token_req(sa_key, json_deep_copy(claims), "admin", &st);
 	assert_int_equal(st, 400);
 	assert_string_equal(assert_skyflow_error(j, 400), "Scopes in request token in wrong format");

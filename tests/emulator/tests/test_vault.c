@@ -524,6 +524,12 @@ static void insert_update_delete(void **state)
 	assert_int_equal(st, 400);
 	json_decref(j);
 	json_decref(body);
+	body = json_pack("{s:[{s:{s:s}}, {s:{s:s}}]}", "records", "fields", "ssn", "900-00-0009",
+			 "fields", "ssn", "900-00-0009");
+	j = vsend("POST", admin, "persons", body, &st);
+	assert_int_equal(st, 409);
+	json_decref(j);
+	json_decref(body);
 	body = json_pack("{s:[{s:{s:s}}]}", "records", "fields", "nope", "x");
 	j = vsend("POST", admin, "persons", body, &st);
 	assert_int_equal(st, 400);
