@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+/*
+ * The operations of the runtime itself: ping, health (per-tenant readiness with reasons) and
+ * stats (admin socket only). hello is part of dispatch (it changes the connection's state).
+ */
+
+/* Registers the built-in handlers with dispatch. event is borrowed for the process life. */
+void ops_register_builtin(sd_event *event);
+
+/* TEST ONLY: delay every ping reply (the hidden [broker] test_ping_delay key). 0 disables. */
+void ops_set_test_ping_delay(uint64_t usec);
