@@ -584,7 +584,7 @@ int server_start(struct emu *emu, int listen_fd, const char *cert_pem, const cha
 		{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
 		{MHD_OPTION_CONNECTION_LIMIT, (intptr_t)conn_limit, NULL},
 		{MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
-		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 256 * 1024, NULL},
+		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
 		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL},
 		{cert_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)key_pem},

@@ -267,12 +267,12 @@ static void random_requests(void **state)
 		statuses[4], statuses[5]);
 }
 
-static int tcp_connect(void)
+static int tcp_connect_port(unsigned port)
 {
 	struct sockaddr_in a = {0};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)E.port);
+	a.sin_port = htons((uint16_t)port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		close(fd);
@@ -281,16 +281,18 @@ static int tcp_connect(void)
 	return fd;
 }
 
-static void raw_garbage(void **state)
+/* Raw bytes, half-sent requests, oversized lines and idle connections against a port; then
+ * the emulator e must still serve. */
+static void hammer(struct emu_proc *e)
 {
 	int idle[100];
 	unsigned char buf[4096];
 
 	/* idle connections that never speak, held open through the rest */
 	for (int i = 0; i < 100; i++)
-		idle[i] = tcp_connect();
+		idle[i] = tcp_connect_port(e->port);
 	for (int i = 0; i < 300; i++) {
-		int fd = tcp_connect();
+		int fd = tcp_connect_port(e->port);
 		assert_true(fd >= 0);
 		size_t n = rn(sizeof(buf));
 		if (i % 3 == 0) {
@@ -312,19 +314,56 @@ static void raw_garbage(void **state)
 			shutdown(fd, SHUT_WR);
 		close(fd);
 	}
+	/* oversized request line and headers (libmicrohttpd answers those itself) */
+	for (int i = 0; i < 4; i++) {
+		int fd = tcp_connect_port(e->port);
+		struct sbuf big;
+		assert_true(fd >= 0);
+		sbuf_init(&big, 1 << 20);
+		sbuf_puts(&big, i % 2 ? "GET /emulator/health HTTP/1.1\r\nX-Big: "
+				      : "GET /emulator/health?");
+		for (int k = 0; k < 300 * 1024; k++)
+			sbuf_append(&big, "a", 1);
+		sbuf_puts(&big, i % 2 ? "\r\n\r\n" : " HTTP/1.1\r\n\r\n");
+		if (write(fd, big.p, big.len) < 0) {
+			/* closed early by the server: fine */
+		}
+		sbuf_free(&big);
+		close(fd);
+	}
 	/* still serving, with the idle connections open */
 	long st;
-	json_t *j = http_json(&E, "GET", "/emulator/health", NULL, NULL, &st);
+	json_t *j = http_json(e, "GET", "/emulator/health", NULL, NULL, &st);
 	assert_int_equal(st, 200);
 	json_decref(j);
+	char *tok = sts_token_for(e, "Admin", NULL);
 	char path[256];
-	snprintf(path, sizeof(path), "%s/persons?limit=3", E.vault_path);
-	j = http_json(&E, "GET", path, admin, NULL, &st);
+	snprintf(path, sizeof(path), "%s/persons?limit=3", e->vault_path);
+	j = http_json(e, "GET", path, tok, NULL, &st);
 	assert_int_equal(st, 200);
 	json_decref(j);
+	free(tok);
 	for (int i = 0; i < 100; i++)
 		if (idle[i] >= 0)
 			close(idle[i]);
+}
+
+static void raw_garbage(void **state)
+{
+	hammer(&E);
+}
+
+/* The same over plain HTTP, where the bytes reach the HTTP parser instead of TLS. */
+static void raw_garbage_plain_http(void **state)
+{
+	struct emu_proc p;
+
+	assert_int_equal(harness_init(&p), 0);
+	p.plain_http = true;
+	assert_int_equal(harness_spawn(&p, NULL), 0);
+	hammer(&p);
+	assert_int_equal(harness_kill(&p), 0);
+	harness_cleanup(&p);
 }
 
 int main(void)
@@ -332,6 +371,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(random_requests),
 		cmocka_unit_test(raw_garbage),
+		cmocka_unit_test(raw_garbage_plain_http),
 	};
 	return cmocka_run_group_tests_name("emulator_fuzz_http", tests, setup, teardown);
 }
