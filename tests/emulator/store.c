@@ -224,3 +224,55 @@ int store_new(const struct emu_config *cfg, struct emu_store **ret)
 	*ret = s;
 	return 0;
 }
+
+const char *row_id(json_t *row)
+{
+	return json_string_value(json_object_get(row, "skyflow_id"));
+}
+
+/* Renders one row for the principal, or returns NULL when the row is hidden (no READ policy
+ * on the table matches it). fields (borrowed, may be NULL) restricts the columns. */
+json_t *render_row(struct emu *emu, const struct principal *who, struct table_state *t,
+		   json_t *row, enum redaction requested, json_t *fields, bool tokenization,
+		   bool with_id)
+{
+	const struct emu_config *cfg = emu->cfg;
+	json_t *out, *toks;
+
+	if (!access_row(cfg, who, ACT_READ, t->def->name, row))
+		return NULL;
+	out = json_object();
+	if (with_id)
+		json_object_set_new(out, "skyflow_id", json_string(row_id(row)));
+	toks = json_object_get(t->row_tok, row_id(row));
+	for (size_t i = 0; i < t->def->ncols; i++) {
+		const struct column_def *col = &t->def->cols[i];
+		enum redaction allowed, want, level;
+		json_t *v;
+
+		if (fields) {
+			bool wanted = false;
+			size_t k;
+			json_t *f;
+			json_array_foreach(fields, k, f)
+				if (!strcmp(json_string_value(f), col->name))
+					wanted = true;
+			if (!wanted)
+				continue;
+		}
+		allowed = access_column(cfg, who, col, t->def->name, row);
+		if (allowed == RED_NONE)
+			continue; /* no READ on this column: left out */
+		v = json_object_get(row, col->name);
+		if (!v)
+			continue;
+		if (tokenization && col->tokenized && json_object_get(toks, col->name)) {
+			json_object_set(out, col->name, json_object_get(toks, col->name));
+			continue;
+		}
+		want = requested == RED_DEFAULT ? col->def : requested;
+		level = want < allowed ? want : allowed;
+		json_object_set_new(out, col->name, render_value(col, v, level));
+	}
+	return out;
+}

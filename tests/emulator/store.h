@@ -36,5 +36,19 @@ bool access_row(const struct emu_config *cfg, const struct principal *who, unsig
 enum redaction access_column(const struct emu_config *cfg, const struct principal *who,
 			     const struct column_def *col, const char *table, json_t *row);
 
+/* The row's skyflow_id (borrowed). */
+const char *row_id(json_t *row);
+/* Renders one row for the principal: columns without READ left out, each value at
+ * min(requested, allowed) redaction (requested RED_DEFAULT = the column's default), tokens in
+ * place of values when tokenization is set. fields (borrowed array of names, may be NULL)
+ * restricts the columns; with_id adds skyflow_id. Returns NULL when no READ policy matches the
+ * row (hidden), else a new reference. Caller holds the store lock. */
+json_t *render_row(struct emu *emu, const struct principal *who, struct table_state *t,
+		   json_t *row, enum redaction requested, json_t *fields, bool tokenization,
+		   bool with_id);
+/* POST /v1/vaults/{vault_id}/query (query.c). Caller holds the store lock. */
+void vault_query(struct emu *emu, const struct emu_request *req, struct emu_response *resp,
+		 const struct principal *who);
+
 /* Renders value at redaction level (PLAIN, MASKED or REDACTED). New reference. */
 json_t *render_value(const struct column_def *col, json_t *value, enum redaction level);
