@@ -19,6 +19,7 @@
 #include "stats.h"
 
 #define REFUSED_LOG_INTERVAL_USEC (1000000u)
+#define REFUSED_LOG_BURST 20u
 
 uint64_t daemon_now(const struct daemon *d)
 {
@@ -33,11 +34,17 @@ void daemon_log_refused(struct daemon *d, const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 
-	/* At most one line per interval; the next one says how many were not logged. */
-	if (d->refused_log_usec && now < d->refused_log_usec + REFUSED_LOG_INTERVAL_USEC) {
+	/* At most REFUSED_LOG_BURST lines per interval; the first line of the next interval
+	 * says how many were not logged. */
+	if (now >= d->refused_log_usec + REFUSED_LOG_INTERVAL_USEC) {
+		d->refused_log_usec = now;
+		d->refused_logged = 0;
+	}
+	if (d->refused_logged >= REFUSED_LOG_BURST) {
 		d->refused_suppressed++;
 		return;
 	}
+	d->refused_logged++;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -46,7 +53,6 @@ void daemon_log_refused(struct daemon *d, const char *fmt, ...)
 	else
 		log_warning("%s", msg);
 	d->refused_suppressed = 0;
-	d->refused_log_usec = now;
 }
 
 /* ---------------------------------------------------------------- per-uid counts */

@@ -63,6 +63,7 @@ struct daemon {
 	bool ready_sent;
 	uint64_t start_usec;
 	uint64_t refused_log_usec; /* rate limit for "refused" log lines */
+	unsigned refused_logged;
 	unsigned refused_suppressed;
 };
 

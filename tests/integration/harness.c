@@ -93,9 +93,16 @@ void sbt_daemon_init(struct sbt_daemon *d)
 	sbt_path(d->socket, sizeof(d->socket), d, "sb.sock");
 	sbt_path(d->admin, sizeof(d->admin), d, "admin.sock");
 	sbt_path(d->notify, sizeof(d->notify), d, "notify.sock");
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	/* Many-connection tests need descriptors in both processes (the daemon inherits the
+	 * limit): as root raise the hard limit too, else go up to it. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		struct rlimit want = {rl.rlim_max, rl.rlim_max};
+		if (geteuid() == 0 && rl.rlim_max < 65536)
+			want.rlim_cur = want.rlim_max = 65536;
+		if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
 	}
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -689,6 +696,12 @@ const char *sbt_outcome(const struct sb_reply *rep)
 
 int sbt_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg)
 {
+	return sbt_run_as_groups(uid, gid, &gid, 1, fn, arg);
+}
+
+int sbt_run_as_groups(uid_t uid, gid_t gid, const gid_t *groups, size_t n,
+		      int (*fn)(void *arg), void *arg)
+{
 	pid_t pid;
 	int st;
 
@@ -697,7 +710,7 @@ int sbt_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg)
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
-		if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+		if (setgroups(n, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
 		    setresuid(uid, uid, uid) < 0) {
 			fprintf(stderr, "harness: cannot become %u:%u: %s\n", (unsigned)uid,
 				(unsigned)gid, strerror(errno));

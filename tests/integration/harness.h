@@ -165,3 +165,6 @@ const char *sbt_outcome(const struct sb_reply *rep);
  * and returns its exit code (fn's return value), or -1 if it crashed.
  */
 int sbt_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg);
+/* Same with the supplementary groups set to groups[0..n). */
+int sbt_run_as_groups(uid_t uid, gid_t gid, const gid_t *groups, size_t n,
+		      int (*fn)(void *arg), void *arg);
