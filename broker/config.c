@@ -241,6 +241,7 @@ struct parser {
 	size_t pos, len;
 	unsigned line;       /* line the reader returned last */
 	unsigned long_line;  /* first too-long line, 0 if none */
+	int max_line;        /* longest line inih accepts */
 
 	/* current section: 0 = none yet, 1 = broker, 2 = tenant (cur_tenant) */
 	int kind;
@@ -597,7 +598,14 @@ static void section_begin(struct parser *p, const char *name, const struct keylo
 	}
 }
 
-static int apply_key(struct parser *p, const struct key *k, void *base, const char *value)
+static bool is_list_type(enum key_type t)
+{
+	return t == KT_STRV || t == KT_UIDS || t == KT_GIDS || t == KT_OPS;
+}
+
+/* append: the key was set before in this section and is a list: add to it. */
+static int apply_key(struct parser *p, const struct key *k, void *base, const char *value,
+		     bool append)
 {
 	struct keyloc at = here(p);
 	void *field = (char *)base + k->off;
@@ -657,7 +665,8 @@ static int apply_key(struct parser *p, const struct key *k, void *base, const ch
 		return *(char **)field ? 0 : -ENOMEM;
 	case KT_STRV: {
 		struct config_strv *sv = field;
-		strv_free(sv);
+		if (!append)
+			strv_free(sv);
 		r = split_list(value, sv);
 		if (r == -E2BIG)
 			perr_at(p, &at, "%s: more than %u entries", k->name, CONFIG_MAX_LIST);
@@ -758,6 +767,18 @@ static int apply_key(struct parser *p, const struct key *k, void *base, const ch
 			free(ids);
 			return r;
 		}
+		if (append && *count > 0) {
+			uint32_t *merged = realloc(*(uint32_t **)field, (*count + n_ids) * sizeof(*ids));
+			if (!merged) {
+				free(ids);
+				return -ENOMEM;
+			}
+			memcpy(merged + *count, ids, n_ids * sizeof(*ids));
+			free(ids);
+			*(uint32_t **)field = merged;
+			*count += n_ids;
+			return 0;
+		}
 		free(*(uint32_t **)field);
 		*(uint32_t **)field = ids;
 		*count = n_ids;
@@ -799,7 +820,8 @@ static int apply_key(struct parser *p, const struct key *k, void *base, const ch
 		if (r < 0)
 			return r;
 		/* ping and health are always available to an admitted client */
-		*(uint32_t *)field = m | 1u << SB_OP_PING | 1u << SB_OP_HEALTH;
+		*(uint32_t *)field = (append ? *(uint32_t *)field : 0) | m | 1u << SB_OP_PING |
+				     1u << SB_OP_HEALTH;
 		return 0;
 	}
 	case KT_LOGLEVEL:
@@ -846,6 +868,8 @@ static int handle_key(struct parser *p, const char *name, const char *value)
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(keys[i].name, name) != 0)
 			continue;
+		if ((ss->seen & (1ull << i)) && is_list_type(keys[i].type) && !p->cur_var)
+			return apply_key(p, &keys[i], base, value, true); /* lists accumulate */
 		if (ss->seen & (1ull << i)) {
 			if (ss->loc[i].var)
 				perr_at(p, &at, "key '%s' is set twice (also by %s)", name, ss->loc[i].var);
@@ -856,7 +880,7 @@ static int handle_key(struct parser *p, const char *name, const char *value)
 		}
 		ss->seen |= 1ull << i;
 		ss->loc[i] = at;
-		return apply_key(p, &keys[i], base, value);
+		return apply_key(p, &keys[i], base, value, false);
 	}
 	if (p->kind == 1)
 		perr_at(p, &at, "unknown key '%s' in [broker]", name);
@@ -890,14 +914,12 @@ static int validate_tenant(struct parser *p, size_t idx)
 {
 	struct tenant_config *t = &p->c->tenants[idx];
 	struct section_state *ss = &p->tenants[idx];
-	struct keyloc sec = {.line = t->line, .var = p->cur_var ? "(environment)" : NULL};
+	struct keyloc sec = {.line = t->line}; /* line 0 in env mode: just "environment: " */
 	const struct keyloc *at;
 	char buf[4096];
 	int r;
 
 #define LOC(key) (keyloc_of(tenant_keys, N_TENANT_KEYS, ss, key) ?: &sec)
-	if (p->cur_var)
-		sec.var = "environment";
 	if (t->n_allow_uids == 0 && t->n_allow_gids == 0)
 		perr_at(p, &sec, "tenant '%s' admits nobody: set allow_uids and/or allow_gids",
 			t->name);
@@ -975,7 +997,7 @@ static int validate_tenant(struct parser *p, size_t idx)
 static int validate(struct parser *p)
 {
 	struct broker_config *c = p->c;
-	struct keyloc top = {.line = 0, .var = p->cur_var ? "environment" : NULL};
+	struct keyloc top = {.line = 0};
 	int r;
 
 	if (c->n_tenants == 0)
@@ -1013,6 +1035,7 @@ static char *reader(char *str, int num, void *stream)
 		return NULL;
 	p->line++;
 	room = (size_t)num - 1;
+	p->max_line = num - 3; /* inih needs room for "\r\n\0" */
 	s = p->text + p->pos;
 	while (p->pos + n < p->len && s[n] != '\n')
 		n++;
@@ -1122,20 +1145,15 @@ int config_load_string(const char *name, const char *text, FILE *err, struct bro
 	if (!p.c)
 		return -ENOMEM;
 
-	/* Heap line buffer of CONFIG_MAX_LINE, no multi-line values (an indented line is an
-	 * error rather than a silent continuation). These are globals of libinih; the daemon
-	 * is single-threaded and sets them before every parse. */
-	ini_use_stack = false;
-	ini_allow_realloc = false;
-	ini_max_line = CONFIG_MAX_LINE;
-	ini_allow_multiline = false;
-	ini_allow_no_value = false;
-	ini_stop_on_first_error = false;
-
+	/* Debian's libinih is built with a fixed line buffer (INI_MAX_LINE, 200 bytes) and
+	 * multi-line values on; its runtime knobs are not honoured. The reader turns a longer
+	 * line into an error naming it (instead of inih's silent split), and list keys may be
+	 * repeated (or continued on indented lines) to add entries. */
 	r = ini_parse_stream(reader, &p, handler, &p);
 	if (p.long_line) {
 		struct keyloc at = {.line = p.long_line};
-		perr_at(&p, &at, "line longer than %d bytes", CONFIG_MAX_LINE - 3);
+		perr_at(&p, &at, "line longer than %d bytes; split a list over several '%s' lines",
+			p.max_line, "key =");
 	}
 	if (r > 0 && (unsigned)r != p.long_line) {
 		struct keyloc at = {.line = (unsigned)r};
@@ -1326,18 +1344,29 @@ void config_print(const struct broker_config *c, FILE *out)
 	for (size_t i = 0; i < c->n_tenants; i++) {
 		const struct tenant_config *t = &c->tenants[i];
 		fprintf(out, "\n[tenant.%s]\n", t->name);
-		fprintf(out, "socket = %s\n", t->socket ? t->socket : "(shared)");
+		if (t->socket)
+			fprintf(out, "socket = %s\n", t->socket);
+		else
+			fprintf(out, "# socket: the shared [broker] socket\n");
 		fprintf(out, "socket_name = %s\n", t->socket_name);
-		fprintf(out, "allow_uids =");
-		for (size_t k = 0; k < t->n_allow_uids; k++)
-			fprintf(out, "%s%u", k ? ", " : " ", (unsigned)t->allow_uids[k]);
-		fprintf(out, "\nallow_gids =");
-		for (size_t k = 0; k < t->n_allow_gids; k++)
-			fprintf(out, "%s%u", k ? ", " : " ", (unsigned)t->allow_gids[k]);
-		fputc('\n', out);
+		if (t->n_allow_uids) {
+			fprintf(out, "allow_uids =");
+			for (size_t k = 0; k < t->n_allow_uids; k++)
+				fprintf(out, "%s%u", k ? ", " : " ", (unsigned)t->allow_uids[k]);
+			fputc('\n', out);
+		}
+		if (t->n_allow_gids) {
+			fprintf(out, "allow_gids =");
+			for (size_t k = 0; k < t->n_allow_gids; k++)
+				fprintf(out, "%s%u", k ? ", " : " ", (unsigned)t->allow_gids[k]);
+			fputc('\n', out);
+		}
 		fprintf(out, "descope_project_id = %s\n", t->descope_project_id);
 		fprintf(out, "descope_base_url = %s\n", t->descope_base_url);
-		fprintf(out, "issuer = %s\n", t->issuer ? t->issuer : "(project issuer family)");
+		if (t->issuer)
+			fprintf(out, "issuer = %s\n", t->issuer);
+		else
+			fprintf(out, "# issuer: the project's issuer family under descope_base_url\n");
 		print_strv(out, "audience", &t->audience);
 		fprintf(out, "jwks_url = %s\n", t->jwks_url);
 		print_usec(out, "jwks_refresh", t->jwks_refresh_usec);
@@ -1348,7 +1377,8 @@ void config_print(const struct broker_config *c, FILE *out)
 			fprintf(out, "service_account_id = %s\n", t->service_account_id);
 		/* the path only: the file's contents are secret and never read here */
 		if (t->credentials_file)
-			fprintf(out, "credentials_file = %s # contents not shown\n",
+			fprintf(out, "# credentials_file: contents are secret and not shown\n"
+				     "credentials_file = %s\n",
 				t->credentials_file);
 		print_strv(out, "context_claims", &t->context_claims);
 		fprintf(out, "vault_url = %s\n", t->vault_url);
@@ -1356,7 +1386,7 @@ void config_print(const struct broker_config *c, FILE *out)
 		if (t->allow_tables.n)
 			print_strv(out, "allow_tables", &t->allow_tables);
 		else
-			fprintf(out, "allow_tables = # any\n");
+			fprintf(out, "# allow_tables: any table\n");
 		fprintf(out, "allow_operations =");
 		for (int op = 0, first = 1; op < _SB_OP_MAX; op++)
 			if (t->allow_operations & (1u << op)) {

@@ -11,7 +11,10 @@
  * [broker] section and one [tenant.NAME] section per tenant, or, with no file, one tenant built
  * from the environment (config_from_env). Every key is validated here; an unknown key, an
  * unknown section or a repeated key is an error, so a typo can never silently weaken policy.
- * Errors name "file:line: message" (or "environment: VAR: message").
+ * Errors name "file:line: message" (or "environment: VAR: message"). List-valued keys
+ * (allow_uids, allow_gids, audience, context_claims, allow_tables, allow_operations) may be
+ * given several times in a section; the entries add up. Lines are limited to what libinih
+ * accepts (about 200 bytes in Debian's build).
  *
  * A struct broker_config is immutable once built: a reload builds a new one and swaps it in
  * only when it is valid. Everything it points to is owned by it and freed by config_free.
@@ -25,7 +28,6 @@
 #define CONFIG_DEFAULT_SOCKET_NAME "skybroker"   /* FileDescriptorName= of the shared socket */
 #define CONFIG_DEFAULT_ADMIN_SOCKET_NAME "admin" /* FileDescriptorName= of the admin socket */
 #define CONFIG_MAX_FILE_SIZE (1024u * 1024u)
-#define CONFIG_MAX_LINE 8192
 #define CONFIG_MAX_TENANTS 256u
 #define CONFIG_MAX_LIST 1024u
 #define CONFIG_TENANT_NAME_MAX 64u

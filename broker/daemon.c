@@ -341,13 +341,14 @@ static void daemon_begin_shutdown(struct daemon *d, const char *why)
 		return;
 	}
 	d->state = DAEMON_STOPPING;
+	/* Closing the listeners unlinks the sockets we created; activated ones stay with
+	 * systemd, which queues new clients for the next instance. Done before STOPPING=1, so
+	 * whoever sees that knows no new connection is accepted. */
+	listeners_free(d->listeners);
+	d->listeners = NULL;
 	sd_notifyf(false, "STOPPING=1\nSTATUS=shutting down (%s)", why);
 	log_info("%s: no longer accepting; waiting up to %llu ms for in-flight requests", why,
 		 (unsigned long long)(d->config->shutdown_timeout_usec / 1000));
-	/* Closing the listeners unlinks the sockets we created; activated ones stay with
-	 * systemd, which queues new clients for the next instance. */
-	listeners_free(d->listeners);
-	d->listeners = NULL;
 	r = sd_event_add_time_relative(d->event, &d->shutdown_timer, CLOCK_MONOTONIC,
 				       d->config->shutdown_timeout_usec, 0, shutdown_deadline, d);
 	if (r < 0) {
