@@ -259,10 +259,13 @@ static int conn_io_cb(sd_event_source *s, int fd, uint32_t revents, void *userda
 		conn_read(c);
 	c->in_io = false;
 	if (c->state != CONN_CLOSED) {
-		if ((revents & (EPOLLERR | EPOLLHUP)) && !(revents & EPOLLIN) &&
-		    sb_buf_len(&c->out) == 0)
-			c->eof = true;
-		conn_settle(c);
+		/* Both directions gone: nobody can read a reply, and EPOLLHUP is reported
+		 * whatever the interest set, so waiting would spin. Close (cancelling what is
+		 * in flight). A half-close (read returned 0) is handled by c->eof instead. */
+		if ((revents & (EPOLLERR | EPOLLHUP)) && !(revents & EPOLLIN))
+			conn_close(c, "peer hung up");
+		else
+			conn_settle(c);
 	}
 	conn_unref(c);
 	return 0;

@@ -199,6 +199,44 @@ static void test_sigterm_deadline_cancels(void **state)
 	assert_int_equal(sbt_daemon_stop(&d), 0);
 }
 
+static void test_disconnect_cancels_inflight(void **state)
+{
+	/* a client that goes away with a request in flight: the request is cancelled (audited),
+	 * nothing spins, and shutdown has nothing left to wait for */
+	struct sbt_daemon d;
+	struct sbt_client *c, *other;
+	struct sb_reply rep;
+	struct sb_request req = {.op = SB_OP_PING};
+	char conf[8192];
+
+	(void)state;
+	sbt_daemon_init(&d);
+	sbt_config(&d, conf, sizeof(conf), "test_ping_delay = 600s\nshutdown_timeout = 600s\n", 1,
+		   names1, extra1);
+	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
+	c = sbt_connect(d.socket);
+	assert_non_null(c);
+	assert_int_equal(sbt_hello(c, NULL), 0);
+	assert_true(sbt_send(c, &req) > 0);
+	assert_int_equal(sbt_call(c, SB_OP_HEALTH, &rep), 0); /* the ping is in flight */
+	sb_reply_done(&rep);
+	sbt_client_free(c);
+	assert_int_equal(sbt_log_wait(&d, "op=ping id=2 table=- sub=- token=- outcome=shutting_down",
+				      SBT_TIMEOUT_MS),
+			 0);
+	other = sbt_connect(d.socket);
+	assert_non_null(other);
+	assert_int_equal(sbt_hello(other, NULL), 0);
+	assert_int_equal(sbt_call(other, SB_OP_HEALTH, &rep), 0);
+	assert_true(rep.ok);
+	sb_reply_done(&rep);
+	sbt_client_free(other);
+	/* nothing in flight: SIGTERM exits at once although shutdown_timeout is long */
+	sbt_daemon_kill(&d, SIGTERM);
+	assert_int_equal(sbt_daemon_wait_exit(&d, SBT_TIMEOUT_MS), 0);
+	assert_int_equal(sbt_daemon_stop(&d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_sighup_good_config_applies),
 		cmocka_unit_test(test_sigterm_finishes_inflight),
 		cmocka_unit_test(test_sigterm_deadline_cancels),
+		cmocka_unit_test(test_disconnect_cancels_inflight),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
