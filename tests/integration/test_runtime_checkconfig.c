@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -219,6 +220,21 @@ static void test_environment_fallback(void **state)
 	assert_non_null(strstr(out, "vault_id is required"));
 }
 
+static void test_sample_config_is_valid(void **state)
+{
+	char path[4096];
+	const char *src = getenv("SKYBROKER_SOURCE_DIR");
+	const char *argv[] = {sbt_daemon_path(), "--check-config", "--config", path, NULL};
+
+	(void)state;
+	if (!src)
+		skip();
+	snprintf(path, sizeof(path), "%s/systemd/skybroker.conf", src);
+	assert_int_equal(sbt_run(argv, NULL, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "[tenant.acme]"));
+	assert_non_null(strstr(out, "max_redaction = MASKED"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_group_readable_credentials),
 		cmocka_unit_test(test_other_errors),
 		cmocka_unit_test(test_environment_fallback),
+		cmocka_unit_test(test_sample_config_is_valid),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
