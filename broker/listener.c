@@ -462,6 +462,14 @@ int listeners_apply(struct daemon *d, const struct broker_config *c,
 					*pp = l->next;
 					break;
 				}
+			/* a reload may change the mode or group of sockets we created */
+			if (l->path && c->socket_group_set &&
+			    chown(l->path, (uid_t)-1, c->socket_group) < 0)
+				log_warning("socket %s: chown to group %u: %m", l->path,
+					    (unsigned)c->socket_group);
+			if (l->path && chmod(l->path, c->socket_mode) < 0)
+				log_warning("socket %s: chmod %04o: %m", l->path,
+					    (unsigned)c->socket_mode);
 		}
 		if (eps[i].n_tenants) {
 			v = calloc(eps[i].n_tenants, sizeof(*v));

@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "hygiene.h"
 #include "log.h"
+#include "modules.h"
 
 static void usage(FILE *out)
 {
@@ -139,6 +140,12 @@ int main(int argc, char **argv)
 	log_info("skybrokerd %s starting (pid %d, config %s)", SKYBROKER_VERSION, (int)getpid(),
 		 config_path ? config_path : "from the environment");
 
+	r = modules_init();
+	if (r < 0) {
+		log_error("cannot initialise the operation modules: %s", strerror(-r));
+		config_free(config);
+		return 1;
+	}
 	r = daemon_new(config, config_path, &d);
 	if (r < 0) {
 		log_error("start-up failed: %s", strerror(-r));

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -107,6 +109,72 @@ void sbt_daemon_init(struct sbt_daemon *d)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+
+/*
+ * A static JWKS served over plain HTTP on loopback, so that tenants of generated configs
+ * become ready (the token service keeps a tenant not ready until its JWKS is loaded) without
+ * reaching the Internet. One forked server per test process, killed with it.
+ */
+static const char harness_jwks[] = "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"SKharnessStaticKey0000000000\",\"alg\":\"RS256\",\"use\":\"sig\",\"n\":\"oJg5OnDI16ctowlmo21ZixcCvOMPs0ek-E0ZqJOmDaVoQyxsw6EM3ohVvTeDvklLJy-amDt9Vjwuj88He39jHT2M5l1GY1cEpuU-t4rlOj6Rrm_oAfVj6YkUmuTWdh3EZEhv4TLODz6lPDemtw8DoEje92aQI0UrxD01Wn4tF-Vl8RPWWoeyNrmAvkBB3RhczF13PlX-dfsvc1HD4caLDu4aVfY-Pd2GJcgff3OMOiib2bNLAwafeQ-g0HTk-HUWdTxx7-f5Nfiff7xuYNvnQR4DO1h537QtVaHkgnDdCYSp8nfVt6YnX9ujDp-yMwp0x--iRflnq2M2M64fEWrNsQ\",\"e\":\"AQAB\"}]}";
+static int harness_jwks_port;
+
+static void harness_jwks_serve(int lfd)
+{
+	char head[512], req[4096];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			 sizeof(harness_jwks) - 1);
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		size_t got = 0;
+
+		if (fd < 0)
+			continue;
+		while (got < sizeof(req) - 1) {
+			ssize_t r = read(fd, req + got, sizeof(req) - 1 - got);
+
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+			req[got] = '\0';
+			if (strstr(req, "\r\n\r\n"))
+				break;
+		}
+		if (write(fd, head, (size_t)n) == n &&
+		    write(fd, harness_jwks, sizeof(harness_jwks) - 1) < 0)
+			(void)0;
+		close(fd);
+	}
+}
+
+static int harness_jwks_url_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	pid_t pid;
+	int lfd;
+
+	if (harness_jwks_port)
+		return harness_jwks_port;
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 128) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&a, &al) < 0)
+		die("static JWKS server: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		harness_jwks_serve(lfd);
+		_exit(0);
+	}
+	close(lfd);
+	harness_jwks_port = ntohs(a.sin_port);
+	return harness_jwks_port;
+}
+
 size_t sbt_config(const struct sbt_daemon *d, char *buf, size_t size, const char *broker_extra,
 		  size_t n, const char *const *names, const char *const *tenant_extra)
 {
@@ -128,6 +196,13 @@ size_t sbt_config(const struct sbt_daemon *d, char *buf, size_t size, const char
 	len = (size_t)k;
 	for (size_t i = 0; i < n; i++) {
 		const char *extra = tenant_extra && tenant_extra[i] ? tenant_extra[i] : "";
+		char jwks[128] = "";
+
+		/* A reachable JWKS unless the test names its own (see harness_jwks). */
+		if (!strstr(extra, "jwks_url") && !strstr(extra, "insecure_http"))
+			snprintf(jwks, sizeof(jwks),
+				 "insecure_http = yes\njwks_url = http://127.0.0.1:%d/jwks.json\n",
+				 harness_jwks_url_port());
 		k = snprintf(buf + len, size - len,
 			     "[tenant.%s]\n"
 			     "descope_project_id = P%sTEST\n"
@@ -135,8 +210,8 @@ size_t sbt_config(const struct sbt_daemon *d, char *buf, size_t size, const char
 			     "vault_id = vault%zu\n"
 			     "sts_url = https://sts.example.com/v1/sts\n"
 			     "service_account_id = sa-%s\n"
-			     "%s%s\n",
-			     names[i], names[i], names[i], i, names[i], extra,
+			     "%s%s%s\n",
+			     names[i], names[i], names[i], i, names[i], jwks, extra,
 			     *extra && extra[strlen(extra) - 1] != '\n' ? "\n" : "");
 		if (k < 0 || (size_t)k >= size - len)
 			die("config buffer too small");
@@ -255,12 +330,20 @@ int sbt_daemon_wait_notify(struct sbt_daemon *d, const char *needle, int timeout
 		uint64_t now = now_ms();
 		int r;
 
-		if (now >= deadline)
+		if (now >= deadline) {
+			fprintf(stderr, "harness: no '%s' notification within %d ms\n", needle,
+				timeout_ms);
+			sbt_log_dump(d);
 			return -1;
+		}
 		r = poll(&pfd, 1, 100);
 		if (r == 0) {
-			if (reap(d, WNOHANG))
+			if (reap(d, WNOHANG)) {
+				fprintf(stderr, "harness: skybrokerd exited while waiting for '%s'\n",
+					needle);
+				sbt_log_dump(d);
 				return -1;
+			}
 			continue;
 		}
 		if (r < 0)
