@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "daemon.h"
+#include "tokensvc.h"
 #include "dispatch.h"
 #include "listener.h"
 #include "log.h"
@@ -473,6 +474,9 @@ int daemon_new(struct broker_config *config, const char *config_path, struct dae
 	}
 
 	ops_register_builtin(d->event);
+	r = tokensvc_module_init(); /* until modules.c lists it */
+	if (r < 0)
+		goto fail;
 	apply_runtime_settings(config, daemon_log_level_locked);
 	tenant_on_readiness_change(readiness_changed, d);
 

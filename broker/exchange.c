@@ -349,8 +349,11 @@ static void on_http_done(struct upstream_request *req, const struct upstream_res
 		finish_error(x, -EIO, resp, "token endpoint issued an already expired token", NULL);
 		goto out;
 	}
+	/* Every reply names the issued type; the ctx endpoint does not, its tokens are JWTs. */
 	tok = sb_token_new(json_string_value(at), tt ? json_string_value(tt) : "Bearer",
-			   itt ? json_string_value(itt) : NULL, exp);
+			   itt ? json_string_value(itt) :
+			   (r >= 0 || r == -ENOENT) ? EXCHANGE_TOKEN_TYPE_JWT :
+			   EXCHANGE_TOKEN_TYPE_ACCESS, exp);
 	if (!tok) {
 		finish_error(x, -ENOMEM, resp, "out of memory", NULL);
 		goto out;

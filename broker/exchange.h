@@ -42,6 +42,7 @@ enum exchange_mode {
 #define EXCHANGE_GRANT_TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
 #define EXCHANGE_GRANT_JWT_BEARER "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #define EXCHANGE_TOKEN_TYPE_JWT "urn:ietf:params:oauth:token-type:jwt"
+#define EXCHANGE_TOKEN_TYPE_ACCESS "urn:ietf:params:oauth:token-type:access_token"
 #define EXCHANGE_MAX_TOKEN (64u * 1024u)
 #define EXCHANGE_ASSERTION_TTL 3600u
 #define EXCHANGE_STS_FALLBACK_TTL 300u

@@ -69,6 +69,64 @@ static const char *loggable(const char *s)
 	return s;
 }
 
+/* Strict UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
+static bool utf8_valid(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = p[i];
+		size_t len;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (n - i < len)
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* Like loggable, for issuer values: URL characters allowed, up to 96 characters. */
+static const char *loggable_url(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 96)
+		return "(not shown)";
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("+-_.:/~", c)))
+			return "(not shown)";
+	}
+	return s;
+}
+
 struct identity_claims *identity_claims_ref(struct identity_claims *c)
 {
 	if (c)
@@ -366,9 +424,20 @@ static int validate_uncached(struct identity *id, const struct jwks *keys, const
 		r = fail(err, -EKEYREJECTED, "token header is not canonical base64url");
 		goto out;
 	}
-	if (jsonbound_parse(hbuf, hbuf_len, &header_lim, &header, NULL) < 0 ||
-	    !json_is_object(header)) {
-		r = fail(err, -EKEYREJECTED, "token header is not a flat JSON object (or not UTF-8)");
+	/* Garbage is told apart from a JSON header with bad bytes inside. */
+	if (hbuf_len == 0 || hbuf[0] != '{') {
+		r = fail(err, -EKEYREJECTED, "token header is not a JSON object");
+		goto out;
+	}
+	if (!utf8_valid(hbuf, hbuf_len)) {
+		r = fail(err, -EKEYREJECTED, "token header is not valid UTF-8");
+		goto out;
+	}
+	r = jsonbound_parse(hbuf, hbuf_len, &header_lim, &header, NULL);
+	if (r < 0 || !json_is_object(header)) {
+		r = fail(err, -EKEYREJECTED, r == -EMSGSIZE ? "token header is nested too deep" :
+			 r < 0 ? "token header is not JSON (or has a duplicate member)" :
+			 "token header is not a JSON object");
 		goto out;
 	}
 	v = json_object_get(header, "alg");
@@ -442,10 +511,15 @@ static int validate_uncached(struct identity *id, const struct jwks *keys, const
 		r = fail(err, -EKEYREJECTED, "token payload is not canonical base64url");
 		goto out;
 	}
+	if (!utf8_valid(pbuf, pbuf_len)) {
+		r = fail(err, -EKEYREJECTED, "token payload is not valid UTF-8");
+		goto out;
+	}
 	r = jsonbound_parse(pbuf, pbuf_len, &payload_lim, &payload, NULL);
 	if (r < 0 || !json_is_object(payload)) {
-		r = fail(err, -EKEYREJECTED,
-			 "token payload is not a JSON object (invalid UTF-8, duplicate claim or too deep)");
+		r = fail(err, -EKEYREJECTED, r == -EMSGSIZE ? "token payload is nested too deep" :
+			 r < 0 ? "token payload is not JSON (or has a duplicate claim)" :
+			 "token payload is not a JSON object");
 		goto out;
 	}
 
@@ -457,7 +531,8 @@ static int validate_uncached(struct identity *id, const struct jwks *keys, const
 	}
 	iss = json_string_value(v);
 	if (strlen(iss) != json_string_length(v) || !issuer_ok(id, iss)) {
-		r = fail(err, -EKEYREJECTED, "token iss is not the configured project's issuer");
+		r = fail(err, -EKEYREJECTED, "token iss '%s' is not the configured project's issuer",
+			 loggable_url(iss));
 		goto out;
 	}
 

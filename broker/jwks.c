@@ -334,6 +334,7 @@ struct jwks_source {
 	sd_event_source *timer;
 	uint64_t last_kid_refetch_usec; /* 0: never */
 	uint64_t fetches;
+	uint32_t failures; /* consecutive failed fetches, for the back-off and quieter logs */
 	struct jwks_wait *waiters;
 	jwks_source_changed_t changed;
 	void *userdata;
@@ -472,21 +473,31 @@ static void on_fetch_done(struct upstream_request *req, const struct upstream_re
 	if (r >= 0) {
 		jwks_unref(src->keys);
 		src->keys = set;
+		src->failures = 0;
 		(void)snprintf(src->status, sizeof(src->status), "ok");
 		idlog(LOG_INFO, "tenant=%s: JWKS loaded: %zu key(s), %zu skipped", src->name,
 		      set->n_keys, set->n_skipped);
 		source_schedule(src, src->refresh_sec);
 	} else {
+		/* Retry sooner than the refresh period, backing off exponentially to a minute;
+		 * the first failure of a run is logged loudly, the repeats quietly. */
+		uint32_t delay = src->retry_sec << (src->failures < 4 ? src->failures : 4);
+		int prio = src->failures == 0 ? LOG_ERR : LOG_DEBUG;
+
+		if (delay > 60)
+			delay = 60;
+		if (delay > src->refresh_sec)
+			delay = src->refresh_sec;
+		src->failures++;
 		if (src->keys) {
-			idlog(LOG_WARNING, "tenant=%s: JWKS refresh failed, keeping the last good set: %s",
+			idlog(prio == LOG_ERR ? LOG_WARNING : prio,
+			      "tenant=%s: JWKS refresh failed, keeping the last good set: %s",
 			      src->name, why);
-			source_schedule(src, src->retry_sec * 6 < src->refresh_sec ?
-					src->retry_sec * 6 : src->refresh_sec);
 		} else {
 			(void)snprintf(src->status, sizeof(src->status), "JWKS %s", why);
-			idlog(LOG_ERR, "tenant=%s: JWKS not loaded: %s", src->name, why);
-			source_schedule(src, src->retry_sec);
+			idlog(prio, "tenant=%s: JWKS not loaded: %s", src->name, why);
 		}
+		source_schedule(src, delay);
 	}
 
 	/* Waiters get their answer; each callback may cancel other waiters. */

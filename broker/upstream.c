@@ -657,6 +657,13 @@ int upstream_request_start(struct upstream *u, const struct upstream_opts *opts,
 		SETOPT(CURLOPT_USERAGENT, "skybroker/" SKYBROKER_UPSTREAM_VERSION);
 		if (opts->ca_file)
 			SETOPT(CURLOPT_CAINFO, opts->ca_file);
+		/*
+		 * libcurl silently resends a request whose kept-alive connection died before any
+		 * answer. Harmless for idempotent calls; a non-idempotent one gets a connection of
+		 * its own so that it is never sent twice.
+		 */
+		if (!idempotent)
+			SETOPT(CURLOPT_FRESH_CONNECT, 1L);
 		if (post) {
 			SETOPT(CURLOPT_POST, 1L);
 			SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);

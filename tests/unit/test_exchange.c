@@ -218,6 +218,7 @@ static void test_sts_request_and_expiry(void **state)
 	run(EXCHANGE_STS, 3600, &o);
 	assert_int_equal(o.r, 0);
 	assert_int_equal(o.tok->expires_at, now + 300);
+	assert_string_equal(o.tok->issued_token_type, EXCHANGE_TOKEN_TYPE_ACCESS);
 	sb_token_unref(o.tok);
 }
 
@@ -238,6 +239,7 @@ static void test_ctx_assertion(void **state)
 	run(EXCHANGE_CTX, 7200, &o);
 	assert_int_equal(o.r, 0);
 	assert_int_equal(o.tok->expires_at, now + 3600);
+	assert_string_equal(o.tok->issued_token_type, EXCHANGE_TOKEN_TYPE_JWT);
 	sb_token_unref(o.tok);
 
 	req = json_loads(last_request, 0, NULL);

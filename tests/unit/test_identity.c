@@ -476,9 +476,28 @@ static void test_invalid_utf8_and_json(void **state)
 	assert_int_equal(check(t, NOW, &err), -EKEYREJECTED);
 	assert_non_null(strstr(err.message, "UTF-8"));
 	free(t);
+	/* Overlong encodings and surrogates are not UTF-8 either. */
+	snprintf(p, sizeof(p), "{\"iss\":\"%s\",\"sub\":\"U2\xc0\xaf\",\"exp\":%lld}", PROJECT,
+		 NOW + 600);
+	t = tj_mint(rsa_key, RS_HEADER, p);
+	assert_int_equal(check(t, NOW, &err), -EKEYREJECTED);
+	assert_string_equal(err.message, "token payload is not valid UTF-8");
+	free(t);
+	snprintf(p, sizeof(p), "{\"iss\":\"%s\",\"sub\":\"U2\xed\xa0\x80\",\"exp\":%lld}", PROJECT,
+		 NOW + 600);
+	t = tj_mint(rsa_key, RS_HEADER, p);
+	assert_int_equal(check(t, NOW, &err), -EKEYREJECTED);
+	free(t);
+	/* Valid multi-byte UTF-8 is fine. */
+	snprintf(p, sizeof(p), "{\"iss\":\"%s\",\"sub\":\"U2\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\",\"exp\":%lld}",
+		 PROJECT, NOW + 600);
+	t = tj_mint(rsa_key, RS_HEADER, p);
+	assert_int_equal(check(t, NOW, &err), 0);
+	free(t);
 	/* Invalid UTF-8 in the header. */
 	t = tj_mint(rsa_key, "{\"alg\":\"RS256\",\"kid\":\"SKrsa\",\"x\":\"\xc3\x28\"}", p);
 	assert_int_equal(check(t, NOW, &err), -EKEYREJECTED);
+	assert_string_equal(err.message, "token header is not valid UTF-8");
 	free(t);
 	/* Duplicate claim. */
 	snprintf(p, sizeof(p), "{\"iss\":\"%s\",\"iss\":\"%s\",\"sub\":\"U2\",\"exp\":%lld}",
