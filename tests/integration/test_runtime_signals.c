@@ -237,6 +237,26 @@ static void test_disconnect_cancels_inflight(void **state)
 	assert_int_equal(sbt_daemon_stop(&d), 0);
 }
 
+static void test_watchdog(void **state)
+{
+	/* with WatchdogSec= (WATCHDOG_USEC), the event loop sends WATCHDOG=1 */
+	struct sbt_daemon d;
+	char conf[8192];
+	const char *env[] = {"WATCHDOG_USEC=400000", NULL};
+	const char *argv[] = {sbt_daemon_path(), "--config", d.conf, "--allow-root", NULL};
+
+	(void)state;
+	sbt_daemon_init(&d);
+	argv[2] = d.conf;
+	sbt_config(&d, conf, sizeof(conf), NULL, 1, names1, extra1);
+	sbt_write_file(d.conf, conf, 0644);
+	assert_int_equal(sbt_daemon_spawn(&d, argv, env), 0);
+	assert_int_equal(sbt_daemon_wait_notify(&d, "READY=1", SBT_TIMEOUT_MS), 0);
+	assert_int_equal(sbt_daemon_wait_notify(&d, "WATCHDOG=1", SBT_TIMEOUT_MS), 0);
+	assert_int_equal(sbt_daemon_wait_notify(&d, "WATCHDOG=1", SBT_TIMEOUT_MS), 0);
+	assert_int_equal(sbt_daemon_stop(&d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +265,7 @@ int main(void)
 		cmocka_unit_test(test_sigterm_finishes_inflight),
 		cmocka_unit_test(test_sigterm_deadline_cancels),
 		cmocka_unit_test(test_disconnect_cancels_inflight),
+		cmocka_unit_test(test_watchdog),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of broker/tenant.c (readiness, hooks, per-module state, references) and
+ * broker/admission.c (which tenant admits which peer). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "admission.h"
+#include "config.h"
+#include "tenant.h"
+
+static const char conf_text[] =
+	"[tenant.a]\n"
+	"descope_project_id = P1\nvault_url = https://v\nvault_id = v\n"
+	"sts_url = https://s\nservice_account_id = sa\n"
+	"allow_uids = 1000, 1001\n"
+	"[tenant.b]\n"
+	"descope_project_id = P1\nvault_url = https://v\nvault_id = v\n"
+	"sts_url = https://s\nservice_account_id = sa\n"
+	"allow_uids = 1001\nallow_gids = 2000\n";
+
+static struct broker_config *load(void)
+{
+	struct broker_config *c = NULL;
+	assert_int_equal(config_load_string("t.conf", conf_text, stderr, &c), 0);
+	return c;
+}
+
+static int n_attach, n_detach, n_changes, fail_attach;
+static int hook_slot;
+
+static int attach(struct tenant *t, sd_event *e, void *ud)
+{
+	(void)e;
+	(void)ud;
+	if (fail_attach)
+		return -EIO;
+	n_attach++;
+	tenant_ext_set(t, (unsigned)hook_slot, strdup(tenant_name(t)));
+	return tenant_set_not_ready(t, "test", "waiting for the test");
+}
+
+static void detach(struct tenant *t, void *ud)
+{
+	(void)ud;
+	n_detach++;
+	free(tenant_ext_get(t, (unsigned)hook_slot));
+}
+
+static void changed(void *ud)
+{
+	(void)ud;
+	n_changes++;
+}
+
+static const struct tenant_hooks hooks = {"test", attach, detach, NULL};
+
+static void test_tenant_lifecycle(void **state)
+{
+	struct broker_config *c = load();
+	struct tenant *t = NULL;
+	const char *reasons[4];
+
+	(void)state;
+	hook_slot = tenant_hooks_register(&hooks);
+	assert_true(hook_slot >= 0);
+	tenant_on_readiness_change(changed, NULL);
+
+	assert_int_equal(tenant_new(c, &c->tenants[0], NULL, &t), 0);
+	config_free(c); /* the tenant keeps the config alive */
+	assert_int_equal(n_attach, 1);
+	assert_string_equal(tenant_ext_get(t, (unsigned)hook_slot), "a");
+	assert_string_equal(tenant_name(t), "a");
+	assert_int_equal(tenant_config(t)->n_allow_uids, 2);
+
+	assert_false(tenant_is_ready(t));
+	assert_int_equal(tenant_reasons(t, reasons, 4), 1);
+	assert_string_equal(reasons[0], "waiting for the test");
+	assert_int_equal(tenant_set_not_ready(t, "other", "also waiting"), 0);
+	assert_int_equal(tenant_set_not_ready(t, "test", "still waiting"), 0); /* replaces */
+	assert_int_equal(tenant_reasons(t, reasons, 4), 2);
+	tenant_set_ready(t, "test");
+	assert_false(tenant_is_ready(t));
+	tenant_set_ready(t, "other");
+	assert_true(tenant_is_ready(t));
+	assert_int_equal(tenant_reasons(t, reasons, 4), 0);
+	assert_true(n_changes >= 4);
+
+	tenant_ref(t);
+	tenant_unref(t);
+	assert_int_equal(n_detach, 0);
+	tenant_unref(t);
+	assert_int_equal(n_detach, 1);
+
+	/* a failing attach fails the creation, and nothing leaks */
+	c = load();
+	fail_attach = 1;
+	assert_int_equal(tenant_new(c, &c->tenants[1], NULL, &t), -EIO);
+	assert_null(t);
+	fail_attach = 0;
+	config_free(c);
+	tenant_on_readiness_change(NULL, NULL);
+}
+
+static void test_admission(void **state)
+{
+	struct broker_config *c = load();
+	struct tenant *ta = NULL, *tb = NULL;
+	gid_t supp[] = {5, 2000};
+	struct peer p = {.uid = 1000, .gid = 100, .pidfd = -1};
+
+	(void)state;
+	fail_attach = 0;
+	assert_int_equal(tenant_new(c, &c->tenants[0], NULL, &ta), 0);
+	assert_int_equal(tenant_new(c, &c->tenants[1], NULL, &tb), 0);
+	{
+		struct tenant *const both[] = {ta, tb};
+		struct tenant *const b_first[] = {tb, ta};
+
+		assert_true(admission_tenant_admits(&c->tenants[0], &p));
+		assert_false(admission_tenant_admits(&c->tenants[1], &p));
+		assert_ptr_equal(admission_pick(both, 2, &p), ta);
+
+		p.uid = 1001; /* both admit: the first of the socket wins */
+		assert_ptr_equal(admission_pick(both, 2, &p), ta);
+		assert_ptr_equal(admission_pick(b_first, 2, &p), tb);
+
+		p.uid = 4242; /* by primary gid */
+		p.gid = 2000;
+		assert_ptr_equal(admission_pick(both, 2, &p), tb);
+		p.gid = 100; /* by supplementary gid */
+		p.groups = supp;
+		p.n_groups = 2;
+		assert_ptr_equal(admission_pick(both, 2, &p), tb);
+		p.n_groups = 1; /* not in 2000 */
+		assert_null(admission_pick(both, 2, &p));
+		assert_null(admission_pick(both, 0, &p));
+	}
+	p.groups = NULL;
+	p.n_groups = 0;
+	p.uid = 0;
+	assert_true(admission_admin_admits(&p));
+	p.uid = geteuid() == 0 ? 1000 : 0;
+	assert_int_equal(admission_admin_admits(&p), p.uid == geteuid() || p.uid == 0);
+	assert_true(peer_alive(&p)); /* no pidfd: unknown counts as alive */
+	tenant_unref(ta);
+	tenant_unref(tb);
+	config_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tenant_lifecycle),
+		cmocka_unit_test(test_admission),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
