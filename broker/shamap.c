@@ -16,6 +16,7 @@ struct shamap {
 	struct shamap_entry **buckets;
 	size_t n_buckets; /* power of two */
 	size_t n, max;
+	uint64_t evictions;
 	struct shamap_entry *oldest, *newest;
 	shamap_free_t free_value;
 };
@@ -157,6 +158,8 @@ int shamap_put(struct shamap *m, const uint8_t key[static SHAMAP_KEY_SIZE], void
 			return -ENOSPC;
 		}
 		void *v = entry_drop(m, victim);
+
+		m->evictions++;
 		if (m->free_value)
 			m->free_value(v);
 	}
@@ -194,6 +197,11 @@ void *shamap_remove(struct shamap *m, const uint8_t key[static SHAMAP_KEY_SIZE],
 size_t shamap_size(const struct shamap *m)
 {
 	return m->n;
+}
+
+uint64_t shamap_evictions(const struct shamap *m)
+{
+	return m->evictions;
 }
 
 void shamap_sweep(struct shamap *m, bool (*fn)(void *value, void *userdata), void *userdata)

@@ -48,6 +48,9 @@ void *shamap_remove(struct shamap *m, const uint8_t key[static SHAMAP_KEY_SIZE],
 
 size_t shamap_size(const struct shamap *m);
 
+/* Entries evicted to make room (not removals or replacements) since creation. */
+uint64_t shamap_evictions(const struct shamap *m);
+
 /*
  * Calls fn for every entry, oldest first; when fn returns true the entry is removed and its
  * value freed. Used to purge expired entries.

@@ -382,5 +382,6 @@ void tokencache_get_counters(const struct tokencache *tc, struct tokencache_coun
 {
 	*ret = tc->c;
 	ret->entries = shamap_size(tc->entries);
+	ret->evicted = shamap_evictions(tc->entries);
 	ret->negative_entries = shamap_size(tc->negative);
 }

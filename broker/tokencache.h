@@ -132,7 +132,7 @@ void tokencache_reject(struct tokencache *tc, const uint8_t key[static 32],
 void tokencache_sweep(struct tokencache *tc, int64_t now);
 
 struct tokencache_counters {
-	uint64_t hits, misses, joins, flights, negative_hits, stored, expired;
+	uint64_t hits, misses, joins, flights, negative_hits, stored, expired, evicted;
 	size_t entries, negative_entries;
 };
 void tokencache_get_counters(const struct tokencache *tc, struct tokencache_counters *ret);

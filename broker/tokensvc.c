@@ -14,6 +14,7 @@
 #include "idlog.h"
 #include "jwks.h"
 #include "log.h"
+#include "stats.h"
 #include "proto/limits.h"
 #include "tenant.h"
 #include "upstream.h"
@@ -32,6 +33,8 @@ struct tsvc_tenant {
 	char *jwks_url;
 	bool expose_tokens;
 	uint64_t exchanges, rejected;
+	struct tokencache_counters reported; /* last values added to the process stats */
+	uint64_t reported_exchanges;
 };
 
 struct tokensvc_acq {
@@ -61,6 +64,23 @@ static int svc_slot = -1;
 static int64_t wall_now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+/* Adds what changed in this tenant's cache since the last call to the process-wide stats. */
+static void stats_sync(struct tsvc_tenant *ts)
+{
+	struct stats_cache *sc = stats_cache();
+	struct tokencache_counters c;
+
+	tokencache_get_counters(ts->cache, &c);
+	sc->hits += c.hits - ts->reported.hits;
+	sc->misses += c.misses - ts->reported.misses;
+	sc->coalesced += c.joins - ts->reported.joins;
+	sc->evictions += c.evicted - ts->reported.evicted;
+	sc->entries += (uint64_t)c.entries - (uint64_t)ts->reported.entries;
+	sc->upstream_exchanges += ts->exchanges - ts->reported_exchanges;
+	ts->reported = c;
+	ts->reported_exchanges = ts->exchanges;
 }
 
 /* ---- acquisition ---- */
@@ -121,6 +141,7 @@ static void on_exchange_done(struct exchange_request *x, int r, struct sb_token 
 	free(fl);
 	/* Every waiter of the flight, the leader included, is answered from here. */
 	tokencache_complete(ts->cache, f, r, tok, err, wall_now());
+	stats_sync(ts);
 }
 
 static void on_flight_abort(struct tokencache_flight *f, void *userdata)
@@ -153,6 +174,7 @@ static void acq_token(struct tokensvc_acq *a)
 
 	r = tokencache_acquire(ts->cache, a->hash, now, on_cache_done, a, &tok, &a->waiter, &f,
 			       &neg);
+	stats_sync(ts);
 	if (r == TOKENCACHE_HIT) {
 		acq_finish(a, 0, tok, NULL);
 		sb_token_unref(tok);
@@ -505,6 +527,7 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 	struct tsvc_tenant *ts = userdata;
 
 	tokencache_sweep(ts->cache, wall_now());
+	stats_sync(ts);
 	(void)sd_event_source_set_time_relative(s, SWEEP_INTERVAL_USEC);
 	(void)sd_event_source_set_enabled(s, SD_EVENT_ON);
 	return 0;
@@ -515,6 +538,11 @@ static void tsvc_tenant_free(struct tsvc_tenant *ts)
 	if (!ts)
 		return;
 	sd_event_source_disable_unref(ts->sweep);
+	if (ts->cache) {
+		/* This tenant's entries leave the process-wide count with it. */
+		stats_cache()->entries -= ts->reported.entries;
+		ts->reported.entries = 0;
+	}
 	/* Flights are aborted here; no request is in flight (each holds a tenant reference). */
 	tokencache_free(ts->cache);
 	jwks_source_free(ts->jwks);

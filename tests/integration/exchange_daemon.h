@@ -157,3 +157,19 @@ static inline int xd_health(struct sbt_client *c, char *reason, size_t size)
 	sb_reply_done(&rep);
 	return r;
 }
+
+/* Value of an unsigned counter k in a msgpack map (0 if absent). */
+static inline uint64_t xd_map_u64(const msgpack_object *map, const char *k)
+{
+	if (!map || map->type != MSGPACK_OBJECT_MAP)
+		return 0;
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object_kv *kv = &map->via.map.ptr[i];
+
+		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen(k) &&
+		    memcmp(kv->key.via.str.ptr, k, strlen(k)) == 0 &&
+		    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return kv->val.via.u64;
+	}
+	return 0;
+}

@@ -107,6 +107,31 @@ static void test_thousand_concurrent_one_sts_call(void **state)
 	assert_int_equal(n4 - n3, 1);
 	print_message("  STS calls: 1,000 concurrent: %ld; second wave: %ld; short-lived: %ld, "
 		      "after expiry: %ld\n", n1 - n0, n2 - n1, n3 - n2, n4 - n3);
+	/* The admin stats tell the same story. */
+	{
+		struct sbt_client *admin = sbt_connect(D.admin);
+		struct sb_reply rep;
+		const msgpack_object *cache;
+
+		assert_non_null(admin);
+		assert_int_equal(sbt_hello(admin, NULL), 0);
+		assert_int_equal(sbt_call(admin, SB_OP_STATS, &rep), 0);
+		assert_true(rep.ok);
+		cache = rep.u.stats.cache;
+		print_message("  stats cache: hits %llu misses %llu coalesced %llu exchanges %llu "
+			      "entries %llu\n",
+			      (unsigned long long)xd_map_u64(cache, "hits"),
+			      (unsigned long long)xd_map_u64(cache, "misses"),
+			      (unsigned long long)xd_map_u64(cache, "coalesced"),
+			      (unsigned long long)xd_map_u64(cache, "upstream_exchanges"),
+			      (unsigned long long)xd_map_u64(cache, "entries"));
+		assert_true(xd_map_u64(cache, "upstream_exchanges") >= 3);
+		assert_true(xd_map_u64(cache, "hits") >= 1000);
+		assert_true(xd_map_u64(cache, "hits") + xd_map_u64(cache, "coalesced") +
+			    xd_map_u64(cache, "misses") >= 4000);
+		sb_reply_done(&rep);
+		sbt_client_free(admin);
+	}
 	free(t);
 	free(short_lived);
 }

@@ -125,6 +125,7 @@ static void test_lru_bound(void **state)
 	fill(tc, k, NOW + 3600, NOW);
 	tokencache_get_counters(tc, &c);
 	assert_int_equal(c.entries, 8);
+	assert_int_equal(c.evicted, 1);
 	key_of(0, k);
 	assert_int_equal(tokencache_acquire(tc, k, NOW, on_done, &res, &tok, &w, &f, NULL),
 			 TOKENCACHE_HIT);
