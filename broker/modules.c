@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "modules.h"
+#include "tokensvc.h"
 
 struct module {
 	const char *name;
@@ -11,6 +12,7 @@ struct module {
 /* The list: one line per module (see modules.h). The runtime's own operations (ping,
  * health, stats) are registered by daemon_new through ops_register_builtin(). */
 static const struct module modules[] = {
+	{"tokensvc", tokensvc_module_init}, /* identity, JWKS, exchange, token cache */
 	{NULL, NULL},
 };
 
