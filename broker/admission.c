@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +58,11 @@ int peer_from_socket(int fd, struct peer *p)
 	 * pid they print is still the peer). Not fatal when the kernel lacks it. The kernel
 	 * creates it with O_CLOEXEC. */
 	len = sizeof(pidfd);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && len == sizeof(pidfd))
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && len == sizeof(pidfd) &&
+	    pidfd >= 0) {
+		(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC); /* the kernel sets it; be explicit */
 		p->pidfd = pidfd;
+	}
 	return 0;
 }
 

@@ -32,7 +32,7 @@ void audit_request(const struct audit_record *a)
 		   "audit: conn=%llu uid=%u pid=%d%s tenant=%s op=%s id=%llu table=%s sub=%s token=%s "
 		   "outcome=%s upstream_request_id=%s latency_us=%llu",
 		   (unsigned long long)a->conn_id, (unsigned)a->peer->uid, (int)a->peer->pid,
-		   peer_alive(a->peer) ? "" : "(exited)", a->tenant, a->op, (unsigned long long)a->id,
+		   !a->peer_gone || peer_alive(a->peer) ? "" : "(exited)", a->tenant, a->op, (unsigned long long)a->id,
 		   table, sub, hash, a->outcome, reqid, (unsigned long long)a->latency_usec);
 	if (saved < LOG_INFO)
 		log_set_max_level(saved);

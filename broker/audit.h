@@ -30,6 +30,7 @@ struct audit_record {
 	const char *outcome;    /* "ok" or the wire error code */
 	const char *upstream_request_id; /* may be NULL */
 	uint64_t latency_usec;
+	bool peer_gone; /* the connection is closed: check whether the pid still names the peer */
 };
 
 void audit_set_enabled(bool on);

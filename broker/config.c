@@ -181,6 +181,7 @@ static const struct key broker_keys[] = {
 	BK(log_level, KT_LOGLEVEL),
 	BK(audit, KT_BOOL),
 	BKU(test_ping_delay, 0, 600000000ull),
+	BKU(test_ready_delay, 0, 600000000ull),
 };
 
 static const struct key tenant_keys[] = {
@@ -1340,6 +1341,8 @@ void config_print(const struct broker_config *c, FILE *out)
 	fprintf(out, "audit = %s\n", c->audit ? "yes" : "no");
 	if (c->test_ping_delay_usec)
 		print_usec(out, "test_ping_delay", c->test_ping_delay_usec);
+	if (c->test_ready_delay_usec)
+		print_usec(out, "test_ready_delay", c->test_ready_delay_usec);
 
 	for (size_t i = 0; i < c->n_tenants; i++) {
 		const struct tenant_config *t = &c->tenants[i];

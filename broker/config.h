@@ -126,6 +126,9 @@ struct broker_config {
 	/* TEST ONLY (hidden, documented as such): delay every ping reply by this much, to have
 	 * an in-flight request to wait for. 0 (the default) answers at once. */
 	uint64_t test_ping_delay_usec;
+	/* TEST ONLY (hidden): every tenant reports "not ready" for this long after it is created,
+	 * standing in for a JWKS fetch, to test READY=1 and health. 0 (the default) is off. */
+	uint64_t test_ready_delay_usec;
 
 	struct tenant_config *tenants;
 	size_t n_tenants;

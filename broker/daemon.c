@@ -12,7 +12,6 @@
 #include "audit.h"
 #include "conn.h"
 #include "daemon.h"
-#include "tokensvc.h"
 #include "dispatch.h"
 #include "listener.h"
 #include "log.h"
@@ -211,6 +210,36 @@ static void apply_runtime_settings(const struct broker_config *c, bool log_level
 
 bool daemon_log_level_locked;
 
+/* TEST ONLY: test_ready_delay stands in for a module that needs time before its tenants can
+ * serve (a JWKS fetch), so the tests can see health's reasons and a delayed READY=1. */
+static int test_ready_fire(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	(void)usec;
+	for (size_t i = 0; i < d->n_tenants; i++)
+		tenant_set_ready(d->tenants[i], "test");
+	return 0;
+}
+
+static void test_ready_delay_start(struct daemon *d)
+{
+	uint64_t delay = d->config->test_ready_delay_usec;
+	int r;
+
+	d->test_ready_timer = sd_event_source_disable_unref(d->test_ready_timer);
+	if (!delay)
+		return;
+	log_warning("test_ready_delay is set: a TEST-ONLY setting that delays readiness");
+	for (size_t i = 0; i < d->n_tenants; i++)
+		(void)tenant_set_not_ready(d->tenants[i], "test", "TEST-ONLY test_ready_delay");
+	r = sd_event_add_time_relative(d->event, &d->test_ready_timer, CLOCK_MONOTONIC, delay, 0,
+				       test_ready_fire, d);
+	if (r < 0)
+		test_ready_fire(NULL, 0, d);
+}
+
 /* ---------------------------------------------------------------- reload */
 
 static void log_lines(int level, const char *text)
@@ -283,6 +312,7 @@ static void daemon_reload(struct daemon *d)
 	d->tenants = nt;
 	d->n_tenants = nc->n_tenants;
 	apply_runtime_settings(nc, daemon_log_level_locked);
+	test_ready_delay_start(d);
 	log_info("reloaded: %zu tenant(s); open connections keep their configuration",
 		 d->n_tenants);
 	d->ready_sent = false;
@@ -474,9 +504,6 @@ int daemon_new(struct broker_config *config, const char *config_path, struct dae
 	}
 
 	ops_register_builtin(d->event);
-	r = tokensvc_module_init(); /* until modules.c lists it */
-	if (r < 0)
-		goto fail;
 	apply_runtime_settings(config, daemon_log_level_locked);
 	tenant_on_readiness_change(readiness_changed, d);
 
@@ -489,6 +516,7 @@ int daemon_new(struct broker_config *config, const char *config_path, struct dae
 		goto fail;
 	}
 	d->n_tenants = config->n_tenants;
+	test_ready_delay_start(d);
 	r = listeners_apply(d, config, d->tenants, d->n_tenants, &d->listeners);
 	if (r < 0)
 		goto fail;
@@ -539,6 +567,7 @@ struct daemon *daemon_free(struct daemon *d)
 	sd_event_source_disable_unref(d->sig_hup);
 	sd_event_source_disable_unref(d->shutdown_timer);
 	sd_event_source_disable_unref(d->ready_defer);
+	sd_event_source_disable_unref(d->test_ready_timer);
 	sd_event_unref(d->event);
 	config_free(d->config);
 	free(d->config_path);

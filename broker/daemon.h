@@ -60,6 +60,7 @@ struct daemon {
 	sd_event_source *sig_term, *sig_int, *sig_hup;
 	sd_event_source *shutdown_timer;
 	sd_event_source *ready_defer;
+	sd_event_source *test_ready_timer; /* TEST ONLY: test_ready_delay */
 	bool ready_sent;
 	uint64_t start_usec;
 	uint64_t refused_log_usec; /* rate limit for "refused" log lines */

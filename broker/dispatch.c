@@ -151,6 +151,9 @@ static void audit_and_count(const struct conn *c, uint64_t id, enum sb_op op, bo
 		.outcome = ok ? "ok" : sb_errcode_name(code),
 		.upstream_request_id = rc && rc->upstream_request_id[0] ? rc->upstream_request_id : NULL,
 		.latency_usec = latency,
+		/* while the socket is open its process (or an heir of the descriptor) is there;
+		 * only a late completion needs the pidfd check, a syscall */
+		.peer_gone = !conn_is_open(c),
 	};
 
 	if (!a.op)

@@ -154,11 +154,12 @@ static int harness_jwks_url_port(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof(a);
-	pid_t pid;
+	pid_t pid, parent;
 	int lfd;
 
 	if (harness_jwks_port)
 		return harness_jwks_port;
+	parent = getpid();
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 128) < 0 ||
 	    getsockname(lfd, (struct sockaddr *)&a, &al) < 0)
@@ -167,6 +168,10 @@ static int harness_jwks_url_port(void)
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
+		/* dies with the test process, and holds none of its output pipes open */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
 		harness_jwks_serve(lfd);
 		_exit(0);
 	}
@@ -355,6 +360,34 @@ int sbt_daemon_wait_notify(struct sbt_daemon *d, const char *needle, int timeout
 		if (strstr(msg, needle))
 			return 0;
 	}
+}
+
+bool sbt_daemon_notified(struct sbt_daemon *d, const char *needle)
+{
+	bool found = false;
+
+	for (;;) {
+		char msg[4096];
+		ssize_t n = recv(d->notify_fd, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+		if (n < 0)
+			return found;
+		msg[n] = '\0';
+		if (strstr(msg, needle))
+			found = true;
+	}
+}
+
+int sbt_wait_socket(const char *path, int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	struct stat st;
+
+	while (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		if (now_ms() >= deadline)
+			return -1;
+		sleep_ms(10);
+	}
+	return 0;
 }
 
 void sbt_daemon_kill(struct sbt_daemon *d, int sig)

@@ -87,6 +87,13 @@ int sbt_daemon_spawn(struct sbt_daemon *d, const char *const *argv, const char *
 /* Waits for a notify datagram containing `needle` (e.g. "READY=1"). 0 or -1 on timeout/exit. */
 int sbt_daemon_wait_notify(struct sbt_daemon *d, const char *needle, int timeout_ms);
 
+/* Whether a notification containing needle has arrived (reads what is queued, no waiting;
+ * consumes the messages read). */
+bool sbt_daemon_notified(struct sbt_daemon *d, const char *needle);
+
+/* Waits until path exists as a socket (condition-based). 0 or -1 after timeout_ms. */
+int sbt_wait_socket(const char *path, int timeout_ms);
+
 /* Sends a signal. */
 void sbt_daemon_kill(struct sbt_daemon *d, int sig);
 

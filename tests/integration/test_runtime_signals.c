@@ -257,6 +257,56 @@ static void test_watchdog(void **state)
 	assert_int_equal(sbt_daemon_stop(&d), 0);
 }
 
+static void test_ready_waits_for_tenants(void **state)
+{
+	/* READY=1 only once every tenant can serve; meanwhile clients are accepted and health
+	 * says why not (TEST-ONLY test_ready_delay stands in for a JWKS fetch) */
+	struct sbt_daemon d;
+	struct sbt_client *c;
+	struct sb_reply rep;
+	char conf[8192];
+	const char *argv[] = {sbt_daemon_path(), "--config", NULL, "--allow-root", NULL};
+
+	(void)state;
+	sbt_daemon_init(&d);
+	argv[2] = d.conf;
+	sbt_config(&d, conf, sizeof(conf), "test_ready_delay = 2s\n", 1, names1, extra1);
+	sbt_write_file(d.conf, conf, 0644);
+	assert_int_equal(sbt_daemon_spawn(&d, argv, NULL), 0);
+	assert_int_equal(sbt_wait_socket(d.socket, SBT_TIMEOUT_MS), 0);
+	c = sbt_connect(d.socket);
+	assert_non_null(c);
+	assert_int_equal(sbt_hello(c, NULL), 0);
+	assert_int_equal(sbt_call(c, SB_OP_HEALTH, &rep), 0);
+	assert_true(rep.ok);
+	if (rep.u.health.ready) {
+		/* the 2 s passed before we asked (a very slow machine): nothing to check */
+		sb_reply_done(&rep);
+		sbt_client_free(c);
+		assert_int_equal(sbt_daemon_stop(&d), 0);
+		skip();
+	}
+	{
+		/* other modules may add their own reasons (JWKS not loaded yet) */
+		bool found = false;
+		for (uint32_t i = 0; i < rep.u.health.reasons.n; i++)
+			found |= strcmp(rep.u.health.reasons.v[i], "TEST-ONLY test_ready_delay") == 0;
+		assert_true(found);
+	}
+	sb_reply_done(&rep);
+	/* not ready a moment ago, so READY=1 cannot have been sent before */
+	assert_false(sbt_daemon_notified(&d, "READY=1"));
+	assert_int_equal(sbt_daemon_wait_notify(&d, "READY=1", SBT_TIMEOUT_MS), 0);
+	assert_int_equal(sbt_call(c, SB_OP_HEALTH, &rep), 0);
+	assert_true(rep.u.health.ready);
+	assert_int_equal(rep.u.health.reasons.n, 0);
+	sb_reply_done(&rep);
+	sbt_client_free(c);
+	assert_true(sbt_log_contains(&d, "tenant=acme: not ready: "));
+	assert_true(sbt_log_contains(&d, "tenant=acme: ready"));
+	assert_int_equal(sbt_daemon_stop(&d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_sigterm_deadline_cancels),
 		cmocka_unit_test(test_disconnect_cancels_inflight),
 		cmocka_unit_test(test_watchdog),
+		cmocka_unit_test(test_ready_waits_for_tenants),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
