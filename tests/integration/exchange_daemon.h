@@ -173,3 +173,18 @@ static inline uint64_t xd_map_u64(const msgpack_object *map, const char *k)
 	}
 	return 0;
 }
+
+/* Stops d with SIGTERM and checks a clean exit: status 0 and no sanitizer report in its log
+ * (under the asan preset a leak or an error makes the exit non-zero). Then removes it. */
+static inline void xd_stop_clean(struct sbt_daemon *d)
+{
+	int st;
+
+	sbt_daemon_kill(d, SIGTERM);
+	st = sbt_daemon_wait_exit(d, SBT_TIMEOUT_MS);
+	if (st != 0 || sbt_log_contains(d, "Sanitizer"))
+		sbt_log_dump(d);
+	assert_int_equal(st, 0);
+	assert_false(sbt_log_contains(d, "Sanitizer"));
+	sbt_daemon_stop(d);
+}

@@ -36,7 +36,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	sbt_client_free(C);
-	sbt_daemon_stop(&D);
+	xd_stop_clean(&D);
 	xe_emu_stop(&E);
 	return 0;
 }
@@ -196,6 +196,31 @@ static void test_401_denied_and_remembered(void **state)
 	free(t);
 }
 
+static void test_client_gone_during_exchange(void **state)
+{
+	struct sbt_client *c = xd_client(D.socket);
+	char *t = xd_mint(&E, "U2gone", "Viewer", 600, NULL);
+
+	xe_reset(&E);
+	xe_fault(&E, json_pack("{s:s, s:i, s:i}", "path_prefix", "/v1/auth/sts/token", "delay_ms",
+			       1000, "count", 1));
+	xd_send(c, t);
+	sbt_client_free(c); /* gone while the exchange is upstream */
+	/* The daemon serves others; the exchange completed and filled the cache for later. */
+	assert_int_equal(sbt_ping(C), 0);
+	usleep(1500 * 1000);
+	{
+		struct sb_reply rep;
+		long before = xe_count(&E, STS_EP);
+
+		xd_exchange(C, t, &rep);
+		assert_true(rep.ok);
+		sb_reply_done(&rep);
+		assert_int_equal(xe_count(&E, STS_EP), before);
+	}
+	free(t);
+}
+
 static void test_wrong_ca(void **state)
 {
 	struct sbt_daemon d2;
@@ -250,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_json),
 		cmocka_unit_test(test_429),
 		cmocka_unit_test(test_401_denied_and_remembered),
+		cmocka_unit_test(test_client_gone_during_exchange),
 		cmocka_unit_test(test_wrong_ca),
 	};
 
