@@ -55,6 +55,8 @@ void daemon_log_refused(struct daemon *d, const char *fmt, ...)
 	d->refused_suppressed = 0;
 }
 
+static void resume_accepting(struct daemon *d);
+
 /* ---------------------------------------------------------------- per-uid counts */
 
 static struct uid_count **uid_slot(struct daemon *d, uid_t uid)
@@ -117,12 +119,46 @@ void daemon_conn_removed(struct daemon *d, struct conn *c)
 	c->prev = c->next = NULL;
 	d->n_conns--;
 	daemon_uid_release(d, c->peer.uid);
-	if (d->accept_paused && d->state == DAEMON_RUNNING) {
-		d->accept_paused = false;
-		listeners_set_enabled(d->listeners, true);
-	}
+	resume_accepting(d);
 	if (d->state == DAEMON_STOPPING)
 		daemon_maybe_finish_shutdown(d);
+}
+
+#define ACCEPT_RETRY_USEC (250u * 1000u)
+
+static void resume_accepting(struct daemon *d)
+{
+	if (!d->accept_paused)
+		return;
+	d->accept_paused = false;
+	(void)sd_event_source_set_enabled(d->accept_retry, SD_EVENT_OFF);
+	if (d->state == DAEMON_RUNNING)
+		listeners_set_enabled(d->listeners, true);
+}
+
+static int accept_retry_fire(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s;
+	(void)usec;
+	resume_accepting(userdata);
+	return 0;
+}
+
+void daemon_pause_accepting(struct daemon *d)
+{
+	int r;
+
+	d->accept_paused = true;
+	listeners_set_enabled(d->listeners, false);
+	if (d->accept_retry)
+		r = sd_event_source_set_time_relative(d->accept_retry, ACCEPT_RETRY_USEC);
+	else
+		r = sd_event_add_time_relative(d->event, &d->accept_retry, CLOCK_MONOTONIC,
+					       ACCEPT_RETRY_USEC, 0, accept_retry_fire, d);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(d->accept_retry, SD_EVENT_ONESHOT);
+	if (r < 0)
+		resume_accepting(d); /* better a busy listener than a dead one */
 }
 
 /* ---------------------------------------------------------------- readiness */
@@ -568,6 +604,7 @@ struct daemon *daemon_free(struct daemon *d)
 	sd_event_source_disable_unref(d->shutdown_timer);
 	sd_event_source_disable_unref(d->ready_defer);
 	sd_event_source_disable_unref(d->test_ready_timer);
+	sd_event_source_disable_unref(d->accept_retry);
 	sd_event_unref(d->event);
 	config_free(d->config);
 	free(d->config_path);

@@ -55,7 +55,8 @@ struct daemon {
 	size_t n_conns;
 	uint64_t next_conn_id;
 	struct uid_count *uid_counts[DAEMON_UID_BUCKETS];
-	bool accept_paused; /* global connection limit reached */
+	bool accept_paused; /* out of descriptors: until a connection closes or a retry timer */
+	sd_event_source *accept_retry;
 
 	sd_event_source *sig_term, *sig_int, *sig_hup;
 	sd_event_source *shutdown_timer;
@@ -89,6 +90,10 @@ bool daemon_uid_admit(struct daemon *d, uid_t uid); /* false when the per-uid li
 void daemon_uid_release(struct daemon *d, uid_t uid);
 void daemon_conn_added(struct daemon *d, struct conn *c);
 void daemon_conn_removed(struct daemon *d, struct conn *c);
+
+/* Stops accepting after EMFILE/ENFILE; resumes when a connection closes, or after a short
+ * delay whatever happens. */
+void daemon_pause_accepting(struct daemon *d);
 
 /* Called by conn when its last in-flight request completes during shutdown. */
 void daemon_maybe_finish_shutdown(struct daemon *d);

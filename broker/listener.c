@@ -259,10 +259,9 @@ static int listener_accept_cb(sd_event_source *s, int fd, uint32_t revents, void
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				/* Out of descriptors: stop accepting until a connection closes,
 				 * rather than spin on a level-triggered listener. */
-				log_warning("socket %s: accept: %s; pausing until a connection closes",
+				log_warning("socket %s: accept: %s; pausing for a moment",
 					    l->label, strerror(errno));
-				d->accept_paused = true;
-				listeners_set_enabled(d->listeners, false);
+				daemon_pause_accepting(d);
 				break;
 			}
 			log_warning("socket %s: accept: %s", l->label, strerror(errno));
