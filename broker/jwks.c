@@ -530,6 +530,19 @@ static int source_fetch(struct jwks_source *src)
 	return 0;
 }
 
+void jwks_source_seed(struct jwks_source *src, struct jwks *set)
+{
+	if (!set || src->keys)
+		return;
+	src->keys = jwks_ref(set);
+	(void)snprintf(src->status, sizeof(src->status), "ok");
+}
+
+const char *jwks_source_url(const struct jwks_source *src)
+{
+	return src->url;
+}
+
 int jwks_source_start(struct jwks_source *src)
 {
 	return source_fetch(src);

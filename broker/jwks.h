@@ -96,6 +96,16 @@ int jwks_source_new(sd_event *e, struct upstream *u, const struct jwks_source_co
 /* Cancels fetches, timers and waiters (no callbacks). NULL is fine. Returns NULL. */
 struct jwks_source *jwks_source_free(struct jwks_source *src);
 
+/*
+ * Gives a source a key set before its first fetch (a reference is taken): the set the same URL
+ * served to the previous configuration, so that a reload does not make the tenant unready
+ * while the new source fetches. The fetch still happens and replaces it.
+ */
+void jwks_source_seed(struct jwks_source *src, struct jwks *set);
+
+/* The URL fetched (borrowed). */
+const char *jwks_source_url(const struct jwks_source *src);
+
 /* Starts the first fetch and the refresh cycle. Returns 0 or -errno. */
 int jwks_source_start(struct jwks_source *src);
 

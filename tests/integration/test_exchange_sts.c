@@ -309,6 +309,31 @@ static void test_rejections_no_upstream(void **state)
 	sbt_client_free(c);
 }
 
+/* SIGHUP: the new tenants start with the last good key set, so they never stop being ready,
+ * and tokens keep exchanging; the credentials are read again. */
+static void test_reload_stays_ready(void **state)
+{
+	size_t not_ready = sbt_log_count(&D, "tenant=acme: not ready");
+	size_t reloaded = sbt_log_count(&D, "reloaded:");
+	struct sbt_client *c;
+	struct sb_reply rep;
+	char *t;
+
+	sbt_daemon_kill(&D, SIGHUP);
+	for (int i = 0; i < 600 && sbt_log_count(&D, "reloaded:") == reloaded; i++)
+		usleep(10 * 1000);
+	assert_true(sbt_log_count(&D, "reloaded:") > reloaded);
+	c = xd_client(D.socket);
+	assert_int_equal(xd_health(c, NULL, 0), 1);
+	t = mint_ok("Viewer", 600);
+	xd_exchange(c, t, &rep);
+	assert_true(rep.ok);
+	sb_reply_done(&rep);
+	assert_int_equal(sbt_log_count(&D, "tenant=acme: not ready"), not_ready);
+	free(t);
+	sbt_client_free(c);
+}
+
 /* Last but one: a clean shutdown (no leak of tokens, keys or flights under ASan). */
 static void test_clean_exit(void **state)
 {
@@ -345,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_expose_tokens_sts),
 		cmocka_unit_test(test_ctx_mode),
 		cmocka_unit_test(test_rejections_no_upstream),
+		cmocka_unit_test(test_reload_stays_ready),
 		cmocka_unit_test(test_no_secrets_in_log),
 		cmocka_unit_test(test_clean_exit),
 	};
