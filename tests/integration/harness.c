@@ -180,6 +180,11 @@ static int harness_jwks_url_port(void)
 	return harness_jwks_port;
 }
 
+int sbt_jwks_port(void)
+{
+	return harness_jwks_url_port();
+}
+
 size_t sbt_config(const struct sbt_daemon *d, char *buf, size_t size, const char *broker_extra,
 		  size_t n, const char *const *names, const char *const *tenant_extra)
 {
@@ -437,7 +442,7 @@ static void rm_rf(const char *path)
 
 int sbt_daemon_stop(struct sbt_daemon *d)
 {
-	int code = -1;
+	int code = d->pid > 0 ? -1 : 0; /* never started: nothing to report */
 
 	if (d->pid > 0 && !d->exited) {
 		kill(d->pid, SIGTERM);

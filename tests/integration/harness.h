@@ -70,6 +70,10 @@ void sbt_daemon_init(struct sbt_daemon *d);
 size_t sbt_config(const struct sbt_daemon *d, char *buf, size_t size, const char *broker_extra,
 		  size_t n, const char *const *names, const char *const *tenant_extra);
 
+/* Port of the loopback HTTP server (started on first use, one per test process) that serves
+ * a JWKS with one RS256 key for any path; sbt_config points tenants at it. */
+int sbt_jwks_port(void);
+
 /* Writes text to path (mode 0644). */
 void sbt_write_file(const char *path, const char *text, unsigned mode);
 

@@ -235,6 +235,46 @@ static void test_sample_config_is_valid(void **state)
 	assert_non_null(strstr(out, "max_redaction = MASKED"));
 }
 
+static void test_environment_daemon(void **state)
+{
+	/* no config file: one tenant from the environment, served */
+	struct sbt_daemon d;
+	char sock[160], jwks[128];
+	const char *argv[] = {sbt_daemon_path(), "--no-config", "--allow-root", "--log-level=debug",
+			      NULL};
+	const char *env[] = {"DESCOPE_PROJECT_ID=P2env",
+			     "SKYFLOW_VAULT_URL_IDENTIFIER=ebfc9bee4242",
+			     "SKYFLOW_VAULT_ID=v9",
+			     "SKYFLOW_SERVICE_ACCOUNT_ID=sa9",
+			     "SKYFLOW_STS_URL=https://sts.example.com/v1",
+			     "SKYBROKER_ALLOW_UIDS=0",
+			     "SKYBROKER_ADMIN_SOCKET=none",
+			     "SKYBROKER_INSECURE_HTTP=yes",
+			     "SKYBROKER_TENANT=envtenant",
+			     sock,
+			     jwks,
+			     NULL};
+	struct sbt_client *c;
+	struct sb_reply rep;
+
+	(void)state;
+	sbt_daemon_init(&d);
+	snprintf(sock, sizeof(sock), "SKYBROKER_SOCKET=%s", d.socket);
+	snprintf(jwks, sizeof(jwks), "SKYBROKER_JWKS_URL=http://127.0.0.1:%d/jwks.json",
+		 sbt_jwks_port());
+	assert_int_equal(sbt_daemon_spawn(&d, argv, env), 0);
+	assert_int_equal(sbt_daemon_wait_notify(&d, "READY=1", SBT_TIMEOUT_MS), 0);
+	c = sbt_connect(d.socket);
+	assert_non_null(c);
+	assert_int_equal(sbt_hello(c, &rep), 0);
+	assert_string_equal(rep.u.hello.tenant, "envtenant");
+	sb_reply_done(&rep);
+	sbt_client_free(c);
+	assert_true(sbt_log_contains(&d, "config from the environment"));
+	assert_true(sbt_log_contains(&d, "<7>")); /* --log-level=debug */
+	assert_int_equal(sbt_daemon_stop(&d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +286,7 @@ int main(void)
 		cmocka_unit_test(test_other_errors),
 		cmocka_unit_test(test_environment_fallback),
 		cmocka_unit_test(test_sample_config_is_valid),
+		cmocka_unit_test(test_environment_daemon),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
