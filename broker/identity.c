@@ -201,6 +201,14 @@ int identity_new(const struct identity_config *cfg, struct identity **ret)
 	if (!cfg || !cfg->project_id || !*cfg->project_id || strchr(cfg->project_id, '/') ||
 	    cfg->n_context_claims > IDENTITY_MAX_CLAIMS)
 		return -EINVAL;
+	/* Context claims become Skyflow ctx keys, which must match ^[a-zA-Z0-9_]+$ (CEL names). */
+	for (size_t i = 0; i < cfg->n_context_claims; i++) {
+		const char *n = cfg->context_claims[i];
+
+		if (!n || !*n || strlen(n) > 64 || strspn(n, "abcdefghijklmnopqrstuvwxyz"
+						      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != strlen(n))
+			return -EINVAL;
+	}
 	id = calloc(1, sizeof(*id));
 	if (!id)
 		return -ENOMEM;

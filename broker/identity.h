@@ -85,7 +85,8 @@ struct identity_error {
 
 struct identity;
 
-/* Copies the configuration. Returns 0, -EINVAL (no project id), -ENOMEM. */
+/* Copies the configuration. Returns 0, -EINVAL (no project id, or a context claim name that is
+ * not [A-Za-z0-9_]+, which Skyflow requires of ctx keys), -ENOMEM. */
 int identity_new(const struct identity_config *cfg, struct identity **ret);
 struct identity *identity_free(struct identity *id);
 

@@ -46,6 +46,7 @@ struct tokensvc_acq {
 	struct jwks_wait *jwks_wait;
 	struct tokencache_waiter *waiter;
 	bool kid_refetched;
+	bool cache_hit; /* answered from the token cache: no upstream request of its own */
 	tokensvc_done_t done;
 	void *userdata;
 	struct tokensvc_acq **ret_slot;
@@ -225,6 +226,7 @@ static void acq_token(struct tokensvc_acq *a)
 			       &neg);
 	stats_sync(ts);
 	if (r == TOKENCACHE_HIT) {
+		a->cache_hit = true;
 		acq_finish(a, 0, tok, NULL);
 		sb_token_unref(tok);
 		return;
@@ -490,8 +492,10 @@ static void xop_done(struct tokensvc_acq *a, int r, struct sb_token *tok,
 	free(xo);
 	hash_prefix(a->hash, hp);
 	request_ctx_set_cancel(rc, NULL, NULL);
+	/* A cached token's upstream request belongs to the request that fetched it. */
 	request_ctx_set_audit(rc, NULL, claims ? claims->sub : NULL, hp,
-			      r == 0 ? tok->request_id : (err->request_id[0] ? err->request_id : NULL));
+			      r == 0 ? (a->cache_hit || !tok->request_id[0] ? NULL : tok->request_id)
+				     : (err->request_id[0] ? err->request_id : NULL));
 	if (r < 0) {
 		enum sb_errcode code = sb_errcode_from_errno(r);
 		struct sb_error e = {

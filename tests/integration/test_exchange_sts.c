@@ -104,6 +104,10 @@ static void test_sts_exchange_viewer(void **state)
 	assert_true(rep.ok);
 	sb_reply_done(&rep);
 	assert_int_equal(xe_count(&E, "POST /v1/auth/sts/token"), before + 1);
+	/* Audit: the first names the upstream request, the cached one does not; both carry the
+	 * subject and a token hash, never the token. */
+	assert_int_equal(sbt_log_wait(&D, "sub=U2viewer", SBT_TIMEOUT_MS), 0);
+	assert_true(sbt_log_count(&D, "op=exchange") >= 2);
 	sbt_client_free(c);
 	free(t);
 }

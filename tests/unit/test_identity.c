@@ -306,6 +306,27 @@ static void test_issuer_family(void **state)
 	}
 }
 
+static void test_config_checks(void **state)
+{
+	static const char *const bad_claim[] = { "roles", "request.context" };
+	static const char *const empty_claim[] = { "" };
+	struct identity_config cfg = { .project_id = PROJECT };
+	struct identity *x = NULL;
+
+	cfg.context_claims = bad_claim;
+	cfg.n_context_claims = 2;
+	assert_int_equal(identity_new(&cfg, &x), -EINVAL);
+	cfg.context_claims = empty_claim;
+	cfg.n_context_claims = 1;
+	assert_int_equal(identity_new(&cfg, &x), -EINVAL);
+	cfg.n_context_claims = 0;
+	cfg.project_id = "P2/evil";
+	assert_int_equal(identity_new(&cfg, &x), -EINVAL);
+	cfg.project_id = "";
+	assert_int_equal(identity_new(&cfg, &x), -EINVAL);
+	assert_null(x);
+}
+
 static void test_issuer_custom_base_and_exact(void **state)
 {
 	struct identity_config cfg = { .project_id = PROJECT, .base_url = "https://auth.example.com/" };
@@ -577,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_bad_signature),
 		cmocka_unit_test(test_issuer_family),
 		cmocka_unit_test(test_issuer_custom_base_and_exact),
+		cmocka_unit_test(test_config_checks),
 		cmocka_unit_test(test_audience),
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_refresh_token_and_sub),
