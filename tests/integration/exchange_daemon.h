@@ -175,7 +175,8 @@ static inline uint64_t xd_map_u64(const msgpack_object *map, const char *k)
 }
 
 /* Stops d with SIGTERM and checks a clean exit: status 0 and no sanitizer report in its log
- * (under the asan preset a leak or an error makes the exit non-zero). Then removes it. */
+ * (under the asan preset a leak or an error makes the exit non-zero), and that the log holds
+ * no token and no key. Then removes it. */
 static inline void xd_stop_clean(struct sbt_daemon *d)
 {
 	int st;
@@ -186,5 +187,8 @@ static inline void xd_stop_clean(struct sbt_daemon *d)
 		sbt_log_dump(d);
 	assert_int_equal(st, 0);
 	assert_false(sbt_log_contains(d, "Sanitizer"));
+	/* No token (every JWT here starts with a base64url '{"') and no key in the output. */
+	assert_false(sbt_log_contains(d, "eyJ"));
+	assert_false(sbt_log_contains(d, "PRIVATE KEY"));
 	sbt_daemon_stop(d);
 }

@@ -263,7 +263,7 @@ static void test_wrong_ca(void **state)
 	sb_reply_done(&rep);
 	free(t);
 	sbt_client_free(c);
-	sbt_daemon_stop(&d2);
+	xd_stop_clean(&d2);
 }
 
 int main(void)

@@ -35,7 +35,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	sbt_daemon_stop(&D);
+	xd_stop_clean(&D);
 	xe_emu_stop(&E);
 	return 0;
 }
