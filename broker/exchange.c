@@ -359,8 +359,8 @@ static void on_http_done(struct upstream_request *req, const struct upstream_res
 		goto out;
 	}
 	(void)snprintf(tok->request_id, sizeof(tok->request_id), "%s", resp->request_id);
-	tok->context = ctx ? ctx : json_deep_copy(x->claims->context);
-	ctx = NULL;
+	tok->context_json = json_dumps(ctx ? ctx : x->claims->context,
+				       JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	idlog(LOG_INFO, "tenant=%s exchange (%s) ok: expires in %lld s%s%s", x->tenant,
 	      x->mode == EXCHANGE_STS ? "sts" : "ctx", (long long)(exp - x->now),
 	      resp->request_id[0] ? ", request_id=" : "", resp->request_id);

@@ -43,7 +43,7 @@ struct sb_token *sb_token_unref(struct sb_token *t)
 	}
 	free(t->token_type);
 	free(t->issued_token_type);
-	json_decref(t->context);
+	free(t->context_json);
 	explicit_bzero(t, sizeof(*t));
 	free(t);
 	return NULL;

@@ -519,10 +519,15 @@ static void xop_done(struct tokensvc_acq *a, int r, struct sb_token *tok,
 		rep.u.exchange.expires_at = tok->expires_at > 0 ? (uint64_t)tok->expires_at : 0;
 		rep.u.exchange.token_type = tok->token_type;
 		rep.u.exchange.issued_token_type = tok->issued_token_type;
-		if (tok->context) {
-			zone = msgpack_zone_new(1024);
-			if (zone && tokensvc_json_to_msgpack(tok->context, zone, &ctx) >= 0)
+		if (tok->context_json) {
+			/* Our own compact text: parsing it is cheap and cannot fail but on ENOMEM. */
+			json_t *j = json_loads(tok->context_json, JSON_DECODE_ANY, NULL);
+
+			zone = j ? msgpack_zone_new(1024) : NULL;
+			if (zone && json_is_object(j) &&
+			    tokensvc_json_to_msgpack(j, zone, &ctx) >= 0)
 				rep.u.exchange.context = &ctx;
+			json_decref(j);
 		}
 		/* Trust model 2: the token itself only where the tenant exposes tokens. */
 		rep.u.exchange.access_token = ts->expose_tokens ? tok->access_token : NULL;

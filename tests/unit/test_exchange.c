@@ -191,7 +191,7 @@ static void test_sts_request_and_expiry(void **state)
 	/* Capped by the subject's exp (600 s), not the token's (3600 s). */
 	assert_int_equal(o.tok->expires_at, now + 600);
 	assert_string_equal(o.tok->request_id, "rid-1");
-	assert_non_null(json_object_get(o.tok->context, "roles"));
+	assert_string_equal(o.tok->context_json, "{\"roles\":[\"Viewer\"],\"sub\":\"U2viewer\"}");
 	sb_token_unref(o.tok);
 
 	req = json_loads(last_request, 0, NULL);
