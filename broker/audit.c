@@ -14,7 +14,6 @@ void audit_set_enabled(bool on)
 void audit_request(const struct audit_record *a)
 {
 	char table[128], sub[128], hash[80], reqid[160];
-	int saved;
 
 	if (!audit_enabled)
 		return;
@@ -24,16 +23,15 @@ void audit_request(const struct audit_record *a)
 	log_sanitize(hash, sizeof(hash), a->token_hash ? a->token_hash : "-");
 	log_sanitize(reqid, sizeof(reqid), a->upstream_request_id ? a->upstream_request_id : "-");
 
-	/* The audit trail does not depend on --log-level. */
-	saved = log_get_max_level();
-	if (saved < LOG_INFO)
-		log_set_max_level(LOG_INFO);
-	log_printf(LOG_INFO,
-		   "audit: conn=%llu uid=%u pid=%d%s tenant=%s op=%s id=%llu table=%s sub=%s token=%s "
-		   "outcome=%s upstream_request_id=%s latency_us=%llu",
-		   (unsigned long long)a->conn_id, (unsigned)a->peer->uid, (int)a->peer->pid,
-		   !a->peer_gone || peer_alive(a->peer) ? "" : "(exited)", a->tenant, a->op, (unsigned long long)a->id,
-		   table, sub, hash, a->outcome, reqid, (unsigned long long)a->latency_usec);
-	if (saved < LOG_INFO)
-		log_set_max_level(saved);
+	/* The audit trail does not depend on --log-level; buffered (see log_buffer_printf). */
+	log_buffer_printf(LOG_INFO, true,
+			  "audit: conn=%llu uid=%u pid=%d%s tenant=%s op=%s id=%llu table=%s sub=%s "
+			  "token=%s outcome=%s upstream_request_id=%s latency_us=%llu",
+			  (unsigned long long)a->conn_id, (unsigned)a->peer->uid, (int)a->peer->pid,
+			  !a->peer_gone || peer_alive(a->peer) ? "" : "(exited)", a->tenant, a->op,
+			  (unsigned long long)a->id, table, sub, hash, a->outcome, reqid,
+			  (unsigned long long)a->latency_usec);
+	/* No reply will be sent to flush it (the client is gone): write it now. */
+	if (a->peer_gone)
+		log_flush();
 }

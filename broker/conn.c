@@ -107,6 +107,9 @@ static void conn_release_buffers_if_idle(struct conn *c)
 /* Writes what the socket takes. 0, or -errno after which the connection is closed. */
 static int conn_flush(struct conn *c)
 {
+	/* the audit lines of these replies go out first */
+	if (sb_buf_len(&c->out) > 0)
+		log_flush();
 	while (sb_buf_len(&c->out) > 0) {
 		ssize_t n = send(c->fd, sb_buf_ptr(&c->out), sb_buf_len(&c->out),
 				 MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -605,6 +605,7 @@ struct daemon *daemon_free(struct daemon *d)
 	sd_event_source_disable_unref(d->ready_defer);
 	sd_event_source_disable_unref(d->test_ready_timer);
 	sd_event_source_disable_unref(d->accept_retry);
+	log_flush();
 	sd_event_unref(d->event);
 	config_free(d->config);
 	free(d->config_path);

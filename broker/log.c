@@ -11,6 +11,10 @@
 
 static int log_max_level = LOG_INFO;
 
+#define LOG_BUFFER_SIZE (64u * 1024u)
+static char pending[LOG_BUFFER_SIZE];
+static size_t pending_len;
+
 static const char *const level_names[] = {
 	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 };
@@ -73,26 +77,66 @@ static void log_write_line(char *line, size_t len)
 	}
 }
 
-void log_vprintf(int level, const char *fmt, va_list ap)
+/* Formats one line with its prefix and newline into line (LOG_LINE_MAX); returns its length. */
+static size_t format_line(char *line, int level, const char *fmt, va_list ap)
 {
-	char line[LOG_LINE_MAX];
 	int n, m;
 
-	if (!log_enabled(level))
-		return;
-	n = snprintf(line, sizeof(line), "<%d>", level);
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	n = snprintf(line, LOG_LINE_MAX, "<%d>", level);
+	m = vsnprintf(line + n, LOG_LINE_MAX - (size_t)n - 1, fmt, ap);
 	if (m < 0)
-		return;
-	if ((size_t)m >= sizeof(line) - (size_t)n - 1)
-		m = (int)(sizeof(line) - (size_t)n - 2); /* truncated */
+		m = 0;
+	if ((size_t)m >= LOG_LINE_MAX - (size_t)n - 1)
+		m = (int)(LOG_LINE_MAX - (size_t)n - 2); /* truncated */
 	n += m;
 	/* A message must stay one line for journald. */
 	for (int i = 0; i < n; i++)
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
 	line[n++] = '\n';
-	log_write_line(line, (size_t)n);
+	return (size_t)n;
+}
+
+void log_flush(void)
+{
+	if (pending_len) {
+		log_write_line(pending, pending_len);
+		pending_len = 0;
+	}
+}
+
+bool log_pending(void)
+{
+	return pending_len > 0;
+}
+
+void log_vprintf(int level, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	size_t n;
+
+	if (!log_enabled(level))
+		return;
+	n = format_line(line, level, fmt, ap);
+	log_flush(); /* keep the order of lines */
+	log_write_line(line, n);
+}
+
+void log_buffer_printf(int level, bool force, const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	va_list ap;
+	size_t n;
+
+	if (!force && !log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	n = format_line(line, level, fmt, ap);
+	va_end(ap);
+	if (n > LOG_BUFFER_SIZE - pending_len)
+		log_flush();
+	memcpy(pending + pending_len, line, n);
+	pending_len += n;
 }
 
 void log_printf(int level, const char *fmt, ...)

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 /*
@@ -32,6 +34,18 @@ void log_vprintf(int level, const char *fmt, va_list ap) __attribute__((format(p
 
 /* Logs fmt followed by ": <strerror(-r)>" and returns r (a negative errno). */
 int log_errno(int level, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Buffered lines (the audit trail): formatted like log_printf but appended to a bounded
+ * buffer that is written with one write(2) by log_flush(). Any unbuffered line flushes the
+ * buffer first, so the order of lines is kept. The runtime flushes before it sends replies
+ * (so an audit line is out before the reply it describes), when no reply will follow (the
+ * client is gone), and at exit: a batch of pipelined requests costs one write, not one each.
+ * `force` writes the line whatever the log level.
+ */
+void log_buffer_printf(int level, bool force, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void log_flush(void);
+bool log_pending(void);
 
 /*
  * Copies an untrusted string for a log line into dst (size n), replacing control characters
