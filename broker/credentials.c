@@ -312,12 +312,19 @@ out:
 
 int credentials_secure_heap_init(size_t size)
 {
+	int r;
+
 	if (CRYPTO_secure_malloc_initialized())
 		return 1;
-	if (CRYPTO_secure_malloc_init(size, 32) == 1)
+	r = CRYPTO_secure_malloc_init(size, 32);
+	if (r == 1)
 		return 1;
-	idlog(LOG_WARNING,
-	      "cannot lock %zu bytes for OpenSSL's secure heap (RLIMIT_MEMLOCK?); private keys stay in ordinary memory",
-	      size);
+	if (r == 2)
+		idlog(LOG_WARNING,
+		      "OpenSSL's secure heap (%zu bytes) could not be locked in memory (RLIMIT_MEMLOCK?); "
+		      "private keys are kept out of core dumps but may be swapped",
+		      size);
+	else
+		idlog(LOG_WARNING, "OpenSSL's secure heap is unavailable; private keys stay in ordinary memory");
 	return 0;
 }

@@ -55,8 +55,10 @@ int credentials_load(const char *path, const char *credentials_dir, struct crede
 struct credentials *credentials_free(struct credentials *c);
 
 /*
- * Initialises OpenSSL's secure heap (size bytes, e.g. 64 KiB) so that private keys live in
- * locked memory. Returns 1 when active, 0 when it could not be (RLIMIT_MEMLOCK too low; a
- * warning is logged), never fails hard.
+ * Initialises OpenSSL's secure heap (size bytes, a power of two) so that private keys live in
+ * locked memory, excluded from core dumps. Size it generously: OpenSSL also takes TLS
+ * ephemeral keys from it, and an exhausted secure heap makes allocations fail (1 MiB holds
+ * thousands). Returns 1 when active and locked, 0 otherwise (a warning is logged; when only
+ * the lock failed the heap still works), never fails hard. Call before any key is loaded.
  */
 int credentials_secure_heap_init(size_t size);

@@ -20,6 +20,7 @@
 #include "upstream.h"
 
 #define SWEEP_INTERVAL_USEC (60u * 1000000u)
+#define SECURE_HEAP_SIZE (1024u * 1024u)
 
 struct tsvc_tenant {
 	struct tenant *t; /* borrowed: we live inside it */
@@ -753,6 +754,8 @@ int tokensvc_module_init(void)
 
 	if (svc_slot >= 0)
 		return 0;
+	/* Before any credentials are read: their private numbers go to locked memory. */
+	(void)credentials_secure_heap_init(SECURE_HEAP_SIZE);
 	idlog_set_sink(idlog_to_log, NULL);
 	idlog_set_max_priority(LOG_DEBUG); /* log.c applies the daemon's level */
 	r = tenant_hooks_register(&hooks);

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include <openssl/crypto.h>
+
 #include "credentials.h"
 #include "idlog.h"
 #include "testjwt.h"
@@ -287,8 +289,13 @@ static void test_secure_heap(void **state)
 		char *text = doc("clientID", "keyID", "tokenURI", "privateKey", pkcs8);
 		struct credentials *c = NULL;
 
+		size_t before = CRYPTO_secure_used();
+
 		assert_int_equal(parse(text, &c), 0);
+		/* The private numbers went to the locked heap, and come back when freed. */
+		assert_true(CRYPTO_secure_used() > before);
 		credentials_free(c);
+		assert_int_equal(CRYPTO_secure_used(), before);
 		free(text);
 	}
 }
