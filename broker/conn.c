@@ -245,6 +245,10 @@ static void conn_read(struct conn *c)
 		conn_process_input(c);
 		if (c->state == CONN_CLOSED)
 			return;
+		/* A short read drained the socket: skip the recv that would say EAGAIN (level-
+		 * triggered epoll calls again if more arrives). */
+		if ((size_t)n < room)
+			break;
 	}
 	if (c->eof && sb_buf_len(&c->in) > 0 && c->state != CONN_DRAINING && conn_quiet(c))
 		conn_log(c, LOG_DEBUG, "peer closed with %zu bytes of an incomplete frame",
