@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -311,6 +312,50 @@ static void test_admin_stats(void **state)
 	sbt_client_free(c);
 }
 
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void test_random_input(void **state)
+{
+	/* 300 clients send deterministic pseudo-random bytes: raw noise, well-framed noise, or
+	 * noise after a valid hello. Each is answered and/or closed; nobody else notices. */
+	uint64_t seed = 0x5eed5eed12345678ull;
+
+	(void)state;
+	for (int i = 0; i < 300; i++) {
+		struct sbt_client *c = sbt_connect(D.socket);
+		uint8_t buf[3000];
+		size_t n = 1 + xorshift(&seed) % 2000, off = 0;
+		int kind = i % 3;
+
+		assert_non_null(c);
+		if (kind == 2)
+			assert_int_equal(sbt_hello(c, NULL), 0);
+		if (kind >= 1) {
+			/* a frame header that fits, then a msgpack-ish body */
+			size_t body = n < 5 ? 5 : n;
+			sb_be32_put(buf, (uint32_t)(body - 4));
+			buf[4] = (uint8_t)(0x80 | (xorshift(&seed) % 16)); /* fixmap */
+			off = 5;
+			n = body;
+		}
+		for (; off < n; off++)
+			buf[off] = (uint8_t)xorshift(&seed);
+		assert_int_equal(sbt_send_raw(c, buf, n), 0);
+		shutdown(c->fd, SHUT_WR);
+		assert_int_equal(sbt_wait_closed(c), 0);
+		sbt_client_free(c);
+		if (i % 50 == 0)
+			assert_good_client_served();
+	}
+	assert_good_client_served();
+}
+
 static void test_help_version(void **state)
 {
 	char out[8192];
@@ -350,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_unsupported_version),
 		cmocka_unit_test(test_errors_keep_connection),
 		cmocka_unit_test(test_admin_stats),
+		cmocka_unit_test(test_random_input),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_refuses_root_without_flag),
 	};
