@@ -219,7 +219,11 @@ static int tenants_build(struct daemon *d, struct broker_config *c, struct tenan
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_tenants; i++) {
-		r = tenant_new(c, &c->tenants[i], d->event, &v[i]);
+		struct tenant *prev = NULL;
+		for (size_t k = 0; k < d->n_tenants; k++)
+			if (strcmp(tenant_name(d->tenants[k]), c->tenants[i].name) == 0)
+				prev = d->tenants[k];
+		r = tenant_new_successor(c, &c->tenants[i], d->event, prev, &v[i]);
 		if (r < 0) {
 			tenants_free(v, i);
 			return r;

@@ -21,6 +21,7 @@ struct tenant {
 	struct blocker blockers[TENANT_MAX_BLOCKERS];
 	size_t n_blockers;
 	unsigned n_conns;
+	struct tenant *previous; /* borrowed, set only while attach hooks run */
 };
 
 static const struct tenant_hooks *hooks[TENANT_EXT_MAX];
@@ -60,6 +61,17 @@ static void tenant_free(struct tenant *t)
 int tenant_new(struct broker_config *config, const struct tenant_config *cfg, sd_event *event,
 	       struct tenant **ret)
 {
+	return tenant_new_successor(config, cfg, event, NULL, ret);
+}
+
+struct tenant *tenant_previous(const struct tenant *t)
+{
+	return t->previous;
+}
+
+int tenant_new_successor(struct broker_config *config, const struct tenant_config *cfg,
+			 sd_event *event, struct tenant *previous, struct tenant **ret)
+{
 	struct tenant *t;
 	int r;
 
@@ -70,6 +82,7 @@ int tenant_new(struct broker_config *config, const struct tenant_config *cfg, sd
 	t->n_ref = 1;
 	t->config = config_ref(config);
 	t->cfg = cfg;
+	t->previous = previous;
 	for (size_t i = 0; i < n_hooks; i++) {
 		if (!hooks[i]->attach) {
 			t->attached[i] = true;
@@ -84,6 +97,7 @@ int tenant_new(struct broker_config *config, const struct tenant_config *cfg, sd
 		}
 		t->attached[i] = true;
 	}
+	t->previous = NULL;
 	*ret = t;
 	return 0;
 }

@@ -51,6 +51,18 @@ int tenant_hooks_register(const struct tenant_hooks *h);
 int tenant_new(struct broker_config *config, const struct tenant_config *cfg, sd_event *event,
 	       struct tenant **ret);
 
+/* Same, on a reload: previous is the tenant of the same name in the configuration being
+ * replaced (borrowed; NULL if the tenant is new), which attach hooks may consult through
+ * tenant_previous() to carry state over (a JWKS already fetched, so the tenant is ready at
+ * once instead of refetching). */
+int tenant_new_successor(struct broker_config *config, const struct tenant_config *cfg,
+			 sd_event *event, struct tenant *previous, struct tenant **ret);
+
+/* During attach only: the previous generation's tenant of the same name, or NULL (first
+ * start, new tenant). Its ext state is still owned by its own module instance; copy or take
+ * a reference, never steal. */
+struct tenant *tenant_previous(const struct tenant *t);
+
 struct tenant *tenant_ref(struct tenant *t);
 /* Drops a reference; the last one runs the detach hooks and frees. NULL is fine. */
 struct tenant *tenant_unref(struct tenant *t);

@@ -36,10 +36,13 @@ static struct broker_config *load(void)
 static int n_attach, n_detach, n_changes, fail_attach;
 static int hook_slot;
 
+static struct tenant *seen_previous;
+
 static int attach(struct tenant *t, sd_event *e, void *ud)
 {
 	(void)e;
 	(void)ud;
+	seen_previous = tenant_previous(t);
 	if (fail_attach)
 		return -EIO;
 	n_attach++;
@@ -93,11 +96,24 @@ static void test_tenant_lifecycle(void **state)
 	assert_int_equal(tenant_reasons(t, reasons, 4), 0);
 	assert_true(n_changes >= 4);
 
+	assert_null(seen_previous);
+	{
+		/* a reload's successor sees its predecessor during attach, and only then */
+		struct tenant *succ = NULL;
+		c = load();
+		assert_int_equal(tenant_new_successor(c, &c->tenants[0], NULL, t, &succ), 0);
+		config_free(c);
+		assert_ptr_equal(seen_previous, t);
+		assert_null(tenant_previous(succ));
+		tenant_unref(succ);
+		assert_int_equal(n_detach, 1);
+	}
+
 	tenant_ref(t);
 	tenant_unref(t);
-	assert_int_equal(n_detach, 0);
-	tenant_unref(t);
 	assert_int_equal(n_detach, 1);
+	tenant_unref(t);
+	assert_int_equal(n_detach, 2);
 
 	/* a failing attach fails the creation, and nothing leaks */
 	c = load();
