@@ -266,6 +266,41 @@ static void test_wrong_ca(void **state)
 	xd_stop_clean(&d2);
 }
 
+/* Credentials that do not parse keep a ctx tenant not ready, with the reason in health. */
+static void test_bad_credentials_not_ready(void **state)
+{
+	struct sbt_daemon d2;
+	struct xe_emu bad = E;
+	char conf[8192], reason[512];
+	const char *args[5];
+	struct sbt_client *c;
+	size_t len;
+
+	sbt_daemon_init(&d2);
+	snprintf(bad.credentials, sizeof(bad.credentials), "%s/bad-credentials.json", d2.dir);
+	sbt_write_file(bad.credentials,
+		       "{\"clientID\":\"c\",\"keyID\":\"k\",\"tokenURI\":\"https://x/t\","
+		       "\"privateKey\":\"-----BEGIN PRIVATE KEY-----\\nnot a key\\n-----END PRIVATE KEY-----\\n\"}",
+		       0600);
+	len = xd_broker(conf, sizeof(conf), &d2, NULL);
+	len = xd_tenant(conf, sizeof(conf), len, &bad, "acme", "ctx", NULL, NULL);
+	(void)len;
+	sbt_write_file(d2.conf, conf, 0644);
+	args[0] = sbt_daemon_path();
+	args[1] = "--config";
+	args[2] = d2.conf;
+	args[3] = "--allow-root";
+	args[4] = NULL;
+	assert_int_equal(sbt_daemon_spawn(&d2, args, NULL), 0);
+	assert_int_equal(sbt_log_wait(&d2, "JWKS loaded", SBT_TIMEOUT_MS), 0);
+	c = xd_client(d2.socket);
+	assert_int_equal(xd_health(c, reason, sizeof(reason)), 0);
+	print_message("  bad credentials: health reason: %s\n", reason);
+	assert_non_null(strstr(reason, "credentials"));
+	sbt_client_free(c);
+	xd_stop_clean(&d2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_401_denied_and_remembered),
 		cmocka_unit_test(test_client_gone_during_exchange),
 		cmocka_unit_test(test_wrong_ca),
+		cmocka_unit_test(test_bad_credentials_not_ready),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
