@@ -281,7 +281,6 @@ static int conn_io_cb(sd_event_source *s, int fd, uint32_t revents, void *userda
 static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct conn *c = userdata;
-	const struct broker_config *cfg = c->d->config;
 	uint64_t now = daemon_now(c->d), deadline;
 
 	(void)s;
@@ -311,7 +310,6 @@ static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 	case CONN_CLOSED:
 		break;
 	}
-	(void)cfg;
 	return 0;
 }
 

@@ -218,7 +218,9 @@ static void accept_one(struct listener *l, int cfd)
 			return;
 		}
 	}
-	if (d->n_conns >= cfg->max_connections) {
+	/* The admin socket stays usable when clients exhaust max_connections (to see why);
+	 * the per-uid limit still applies to it. */
+	if (!l->admin && d->n_conns >= cfg->max_connections) {
 		stats_conn_event(STATS_CONN_REFUSED_LIMIT);
 		daemon_log_refused(d, "conn=- uid=%u pid=%d tenant=%s: refused: max_connections (%llu) reached",
 				   (unsigned)peer.uid, (int)peer.pid, t ? tenant_name(t) : "@admin",

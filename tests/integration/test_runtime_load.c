@@ -342,6 +342,53 @@ static void test_connection_limits(void **state)
 	assert_int_equal(sbt_daemon_stop(&d2), 0);
 }
 
+static void test_global_limit_spares_admin(void **state)
+{
+	struct sbt_daemon d2;
+	char conf[8192];
+	const char *names[] = {"acme"};
+	const char *extra[] = {"allow_uids = 0\n"};
+	struct sbt_client *c[3], *admin;
+	struct sb_reply rep;
+
+	(void)state;
+	sbt_daemon_init(&d2);
+	sbt_config(&d2, conf, sizeof(conf), "max_connections = 2\n", 1, names, extra);
+	assert_int_equal(sbt_daemon_start(&d2, conf, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		c[i] = sbt_connect(d2.socket);
+		assert_non_null(c[i]);
+		assert_int_equal(sbt_hello(c[i], NULL), 0);
+	}
+	c[2] = sbt_connect(d2.socket);
+	assert_non_null(c[2]);
+	assert_int_equal(sbt_recv(c[2], &rep), 0);
+	assert_string_equal(sbt_outcome(&rep), "rate_limited");
+	sb_reply_done(&rep);
+	assert_int_equal(sbt_wait_closed(c[2]), 0);
+	assert_int_equal(sbt_log_wait(&d2, "max_connections (2) reached", SBT_TIMEOUT_MS), 0);
+	/* the admin socket still answers, and counts the refusal */
+	admin = sbt_connect(d2.admin);
+	assert_non_null(admin);
+	assert_int_equal(sbt_hello(admin, NULL), 0);
+	assert_int_equal(sbt_call(admin, SB_OP_STATS, &rep), 0);
+	assert_true(rep.ok);
+	{
+		const msgpack_object *m = rep.u.stats.connections;
+		uint64_t refused = 0;
+		for (uint32_t k = 0; k < m->via.map.size; k++)
+			if (m->via.map.ptr[k].key.via.str.size == 13 &&
+			    memcmp(m->via.map.ptr[k].key.via.str.ptr, "refused_limit", 13) == 0)
+				refused = m->via.map.ptr[k].val.via.u64;
+		assert_int_equal(refused, 1);
+	}
+	sb_reply_done(&rep);
+	for (int i = 0; i < 3; i++)
+		sbt_client_free(c[i]);
+	sbt_client_free(admin);
+	assert_int_equal(sbt_daemon_stop(&d2), 0);
+}
+
 static void test_out_of_descriptors(void **state)
 {
 	/* a daemon limited to 64 descriptors: accept fails with EMFILE, the daemon pauses
@@ -407,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_client_not_reading),
 		cmocka_unit_test(test_5000_connections),
 		cmocka_unit_test(test_connection_limits),
+		cmocka_unit_test(test_global_limit_spares_admin),
 		cmocka_unit_test(test_out_of_descriptors),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
