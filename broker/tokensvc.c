@@ -62,54 +62,6 @@ struct tsvc_flight {
 
 static struct upstream *svc_upstream;
 
-/*
- * The last good key set of each JWKS URL, across configuration generations: a reload seeds
- * the new tenant's source with it, so the tenant stays ready while the new source fetches.
- * Bounded; the oldest entry makes room.
- */
-#define SEED_MAX 64
-static struct seed {
-	char *url;
-	struct jwks *keys;
-	uint64_t stamp;
-} seeds[SEED_MAX];
-static uint64_t seed_clock;
-
-static struct seed *seed_find(const char *url)
-{
-	for (size_t i = 0; i < SEED_MAX; i++)
-		if (seeds[i].url && strcmp(seeds[i].url, url) == 0)
-			return &seeds[i];
-	return NULL;
-}
-
-static void seed_store(const char *url, struct jwks *keys)
-{
-	struct seed *s = seed_find(url);
-
-	if (!s) {
-		s = &seeds[0];
-		for (size_t i = 0; i < SEED_MAX; i++) {
-			if (!seeds[i].url) {
-				s = &seeds[i];
-				break;
-			}
-			if (seeds[i].stamp < s->stamp)
-				s = &seeds[i];
-		}
-		free(s->url);
-		s->url = strdup(url);
-		if (!s->url) {
-			s->keys = jwks_unref(s->keys);
-			return;
-		}
-	}
-	if (s->keys != keys) {
-		jwks_unref(s->keys);
-		s->keys = jwks_ref(keys);
-	}
-	s->stamp = ++seed_clock;
-}
 static int svc_slot = -1;
 
 static int64_t wall_now(void)
@@ -575,10 +527,8 @@ static void on_jwks_changed(struct jwks_source *src, bool ready, void *userdata)
 {
 	struct tsvc_tenant *ts = userdata;
 
-	if (ready) {
-		seed_store(jwks_source_url(src), jwks_source_keys(src));
+	if (ready)
 		tenant_set_ready(ts->t, "jwks");
-	}
 	else
 		(void)tenant_set_not_ready(ts->t, "jwks", jwks_source_status(src));
 }
@@ -713,10 +663,13 @@ static int tsvc_attach(struct tenant *t, sd_event *event, void *userdata)
 	}
 
 	{
-		struct seed *seed = seed_find(ts->jwks_url);
+		/* On a reload, the replaced tenant's key set for the same URL: stay ready while
+		 * this source fetches its own. */
+		struct tenant *prev = tenant_previous(t);
+		struct tsvc_tenant *pts = prev ? tenant_ext_get(prev, (unsigned)svc_slot) : NULL;
 
-		if (seed && seed->keys)
-			jwks_source_seed(ts->jwks, seed->keys); /* a reload: stay ready */
+		if (pts && strcmp(pts->jwks_url, ts->jwks_url) == 0 && jwks_source_keys(pts->jwks))
+			jwks_source_seed(ts->jwks, jwks_source_keys(pts->jwks));
 		else
 			(void)tenant_set_not_ready(t, "jwks", "JWKS not loaded yet");
 	}
