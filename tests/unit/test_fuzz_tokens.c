@@ -20,7 +20,10 @@
 
 #include "../fuzz/fuzz_tokens.c"
 
-#define MUTATIONS_PER_SEED 3000
+#define MUTATIONS_TOTAL 150000u /* spread over the seeds: well under a second; ~6 s under valgrind */
+#define MAX_SEEDS 2048u
+
+static unsigned mutations_per_seed = 100;
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -37,7 +40,7 @@ static void mutate_and_run(const uint8_t *seed, size_t n)
 {
 	uint8_t *buf = malloc(n + 64);
 
-	for (unsigned m = 0; m < MUTATIONS_PER_SEED; m++) {
+	for (unsigned m = 0; m < mutations_per_seed; m++) {
 		size_t len = n;
 		unsigned edits = 1 + (unsigned)(next() % 4);
 
@@ -79,16 +82,17 @@ static void test_corpus_and_mutations(void **state)
 	char dir[1024];
 	DIR *d;
 	struct dirent *de;
-	unsigned seeds = 0;
+	uint8_t *seeds[MAX_SEEDS];
+	size_t lens[MAX_SEEDS];
+	unsigned n = 0;
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/tokens", src ? src : ".");
 	d = opendir(dir);
 	assert_non_null(d);
-	while ((de = readdir(d))) {
+	while ((de = readdir(d)) && n < MAX_SEEDS) {
 		char path[2048];
-		uint8_t buf[65536];
-		ssize_t n;
+		ssize_t got;
 		int fd;
 
 		if (de->d_name[0] == '.')
@@ -96,15 +100,21 @@ static void test_corpus_and_mutations(void **state)
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		assert_true(fd >= 0);
-		n = read(fd, buf, sizeof(buf));
+		seeds[n] = malloc(65536);
+		got = read(fd, seeds[n], 65536);
 		close(fd);
-		assert_true(n > 0);
-		LLVMFuzzerTestOneInput(buf, (size_t)n);
-		mutate_and_run(buf, (size_t)n);
-		seeds++;
+		assert_true(got > 0);
+		lens[n++] = (size_t)got;
 	}
 	closedir(d);
-	assert_true(seeds >= 10);
+	assert_true(n >= 10);
+	mutations_per_seed = MUTATIONS_TOTAL / n;
+	print_message("  %u seeds, %u mutations each\n", n, mutations_per_seed);
+	for (unsigned i = 0; i < n; i++) {
+		LLVMFuzzerTestOneInput(seeds[i], lens[i]);
+		mutate_and_run(seeds[i], lens[i]);
+		free(seeds[i]);
+	}
 }
 
 int main(void)
