@@ -204,6 +204,13 @@ uint64_t shamap_evictions(const struct shamap *m)
 	return m->evictions;
 }
 
+void shamap_foreach(const struct shamap *m,
+		    void (*fn)(const uint8_t *key, void *value, void *userdata), void *userdata)
+{
+	for (struct shamap_entry *e = m->oldest; e; e = e->newer)
+		fn(e->key, e->value, userdata);
+}
+
 void shamap_sweep(struct shamap *m, bool (*fn)(void *value, void *userdata), void *userdata)
 {
 	struct shamap_entry *e = m->oldest;

@@ -51,6 +51,10 @@ size_t shamap_size(const struct shamap *m);
 /* Entries evicted to make room (not removals or replacements) since creation. */
 uint64_t shamap_evictions(const struct shamap *m);
 
+/* Calls fn for every entry, oldest first (key and value borrowed; fn must not modify m). */
+void shamap_foreach(const struct shamap *m,
+		    void (*fn)(const uint8_t *key, void *value, void *userdata), void *userdata);
+
 /*
  * Calls fn for every entry, oldest first; when fn returns true the entry is removed and its
  * value freed. Used to purge expired entries.

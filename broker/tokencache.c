@@ -352,6 +352,39 @@ void tokencache_complete(struct tokencache *tc, struct tokencache_flight *f, int
 	free(f);
 }
 
+struct adopt_ctx {
+	struct tokencache *dst;
+	int64_t now, margin;
+	size_t n;
+};
+
+static void adopt_one(const uint8_t *key, void *v, void *userdata)
+{
+	struct adopt_ctx *ac = userdata;
+	const struct entry *e = v;
+	struct entry *copy;
+
+	if (!e->token || ac->now >= e->token->expires_at - ac->margin ||
+	    shamap_peek(ac->dst->entries, key))
+		return;
+	copy = calloc(1, sizeof(*copy));
+	if (!copy)
+		return;
+	copy->token = sb_token_ref(e->token);
+	if (shamap_put(ac->dst->entries, key, copy, entry_evictable) >= 0)
+		ac->n++;
+}
+
+size_t tokencache_adopt(struct tokencache *dst, const struct tokencache *src, int64_t now)
+{
+	/* The stricter margin of the two: never serve a token dst would not have stored. */
+	struct adopt_ctx ac = { .dst = dst, .now = now,
+				.margin = dst->margin > src->margin ? dst->margin : src->margin };
+
+	shamap_foreach(src->entries, adopt_one, &ac);
+	return ac.n;
+}
+
 static bool token_expired(void *v, void *userdata)
 {
 	struct entry *e = v;

@@ -129,6 +129,13 @@ int tokencache_rejected(struct tokencache *tc, const uint8_t key[static 32], int
 void tokencache_reject(struct tokencache *tc, const uint8_t key[static 32],
 		       const struct tokencache_error *err, int64_t now);
 
+/*
+ * Copies the tokens src holds and may still serve at now into dst (references taken; flights
+ * and rejections are not copied), oldest first so that dst keeps the recency order. For a
+ * reload whose exchange settings did not change. Returns how many were copied.
+ */
+size_t tokencache_adopt(struct tokencache *dst, const struct tokencache *src, int64_t now);
+
 /* Drops expired tokens and rejections. */
 void tokencache_sweep(struct tokencache *tc, int64_t now);
 

@@ -563,6 +563,25 @@ static void tsvc_tenant_free(struct tsvc_tenant *ts)
 	free(ts);
 }
 
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether tokens exchanged under a would be exchanged the same way under b. */
+static bool same_exchange(const struct tenant_config *a, const struct tenant_config *b)
+{
+	if (a->exchange != b->exchange || !str_same(a->sts_url, b->sts_url) ||
+	    !str_same(a->service_account_id, b->service_account_id) ||
+	    !str_same(a->credentials_file, b->credentials_file) ||
+	    a->context_claims.n != b->context_claims.n)
+		return false;
+	for (size_t i = 0; i < a->context_claims.n; i++)
+		if (!str_same(a->context_claims.v[i], b->context_claims.v[i]))
+			return false;
+	return true;
+}
+
 static int tsvc_attach(struct tenant *t, sd_event *event, void *userdata)
 {
 	const struct tenant_config *tc = tenant_config(t);
@@ -672,6 +691,15 @@ static int tsvc_attach(struct tenant *t, sd_event *event, void *userdata)
 			jwks_source_seed(ts->jwks, jwks_source_keys(pts->jwks));
 		else
 			(void)tenant_set_not_ready(t, "jwks", "JWKS not loaded yet");
+		/* Skyflow tokens stay valid across a reload that keeps the exchange settings:
+		 * no burst of exchanges after SIGHUP. Subject tokens are still validated anew. */
+		if (pts && same_exchange(tenant_config(prev), tc)) {
+			size_t n = tokencache_adopt(ts->cache, pts->cache, wall_now());
+
+			if (n)
+				log_info("tenant=%s: %zu cached token(s) carried over the reload",
+					 ts->name, n);
+		}
 	}
 	tenant_ext_set(t, (unsigned)svc_slot, ts);
 	r = jwks_source_start(ts->jwks);

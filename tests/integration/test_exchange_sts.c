@@ -321,8 +321,14 @@ static void test_reload_stays_ready(void **state)
 	size_t reloaded = sbt_log_count(&D, "reloaded:");
 	struct sbt_client *c;
 	struct sb_reply rep;
-	char *t;
+	char *t, *before_reload = mint_ok("Viewer", 600);
+	long sts;
 
+	c = xd_client(D.socket);
+	xd_exchange(c, before_reload, &rep);
+	assert_true(rep.ok);
+	sb_reply_done(&rep);
+	sbt_client_free(c);
 	sbt_daemon_kill(&D, SIGHUP);
 	for (int i = 0; i < 600 && sbt_log_count(&D, "reloaded:") == reloaded; i++)
 		usleep(10 * 1000);
@@ -334,7 +340,15 @@ static void test_reload_stays_ready(void **state)
 	assert_true(rep.ok);
 	sb_reply_done(&rep);
 	assert_int_equal(sbt_log_count(&D, "tenant=acme: not ready"), not_ready);
+	/* The token exchanged before the reload is still cached: no STS call. */
+	sts = xe_count(&E, "POST /v1/auth/sts/token");
+	xd_exchange(c, before_reload, &rep);
+	assert_true(rep.ok);
+	sb_reply_done(&rep);
+	assert_int_equal(xe_count(&E, "POST /v1/auth/sts/token"), sts);
+	assert_true(sbt_log_contains(&D, "carried over the reload"));
 	free(t);
+	free(before_reload);
 	sbt_client_free(c);
 }
 

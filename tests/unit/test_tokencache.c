@@ -335,6 +335,40 @@ static void test_callback_reentrancy(void **state)
 	tokencache_free(tc);
 }
 
+static void test_adopt(void **state)
+{
+	struct tokencache *a, *b;
+	struct tokencache_waiter *w;
+	struct tokencache_flight *f;
+	struct tokencache_counters c;
+	struct sb_token *tok;
+	struct result res = { 0 };
+	uint8_t k[32];
+
+	assert_int_equal(tokencache_new(NULL, &a), 0);
+	assert_int_equal(tokencache_new(NULL, &b), 0);
+	key_of(1, k);
+	fill(a, k, NOW + 3600, NOW);
+	key_of(2, k);
+	fill(a, k, NOW + 40, NOW); /* only 10 s left to serve at NOW */
+	key_of(3, k);
+	assert_int_equal(tokencache_acquire(a, k, NOW, on_done, &res, &tok, &w, &f, NULL),
+			 TOKENCACHE_LEAD); /* a flight: not copied */
+	assert_int_equal(tokencache_adopt(b, a, NOW + 15), 1);
+	key_of(1, k);
+	assert_int_equal(tokencache_acquire(b, k, NOW + 15, on_done, &res, &tok, &w, &f, NULL),
+			 TOKENCACHE_HIT);
+	sb_token_unref(tok);
+	tokencache_get_counters(b, &c);
+	assert_int_equal(c.entries, 1);
+	/* The source is untouched and both hold the same token. */
+	assert_int_equal(tokencache_acquire(a, k, NOW + 15, on_done, &res, &tok, &w, &f, NULL),
+			 TOKENCACHE_HIT);
+	sb_token_unref(tok);
+	tokencache_free(a); /* aborts the flight of key 3 (no abort hook set) */
+	tokencache_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_flights_not_evicted_and_abort),
 		cmocka_unit_test(test_token_wiped),
 		cmocka_unit_test(test_callback_reentrancy),
+		cmocka_unit_test(test_adopt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
