@@ -78,7 +78,8 @@ static void log_write_line(char *line, size_t len)
 }
 
 /* Formats one line with its prefix and newline into line (LOG_LINE_MAX); returns its length. */
-static size_t format_line(char *line, int level, const char *fmt, va_list ap)
+static __attribute__((format(printf, 3, 0))) size_t format_line(char *line, int level,
+							       const char *fmt, va_list ap)
 {
 	int n, m;
 
