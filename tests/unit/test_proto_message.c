@@ -474,6 +474,24 @@ static void raw_str(struct raw *r, const char *s)
 	msgpack_pack_str_with_body(&r->pk, s, strlen(s));
 }
 
+/* Starts a request map of n pairs with id 4, op, a subject_token and, when with_table, table
+ * "persons"; the caller packs the remaining pairs. */
+static void raw_request(struct raw *r, uint32_t n, const char *op, bool with_table)
+{
+	raw_init(r);
+	msgpack_pack_map(&r->pk, n);
+	raw_str(r, "id");
+	msgpack_pack_uint64(&r->pk, 4);
+	raw_str(r, "op");
+	raw_str(r, op);
+	raw_str(r, "subject_token");
+	raw_str(r, TOKEN);
+	if (with_table) {
+		raw_str(r, "table");
+		raw_str(r, "persons");
+	}
+}
+
 /* Decodes raw bytes; returns the error and copies its message. */
 static int decode_raw(const void *p, size_t n, bool *id_known, char *msg, size_t msgsz)
 {
@@ -586,113 +604,47 @@ static void test_wrong_types_name_the_field(void **state)
 	EXPECT(-EOPNOTSUPP, "unknown operation");
 	assert_true(id_known);
 
-	raw_init(&raw); /* get_records without table */
-	msgpack_pack_map(&raw.pk, 3);
-	raw_str(&raw, "id");
-	msgpack_pack_uint64(&raw.pk, 4);
-	raw_str(&raw, "op");
-	raw_str(&raw, "get_records");
-	raw_str(&raw, "subject_token");
-	raw_str(&raw, TOKEN);
+	raw_request(&raw, 3, "get_records", false); /* get_records without table */
 	EXPECT(-EBADMSG, "field 'table' is missing");
 	assert_true(id_known);
 
-	raw_init(&raw); /* table is an array, limit too big, unknown field ignored */
-	msgpack_pack_map(&raw.pk, 4);
-	raw_str(&raw, "id");
-	msgpack_pack_uint64(&raw.pk, 4);
-	raw_str(&raw, "op");
-	raw_str(&raw, "get_records");
-	raw_str(&raw, "subject_token");
-	raw_str(&raw, TOKEN);
+	raw_request(&raw, 4, "get_records", false); /* table is an array, limit too big, unknown field ignored */
 	raw_str(&raw, "table");
 	msgpack_pack_array(&raw.pk, 0);
 	EXPECT(-EBADMSG, "field 'table' must be a string");
 
-	raw_init(&raw);
-	msgpack_pack_map(&raw.pk, 6);
-	raw_str(&raw, "id");
-	msgpack_pack_uint64(&raw.pk, 4);
-	raw_str(&raw, "op");
-	raw_str(&raw, "get_records");
-	raw_str(&raw, "subject_token");
-	raw_str(&raw, TOKEN);
-	raw_str(&raw, "table");
-	raw_str(&raw, "persons");
+	raw_request(&raw, 6, "get_records", true);
 	raw_str(&raw, "from_the_future");
 	msgpack_pack_array(&raw.pk, 0);
 	raw_str(&raw, "limit");
 	msgpack_pack_uint64(&raw.pk, 26);
 	EXPECT(-EBADMSG, "field 'limit' must be at most 25");
 
-	raw_init(&raw); /* bad enum value */
-	msgpack_pack_map(&raw.pk, 5);
-	raw_str(&raw, "id");
-	msgpack_pack_uint64(&raw.pk, 4);
-	raw_str(&raw, "op");
-	raw_str(&raw, "get_record");
-	raw_str(&raw, "subject_token");
-	raw_str(&raw, TOKEN);
-	raw_str(&raw, "table");
-	raw_str(&raw, "persons");
+	raw_request(&raw, 5, "get_record", true); /* bad enum value */
 	raw_str(&raw, "redaction");
 	raw_str(&raw, "plain_text");
 	EXPECT(-EBADMSG, "field 'skyflow_id' is missing");
 
-	raw_init(&raw);
-	msgpack_pack_map(&raw.pk, 6);
-	raw_str(&raw, "id");
-	msgpack_pack_uint64(&raw.pk, 4);
-	raw_str(&raw, "op");
-	raw_str(&raw, "get_record");
-	raw_str(&raw, "subject_token");
-	raw_str(&raw, TOKEN);
-	raw_str(&raw, "table");
-	raw_str(&raw, "persons");
+	raw_request(&raw, 6, "get_record", true);
 	raw_str(&raw, "skyflow_id");
 	raw_str(&raw, "x");
 	raw_str(&raw, "redaction");
 	raw_str(&raw, "plain_text"); /* exact case only */
 	EXPECT(-EBADMSG, "field 'redaction' has an unknown value");
 
-	raw_init(&raw); /* duplicate field */
-	msgpack_pack_map(&raw.pk, 4);
-	raw_str(&raw, "id");
-	msgpack_pack_uint64(&raw.pk, 4);
-	raw_str(&raw, "op");
-	raw_str(&raw, "exchange");
-	raw_str(&raw, "subject_token");
-	raw_str(&raw, TOKEN);
+	raw_request(&raw, 4, "exchange", false); /* duplicate field */
 	raw_str(&raw, "subject_token");
 	raw_str(&raw, "other");
 	EXPECT(-EBADMSG, "field 'subject_token' appears twice");
 
-	raw_init(&raw); /* array of strings with a number in it */
-	msgpack_pack_map(&raw.pk, 5);
-	raw_str(&raw, "id");
-	msgpack_pack_uint64(&raw.pk, 4);
-	raw_str(&raw, "op");
-	raw_str(&raw, "delete_records");
-	raw_str(&raw, "subject_token");
-	raw_str(&raw, TOKEN);
-	raw_str(&raw, "table");
-	raw_str(&raw, "persons");
+	raw_request(&raw, 5, "delete_records", true); /* array of strings with a number in it */
 	raw_str(&raw, "skyflow_ids");
 	msgpack_pack_array(&raw.pk, 2);
 	raw_str(&raw, "a");
 	msgpack_pack_int(&raw.pk, 1);
 	EXPECT(-EBADMSG, "field 'skyflow_ids' must be an array of strings");
 
-	raw_init(&raw); /* records that are not maps */
-	msgpack_pack_map(&raw.pk, 5);
-	raw_str(&raw, "id");
-	msgpack_pack_uint64(&raw.pk, 4);
-	raw_str(&raw, "op");
-	raw_str(&raw, "insert_records");
-	raw_str(&raw, "subject_token");
-	raw_str(&raw, TOKEN);
-	raw_str(&raw, "table");
-	raw_str(&raw, "persons");
+	raw_request(&raw, 5, "insert_records", true); /* records that are not maps */
 	raw_str(&raw, "records");
 	msgpack_pack_array(&raw.pk, 1);
 	raw_str(&raw, "not a map");
@@ -719,28 +671,14 @@ static void test_string_limits(void **state)
 
 	memset(big, 'a', SB_MAX_NAME_LEN + 1);
 	big[SB_MAX_NAME_LEN + 1] = '\0';
-	raw_init(&raw);
-	msgpack_pack_map(&raw.pk, 4);
-	raw_str(&raw, "id");
-	msgpack_pack_uint64(&raw.pk, 4);
-	raw_str(&raw, "op");
-	raw_str(&raw, "get_records");
-	raw_str(&raw, "subject_token");
-	raw_str(&raw, TOKEN);
+	raw_request(&raw, 4, "get_records", false);
 	raw_str(&raw, "table");
 	raw_str(&raw, big);
 	EXPECT(-EMSGSIZE, "field 'table' is longer than 256 bytes");
 	free(big);
 
 	/* embedded NUL: "per\0sons" */
-	raw_init(&raw);
-	msgpack_pack_map(&raw.pk, 4);
-	raw_str(&raw, "id");
-	msgpack_pack_uint64(&raw.pk, 4);
-	raw_str(&raw, "op");
-	raw_str(&raw, "get_records");
-	raw_str(&raw, "subject_token");
-	raw_str(&raw, TOKEN);
+	raw_request(&raw, 4, "get_records", false);
 	raw_str(&raw, "table");
 	msgpack_pack_str_with_body(&raw.pk, "per\0sons", 8);
 	EXPECT(-EBADMSG, "contains a NUL byte");
