@@ -61,6 +61,21 @@ static void redact_tokens(char *s)
 	}
 }
 
+/* When s was cut short, its last word may be the start of a token (or of a redaction mark):
+ * the text ends at the last space before it. */
+static void cut_at_word(char *s, bool cut)
+{
+	char *sp;
+
+	if (!cut)
+		return;
+	sp = strrchr(s, ' ');
+	if (sp)
+		sp[1] = '\0';
+	else
+		s[0] = '\0';
+}
+
 static void copy_printable(char *out, size_t out_len, const char *s, size_t n)
 {
 	size_t o = 0;
@@ -101,21 +116,33 @@ void exchange_error_message(const char *body, size_t len, char *out, size_t out_
 	static const struct jsonbound_limits lim = { .max_size = 64u * 1024u, .max_depth = 8 };
 	json_t *j = NULL;
 	const char *m = NULL;
+	char *tmp;
+	size_t n;
 
 	if (!out_len)
 		return;
 	out[0] = '\0';
 	if (!body || !len)
 		return;
-	/* JSON, also when served as text/plain. */
+	/* Only a message field of a JSON body (also when served as text/plain) reaches a client;
+	 * a body that is not JSON (a proxy's or load balancer's page) is never echoed. */
 	if (jsonbound_parse(body, len, &lim, &j, NULL) >= 0)
 		m = json_message(j);
-	if (m)
-		copy_printable(out, out_len, m, strlen(m));
-	else if (!j)
-		copy_printable(out, out_len, body, len < 200 ? len : 200);
+	if (m) {
+		/* Redact before bounding, so a token cut at the bound is still recognised. */
+		n = strlen(m);
+		tmp = malloc(n + 1);
+		if (tmp) {
+			copy_printable(tmp, n + 1, m, n);
+			redact_tokens(tmp);
+			(void)snprintf(out, out_len, "%s", tmp);
+			/* A word cut by the bound is dropped. */
+			cut_at_word(out, strlen(tmp) > strlen(out));
+			explicit_bzero(tmp, n + 1);
+			free(tmp);
+		}
+	}
 	json_decref(j);
-	redact_tokens(out);
 }
 
 int exchange_peek_jwt(const char *jwt, size_t len, int64_t *exp, json_t **ctx)
@@ -384,6 +411,7 @@ int exchange_start(struct upstream *u, const struct exchange_config *cfg,
 	struct exchange_request *x;
 	json_t *body = NULL;
 	char *text = NULL, *assertion = NULL, *subject = NULL;
+	json_t *ctx = NULL;
 	const char *url;
 	struct upstream_opts http;
 	char tag[128];
@@ -425,7 +453,17 @@ int exchange_start(struct upstream *u, const struct exchange_config *cfg,
 			goto out;
 		}
 		url = cfg->token_url ? cfg->token_url : cfg->creds->token_uri;
-		r = exchange_sign_assertion(cfg->creds, cfg->creds->token_uri, claims->context, now,
+		/* Never an assertion without user context on behalf of a user: that would mint a
+		 * pure service-account token. The validated sub always goes into ctx. */
+		if (!claims->sub || !json_is_object(claims->context) ||
+		    json_object_size(claims->context) == 0) {
+			r = -EACCES;
+			goto out;
+		}
+		ctx = json_deep_copy(claims->context);
+		if (!ctx || json_object_set_new(ctx, "sub", json_string(claims->sub)) < 0)
+			goto out;
+		r = exchange_sign_assertion(cfg->creds, cfg->creds->token_uri, ctx, now,
 					    &assertion);
 		if (r < 0)
 			goto out;
@@ -463,6 +501,7 @@ out:
 		explicit_bzero(assertion, strlen(assertion));
 		free(assertion);
 	}
+	json_decref(ctx);
 	if (r < 0) {
 		x_free(x);
 		return r;

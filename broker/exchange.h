@@ -18,7 +18,8 @@
  *      service_account_id} as JSON to sts_url; the answer is camelCase {accessToken,
  *      issuedTokenType, tokenType}.
  * ctx: sign an RS256 service-account assertion (iss = sub = clientID, key = keyID, aud =
- *      tokenURI, exp = now + 3600, ctx = the context claims of the subject token) with the
+ *      tokenURI, exp = now + 3600, ctx = the context claims of the subject token plus its
+ *      validated sub, never empty) with the
  *      credentials' key, and POST {grant_type jwt-bearer, assertion} to tokenURI. The
  *      assertion is signed with OpenSSL directly (EVP_DigestSign) rather than libjwt 1.10:
  *      the key then never exists as PEM text in memory, and the ctx object goes in as JSON.
@@ -70,7 +71,9 @@ typedef void (*exchange_done_t)(struct exchange_request *x, int r, struct sb_tok
  * Starts an exchange for a subject token that identity_validate accepted (claims is
  * referenced until completion; subject_token is copied and wiped). cfg is only read during
  * this call, except cfg->creds which must stay valid until completion or cancel.
- * now is wall-clock seconds. Returns 0 or -EINVAL/-ENOMEM/-EPROTONOSUPPORT.
+ * now is wall-clock seconds. Returns 0 or -EINVAL/-ENOMEM/-EPROTONOSUPPORT, or -EACCES in
+ * ctx mode when claims->context is empty (no assertion without user context is ever sent;
+ * the validated sub is always added to ctx).
  */
 int exchange_start(struct upstream *u, const struct exchange_config *cfg,
 		   const char *subject_token, size_t subject_len,

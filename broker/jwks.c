@@ -339,7 +339,28 @@ struct jwks_source {
 	jwks_source_changed_t changed;
 	void *userdata;
 	char status[256];
+	/* While on_fetch_done runs callbacks, jwks_source_free only marks the source: a waiter's
+	 * callback may drop the last reference to whatever owns it (review finding 2). */
+	bool in_callbacks, free_pending;
 };
+
+/* An attacker-chosen kid, when it is a short plain word that is safe to echo in a log line
+ * (no control characters, quotes or spaces to forge log fields with); otherwise a marker. */
+static const char *kid_loggable(const char *kid)
+{
+	size_t n = kid ? strlen(kid) : 0;
+
+	if (n == 0 || n > 64)
+		return "(not shown)";
+	for (size_t i = 0; i < n; i++) {
+		char c = kid[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '-' || c == '_' || c == '.' || c == '/' || c == '='))
+			return "(not shown)";
+	}
+	return kid;
+}
 
 static uint64_t src_now(const struct jwks_source *src)
 {
@@ -404,6 +425,16 @@ void jwks_wait_cancel(struct jwks_wait *w)
 	free(w);
 }
 
+static void source_release(struct jwks_source *src)
+{
+	jwks_unref(src->keys);
+	free(src->url);
+	free(src->name);
+	free(src->ca_file);
+	free(src->log_tag);
+	free(src);
+}
+
 struct jwks_source *jwks_source_free(struct jwks_source *src)
 {
 	if (!src)
@@ -411,13 +442,15 @@ struct jwks_source *jwks_source_free(struct jwks_source *src)
 	while (src->waiters)
 		jwks_wait_cancel(src->waiters);
 	upstream_request_cancel(src->fetch);
-	sd_event_source_disable_unref(src->timer);
-	jwks_unref(src->keys);
-	free(src->url);
-	free(src->name);
-	free(src->ca_file);
-	free(src->log_tag);
-	free(src);
+	src->fetch = NULL;
+	src->timer = sd_event_source_disable_unref(src->timer);
+	src->changed = NULL;
+	if (src->in_callbacks) {
+		/* on_fetch_done finishes the job once its callbacks have returned. */
+		src->free_pending = true;
+		return NULL;
+	}
+	source_release(src);
 	return NULL;
 }
 
@@ -500,7 +533,9 @@ static void on_fetch_done(struct upstream_request *req, const struct upstream_re
 		source_schedule(src, delay);
 	}
 
-	/* Waiters get their answer; each callback may cancel other waiters. */
+	/* Waiters get their answer; each callback may cancel other waiters, or free the source
+	 * (then the loop ends, the waiters being cancelled, and the source goes below). */
+	src->in_callbacks = true;
 	while (src->waiters) {
 		struct jwks_wait *w = src->waiters;
 		bool found = jwks_find(src->keys, w->kid) != NULL;
@@ -511,6 +546,9 @@ static void on_fetch_done(struct upstream_request *req, const struct upstream_re
 	}
 	if (src->changed)
 		src->changed(src, src->keys != NULL, src->userdata);
+	src->in_callbacks = false;
+	if (src->free_pending)
+		source_release(src);
 }
 
 static int source_fetch(struct jwks_source *src)
@@ -581,8 +619,8 @@ int jwks_source_refetch_for_kid(struct jwks_source *src, const char *kid, jwks_w
 		    now - src->last_kid_refetch_usec < (uint64_t)src->min_refetch_sec * 1000000u)
 			return -EAGAIN;
 		src->last_kid_refetch_usec = now;
-		idlog(LOG_INFO, "tenant=%s: unknown kid '%.64s', refetching the JWKS", src->name,
-		      kid ? kid : "");
+		idlog(LOG_INFO, "tenant=%s: unknown kid '%s', refetching the JWKS", src->name,
+		      kid_loggable(kid));
 		r = source_fetch(src);
 		if (r < 0)
 			return r;

@@ -12,6 +12,7 @@
 #include "dispatch.h"
 #include "exchange.h"
 #include "idlog.h"
+#include "jsonalloc.h"
 #include "jwks.h"
 #include "log.h"
 #include "stats.h"
@@ -33,6 +34,7 @@ struct tsvc_tenant {
 	sd_event_source *sweep;
 	char *jwks_url;
 	bool expose_tokens;
+	char ctx_missing[256]; /* ctx mode: why a token without any context claim is refused */
 	uint64_t exchanges, rejected;
 	struct tokencache_counters reported; /* last values added to the process stats */
 	uint64_t reported_exchanges;
@@ -139,12 +141,17 @@ static void on_exchange_done(struct exchange_request *x, int r, struct sb_token 
 {
 	struct tsvc_flight *fl = userdata;
 	struct tsvc_tenant *ts = fl->ts;
+	struct tenant *t = ts->t;
 	struct tokencache_flight *f = fl->f;
 
 	free(fl);
-	/* Every waiter of the flight, the leader included, is answered from here. */
+	/* Every waiter of the flight, the leader included, is answered from here. A reply may
+	 * close its connection and drop the last reference to a tenant a reload replaced: the
+	 * tenant (and ts, its cache) stays alive until we are done with it. */
+	tenant_ref(t);
 	tokencache_complete(ts->cache, f, r, tok, err, wall_now());
 	stats_sync(ts);
+	tenant_unref(t); /* may free ts */
 }
 
 static void on_flight_abort(struct tokencache_flight *f, void *userdata)
@@ -227,10 +234,12 @@ static void acq_validate(struct tokensvc_acq *a);
 static void on_jwks_refetched(struct jwks_wait *w, bool found, void *userdata)
 {
 	struct tokensvc_acq *a = userdata;
+	struct tenant *t = tenant_ref(a->ts->t); /* as in on_exchange_done */
 
 	a->jwks_wait = NULL;
 	a->kid_refetched = true;
-	acq_validate(a);
+	acq_validate(a); /* may free a */
+	tenant_unref(t); /* may free the tenant; the JWKS source defers its own free */
 }
 
 static void acq_validate(struct tokensvc_acq *a)
@@ -275,6 +284,14 @@ static void acq_validate(struct tokensvc_acq *a)
 		if (r == -EKEYREJECTED || r == -EKEYEXPIRED)
 			tokencache_reject(ts->cache, a->hash, &err, now);
 		acq_finish(a, r, NULL, &err);
+		return;
+	}
+	/* ctx mode: a token without any of the configured context claims would be exchanged for
+	 * a token whose Skyflow role conditions see no user attribute at all. Refused here,
+	 * before the cache and without any upstream call (exchange_start refuses it too). */
+	if (ts->xcfg.mode == EXCHANGE_CTX && json_object_size(a->claims->context) == 0) {
+		ts->rejected++;
+		acq_fail(a, -EACCES, ts->ctx_missing);
 		return;
 	}
 	acq_token(a);
@@ -668,6 +685,21 @@ static int tsvc_attach(struct tenant *t, sd_event *event, void *userdata)
 	}
 
 	ts->xcfg.mode = tc->exchange == CONFIG_EXCHANGE_CTX ? EXCHANGE_CTX : EXCHANGE_STS;
+	{
+		size_t o = 0;
+		int k = snprintf(ts->ctx_missing, sizeof(ts->ctx_missing),
+				 "token has none of the configured context claims (");
+
+		o = k > 0 ? (size_t)k : 0;
+		for (size_t i = 0; i < tc->context_claims.n && o < sizeof(ts->ctx_missing); i++) {
+			k = snprintf(ts->ctx_missing + o, sizeof(ts->ctx_missing) - o, "%s%s",
+				     i ? ", " : "", tc->context_claims.v[i]);
+			o += k > 0 ? (size_t)k : 0;
+		}
+		if (o < sizeof(ts->ctx_missing))
+			(void)snprintf(ts->ctx_missing + o, sizeof(ts->ctx_missing) - o,
+				       "); exchange = ctx does not mint a token without user context");
+	}
 	ts->xcfg.sts_url = tc->sts_url;
 	ts->xcfg.service_account_id = tc->service_account_id;
 	ts->xcfg.creds = ts->creds;
@@ -735,6 +767,8 @@ int tokensvc_module_init(void)
 
 	if (svc_slot >= 0)
 		return 0;
+	/* jansson's copies of credentials and tokens are wiped when it frees them. */
+	jsonalloc_init();
 	/* Before any credentials are read: their private numbers go to locked memory. */
 	(void)credentials_secure_heap_init(SECURE_HEAP_SIZE);
 	idlog_set_sink(idlog_to_log, NULL);

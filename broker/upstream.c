@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "upstream.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +11,10 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
+
+#include <openssl/ssl.h>
 
 #include "idlog.h"
 #include "proto/buf.h"
@@ -135,6 +140,62 @@ static bool curl_is_tls_failure(CURLcode cc)
 /* ---- sd-event glue ---- */
 
 static int upstream_process(struct upstream *u);
+
+/* ---- close-on-exec for libcurl's descriptors ---- */
+
+#define FD_BITS 4096u
+
+/* Marks in bits (FD_BITS) the descriptors open now (below FD_BITS). */
+static void fd_snapshot(uint64_t *bits)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	memset(bits, 0, FD_BITS / 8);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long fd = strtoul(de->d_name, &end, 10);
+
+		if (de->d_name[0] != '.' && *end == '\0' && fd < FD_BITS && (int)fd != dirfd(d))
+			bits[fd / 64] |= UINT64_C(1) << (fd % 64);
+	}
+	closedir(d);
+}
+
+/* Sets FD_CLOEXEC on every descriptor opened since fd_snapshot(before). */
+static void fd_cloexec_new(const uint64_t *before)
+{
+	uint64_t now[FD_BITS / 64];
+
+	fd_snapshot(now);
+	for (unsigned fd = 0; fd < FD_BITS; fd++) {
+		int fl;
+
+		if (!(now[fd / 64] & ~before[fd / 64] & (UINT64_C(1) << (fd % 64))))
+			continue;
+		fl = fcntl((int)fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			(void)fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+}
+
+/* Every connection's socket is created close-on-exec (curl's own socket() call is not). */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+				    struct curl_sockaddr *a)
+{
+	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+/* OpenSSL clears each TLS record's plaintext (tokens, assertions) from its buffers once read. */
+static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *userptr)
+{
+	(void)SSL_CTX_set_options(ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
+	return CURLE_OK;
+}
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
@@ -508,7 +569,15 @@ int upstream_new(sd_event *e, struct upstream **ret)
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
-	u->multi = curl_multi_init();
+	{
+		/* curl_multi_init makes a wakeup socketpair without close-on-exec: mark whatever
+		 * descriptor it created so. */
+		uint64_t before[FD_BITS / 64];
+
+		fd_snapshot(before);
+		u->multi = curl_multi_init();
+		fd_cloexec_new(before);
+	}
 	if (!u->multi) {
 		free(u);
 		return -ENOMEM;
@@ -657,6 +726,18 @@ int upstream_request_start(struct upstream *u, const struct upstream_opts *opts,
 		SETOPT(CURLOPT_USERAGENT, "skybroker/" SKYBROKER_UPSTREAM_VERSION);
 		if (opts->ca_file)
 			SETOPT(CURLOPT_CAINFO, opts->ca_file);
+		/* No proxy, whatever the environment says (http_proxy, HTTPS_PROXY, ALL_PROXY):
+		 * requests carrying tokens and assertions go straight to the configured host.
+		 * Proxies are not supported yet. */
+		SETOPT(CURLOPT_PROXY, "");
+		SETOPT(CURLOPT_NOPROXY, "*");
+		SETOPT(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+		SETOPT(CURLOPT_OPENSOCKETDATA, NULL);
+		/* Only with a TLS backend that supports it (OpenSSL's, on Debian): not fatal. */
+		if (cc == CURLE_OK &&
+		    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) != CURLE_OK)
+			idlog(LOG_DEBUG, "upstream: no CURLOPT_SSL_CTX_FUNCTION; TLS buffers "
+			      "are not cleansed");
 		/*
 		 * libcurl silently resends a request whose kept-alive connection died before any
 		 * answer. Harmless for idempotent calls; a non-idempotent one gets a connection of

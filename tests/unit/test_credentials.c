@@ -17,6 +17,7 @@
 
 #include "credentials.h"
 #include "idlog.h"
+#include "jsonalloc.h"
 #include "testjwt.h"
 
 static EVP_PKEY *rsa_key, *ec_key, *rsa_small;
@@ -25,6 +26,7 @@ static char dir[64], creddir[128];
 
 static int setup(void **state)
 {
+	jsonalloc_init(); /* as the daemon does */
 	idlog_set_max_priority(LOG_WARNING);
 	rsa_key = tj_rsa(2048);
 	ec_key = tj_ec();

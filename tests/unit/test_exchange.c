@@ -13,6 +13,7 @@
 
 #include "exchange.h"
 #include "idlog.h"
+#include "jsonalloc.h"
 #include "testhttp.h"
 #include "testjwt.h"
 
@@ -46,6 +47,7 @@ static int setup(void **state)
 	struct identity_config icfg = { .project_id = PROJECT, .context_claims = claims_names,
 					.n_context_claims = 2 };
 	char *text, *pem, *doc;
+	jsonalloc_init(); /* as the daemon does */
 
 	idlog_set_max_priority(LOG_CRIT);
 	now = (int64_t)time(NULL);
@@ -347,14 +349,33 @@ static void test_error_message_shapes(void **state)
 	assert_string_equal(out, "only");
 	MSG("{\"code\":13,\"message\":\"rpc\"}");
 	assert_string_equal(out, "rpc");
+	/* A body that is not JSON (a proxy's page) is never passed on. */
 	MSG("plain\ntext\x01");
-	assert_string_equal(out, "plain text ");
+	assert_string_equal(out, "");
+	MSG("<html><body>502 Bad Gateway at 10.0.0.7</body></html>");
+	assert_string_equal(out, "");
+	MSG("{\"message\":\"ctl\\u0001\\nchars\"}");
+	assert_string_equal(out, "ctl  chars");
 	MSG("{}");
 	assert_string_equal(out, "");
 	snprintf(tokeny, sizeof(tokeny),
 		 "{\"error\":{\"message\":\"bad token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJVMiJ9.c2lnbmF0dXJlc2lnbmF0dXJl here\"}}");
 	exchange_error_message(tokeny, strlen(tokeny), out, sizeof(out));
 	assert_string_equal(out, "bad token [redacted] here");
+	{
+		/* A token cut by the bound of out is still not passed on in part. */
+		char small[40];
+
+		snprintf(tokeny, sizeof(tokeny),
+			 "{\"message\":\"denied for eyJhbGciOiJSUzI1NiJ9eyJzdWIiOiJVMiJ9c2lnbmF0dXJl\"}");
+		exchange_error_message(tokeny, strlen(tokeny), small, sizeof(small));
+		assert_null(strstr(small, "eyJ"));
+		assert_string_equal(small, "denied for [redacted]");
+		exchange_error_message(tokeny, strlen(tokeny), small, 20);
+		assert_string_equal(small, "denied for ");
+		exchange_error_message(tokeny, strlen(tokeny), small, 16);
+		assert_string_equal(small, "denied for ");
+	}
 }
 
 static void test_mapping_table(void **state)
@@ -400,10 +421,47 @@ static void test_cancel(void **state)
 	free(t);
 }
 
+/* ctx mode never sends an assertion without user context: an empty context is refused before
+ * any request, and the validated sub is always in ctx (test_ctx_assertion checks it there). */
+static void test_ctx_empty_refused(void **state)
+{
+	struct exchange_config cfg = { .mode = EXCHANGE_CTX, .creds = creds,
+				       .http = { .insecure_http = true } };
+	struct identity_claims *claims = NULL;
+	struct exchange_request *x = NULL;
+	struct outcome o = { 0 };
+	char url[128], *t = subject(600, &claims);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/auth/sa/oauth/token", srv->port);
+	cfg.token_url = url;
+	/* The validated claims of a token with none of the context claims (a copy: identity
+	 * shares its verified claims). */
+	{
+		struct identity_claims *c = calloc(1, sizeof(*c));
+
+		assert_non_null(c);
+		*c = *claims;
+		c->n_ref = 1;
+		c->sub = strdup(claims->sub);
+		c->context = json_object();
+		identity_claims_unref(claims);
+		claims = c;
+	}
+	srv->requests = 0;
+	assert_int_equal(exchange_start(up, &cfg, t, strlen(t), claims, now, on_done, &o, &x),
+			 -EACCES);
+	assert_null(x);
+	assert_int_equal(o.done, 0);
+	assert_int_equal(srv->requests, 0);
+	identity_claims_unref(claims);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sts_request_and_expiry),
+		cmocka_unit_test(test_ctx_empty_refused),
 		cmocka_unit_test(test_ctx_assertion),
 		cmocka_unit_test(test_error_mapping),
 		cmocka_unit_test(test_error_message_shapes),

@@ -12,6 +12,7 @@
 
 #include "identity.h"
 #include "idlog.h"
+#include "jsonalloc.h"
 #include "testjwt.h"
 
 #define PROJECT "P2abcdefghijklmnopqrstuvwxyz"
@@ -43,6 +44,7 @@ static int setup(void **state)
 {
 	char *text;
 
+	jsonalloc_init(); /* as the daemon does */
 	idlog_set_max_priority(LOG_WARNING);
 	rsa_key = tj_rsa(2048);
 	ec_key = tj_ec();

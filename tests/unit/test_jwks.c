@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "idlog.h"
+#include "jsonalloc.h"
 #include "jwks.h"
 #include "testjwt.h"
 
@@ -18,6 +19,7 @@ static EVP_PKEY *rsa_key, *ec_key, *rsa_small;
 
 static int setup(void **state)
 {
+	jsonalloc_init(); /* as the daemon does */
 	idlog_set_max_priority(LOG_WARNING);
 	rsa_key = tj_rsa(2048);
 	ec_key = tj_ec();

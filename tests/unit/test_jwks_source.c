@@ -211,6 +211,96 @@ static void test_last_good_kept_and_refresh(void **state)
 	jwks_source_free(src);
 }
 
+/* A waiter's callback frees the source (its owner's last reference went): the fetch
+ * completion neither touches the freed source nor calls the other waiters or changed. */
+struct freeing {
+	struct jwks_source *src;
+	int done;
+};
+
+static void on_wait_free(struct jwks_wait *w, bool found, void *userdata)
+{
+	struct freeing *f = userdata;
+
+	f->done++;
+	f->src = jwks_source_free(f->src);
+}
+
+static void test_free_from_waiter_callback(void **state)
+{
+	struct jwks_source *src;
+	struct jwks_wait *w = NULL;
+	struct freeing f = { 0 };
+	struct waited b = { 0 };
+	unsigned before;
+	int never = 0;
+
+	serving = set1;
+	src = source(600, 0);
+	assert_int_equal(jwks_source_start(src), 0);
+	spin(300);
+	assert_true(jwks_source_ready(src));
+	before = changes;
+	f.src = src;
+	/* b waits first, so it comes after f in the waiter list: freed, never called. */
+	assert_int_equal(jwks_source_refetch_for_kid(src, "K7", on_wait, &b, &w), 1);
+	assert_int_equal(jwks_source_refetch_for_kid(src, "K8", on_wait_free, &f, &w), 1);
+	assert_true(th_run_until(event, &f.done, 3000));
+	th_run_until(event, &never, 100);
+	assert_int_equal(f.done, 1);
+	assert_null(f.src);
+	assert_int_equal(b.done, 0);
+	assert_int_equal(changes, before);
+}
+
+/* An attacker-chosen kid is logged only when it is a plain word. */
+static char logged[1024];
+
+static void capture(int priority, const char *message, void *userdata)
+{
+	if (strstr(message, "unknown kid"))
+		(void)snprintf(logged, sizeof(logged), "%s", message);
+}
+
+static void test_unknown_kid_logged_sanitised(void **state)
+{
+	static const char *const bad[] = {
+		"k\nFAKE tenant=other: JWKS loaded", "k\"quoted", "k id", "k\x1b[31m",
+		"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+	};
+	struct jwks_source *src;
+	struct jwks_wait *w = NULL;
+	struct waited a = { 0 };
+
+	serving = set1;
+	idlog_set_sink(capture, NULL);
+	idlog_set_max_priority(LOG_DEBUG);
+	for (size_t i = 0; i <= sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *kid = i < sizeof(bad) / sizeof(bad[0]) ? bad[i] : "P2abc-DEF_1.x";
+
+		/* A new source each time: the unknown-kid refetch is rate-limited per source. */
+		src = source(600, 30);
+		assert_int_equal(jwks_source_start(src), 0);
+		spin(200);
+		logged[0] = '\0';
+		a.done = 0;
+		assert_int_equal(jwks_source_refetch_for_kid(src, kid, on_wait, &a, &w), 1);
+		assert_true(th_run_until(event, &a.done, 3000));
+		if (kid == bad[0] || i < sizeof(bad) / sizeof(bad[0])) {
+			assert_non_null(strstr(logged, "unknown kid '(not shown)'"));
+			assert_null(strstr(logged, "FAKE"));
+			assert_null(strchr(logged, '\n'));
+			assert_null(strchr(logged, '\x1b'));
+			assert_null(strstr(logged, "k\""));
+		} else {
+			assert_non_null(strstr(logged, "unknown kid 'P2abc-DEF_1.x'"));
+		}
+		jwks_source_free(src);
+	}
+	idlog_set_sink(NULL, NULL);
+	idlog_set_max_priority(LOG_CRIT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +308,8 @@ int main(void)
 		cmocka_unit_test(test_not_ready_until_loaded),
 		cmocka_unit_test(test_unknown_kid_refetch_rate_limited),
 		cmocka_unit_test(test_last_good_kept_and_refresh),
+		cmocka_unit_test(test_free_from_waiter_callback),
+		cmocka_unit_test(test_unknown_kid_logged_sanitised),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

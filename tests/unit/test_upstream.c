@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "idlog.h"
+#include "jsonalloc.h"
 #include "testhttp.h"
 #include "upstream.h"
 
@@ -57,6 +58,7 @@ static void on_done(struct upstream_request *req, const struct upstream_response
 
 static int setup(void **state)
 {
+	jsonalloc_init(); /* as the daemon does */
 	idlog_set_max_priority(LOG_ERR);
 	assert_int_equal(sd_event_new(&event), 0);
 	assert_int_equal(upstream_new(event, &up), 0);
@@ -343,6 +345,29 @@ static void test_json_limits(void **state)
 	json_decref(j);
 }
 
+/* Proxy variables in the environment do not reroute requests (they carry tokens): the
+ * request goes straight to the server, not to the (closed) proxy port. */
+static void test_proxy_env_ignored(void **state)
+{
+	static const char *const vars[] = { "http_proxy", "HTTP_PROXY", "https_proxy",
+					    "HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
+	struct upstream_opts o = opts();
+	struct outcome out;
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		setenv(vars[i], "http://127.0.0.1:9", 1);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	reset();
+	run("GET", "/v1/keys", true, &o, &out);
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	assert_int_equal(out.r, 0);
+	assert_int_equal(out.status, 200);
+	assert_int_equal(srv->requests, 1);
+	assert_string_equal(srv->last_path, "/v1/keys");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_many_concurrent),
 		cmocka_unit_test(test_json_limits),
+		cmocka_unit_test(test_proxy_env_ignored),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
