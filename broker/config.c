@@ -212,6 +212,7 @@ static const struct key tenant_keys[] = {
 	TK(insecure_http, KT_BOOL),
 	TKN(cache_size, KT_UINT, 1, 10000000),
 	TKN(rate_limit, KT_UINT, 0, 10000000),
+	TKN(rate_burst, KT_UINT, 1, 1000000000),
 	TKN(token_max_len, KT_SIZE, 256, SB_MAX_TOKEN_LEN),
 	TKU(http_timeout, 100000, 600000000ull),
 	TKU(connect_timeout, 100000, 600000000ull),
@@ -1247,6 +1248,7 @@ int config_from_env(FILE *err, struct broker_config **ret)
 		{"SKYBROKER_INSECURE_HTTP", 2, "insecure_http"},
 		{"SKYBROKER_CACHE_SIZE", 2, "cache_size"},
 		{"SKYBROKER_RATE_LIMIT", 2, "rate_limit"},
+		{"SKYBROKER_RATE_BURST", 2, "rate_burst"},
 	};
 	struct parser p = {.file = "environment", .err = err};
 	const char *tenant = getenv("SKYBROKER_TENANT");
@@ -1404,6 +1406,8 @@ void config_print(const struct broker_config *c, FILE *out)
 		fprintf(out, "insecure_http = %s\n", t->insecure_http ? "yes" : "no");
 		fprintf(out, "cache_size = %llu\n", (unsigned long long)t->cache_size);
 		fprintf(out, "rate_limit = %llu\n", (unsigned long long)t->rate_limit);
+		if (t->rate_burst)
+			fprintf(out, "rate_burst = %llu\n", (unsigned long long)t->rate_burst);
 		fprintf(out, "token_max_len = %llu\n", (unsigned long long)t->token_max_len);
 		print_usec(out, "http_timeout", t->http_timeout_usec);
 		print_usec(out, "connect_timeout", t->connect_timeout_usec);

@@ -94,6 +94,7 @@ struct tenant_config {
 	bool insecure_http;
 	uint64_t cache_size;
 	uint64_t rate_limit; /* requests per second for the tenant; 0 = unlimited */
+	uint64_t rate_burst; /* bucket size, requests; 0 = rate_limit (one second's worth) */
 	uint64_t token_max_len;
 	uint64_t http_timeout_usec;
 	uint64_t connect_timeout_usec;

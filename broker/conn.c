@@ -28,6 +28,7 @@ static uint8_t scratch[CONN_READ_CHUNK];
 
 static int conn_io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata);
+static void conn_process_input(struct conn *c);
 
 void conn_log(const struct conn *c, int level, const char *fmt, ...)
 {
@@ -152,9 +153,58 @@ static void conn_settle(struct conn *c)
 	conn_update_events(c);
 }
 
+/*
+ * Outside the connection's own callbacks (a reply from a completion: a timer, an HTTP
+ * transfer, a cancellation by the daemon), nothing is written or closed inline: the
+ * connection's deferred source runs next in the loop and settles it. A write that fails
+ * there closes the connection (cancelling what is in flight and possibly dropping the last
+ * reference of a tenant) from the loop, not under the feet of the completion that replied,
+ * which may still be using that tenant or be iterating over the requests being cancelled.
+ * Replies completed in the same loop iteration go out in one write.
+ */
+static void conn_schedule(struct conn *c)
+{
+	int r;
+
+	if (c->state == CONN_CLOSED || !c->deferred)
+		return;
+	r = sd_event_source_set_enabled(c->deferred, SD_EVENT_ONESHOT);
+	if (r < 0) {
+		/* cannot happen (no allocation); fall back to waiting for writability (the
+		 * I/O callback settles too) */
+		conn_log(c, LOG_ERR, "cannot schedule the connection: %s", strerror(-r));
+		if (sb_buf_len(&c->out) > 0 && c->io &&
+		    sd_event_source_set_io_events(c->io, c->io_events | EPOLLOUT) >= 0)
+			c->io_events |= EPOLLOUT;
+	}
+}
+
+static int conn_deferred_cb(sd_event_source *s, void *userdata)
+{
+	struct conn *c = conn_ref(userdata);
+
+	(void)s;
+	if (c->state != CONN_CLOSED) {
+		c->in_io = true;
+		conn_process_input(c); /* a whole frame may be waiting for capacity */
+		c->in_io = false;
+		if (c->state != CONN_CLOSED)
+			conn_settle(c);
+	}
+	conn_unref(c);
+	return 0;
+}
+
 void conn_output_added(struct conn *c)
 {
 	/* Inside the I/O callback, replies are batched and flushed once at its end. */
+	if (c->in_io)
+		return;
+	conn_schedule(c);
+}
+
+void conn_flush_now(struct conn *c)
+{
 	if (c->in_io)
 		return;
 	conn_settle(c);
@@ -355,9 +405,15 @@ int conn_new(struct daemon *d, int fd, struct peer *peer, struct tenant *tenant,
 				      c->accepted_usec + c->hello_timeout_usec,
 				      CONN_TIMER_ACCURACY_USEC, conn_timer_cb, c);
 	}
+	if (r >= 0)
+		r = sd_event_add_defer(d->event, &c->deferred, conn_deferred_cb, c);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(c->deferred, SD_EVENT_OFF);
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "conn=%llu: cannot watch the socket", (unsigned long long)c->id);
 		c->io = sd_event_source_disable_unref(c->io);
+		c->timer = sd_event_source_disable_unref(c->timer);
+		c->deferred = sd_event_source_disable_unref(c->deferred);
 		close(c->fd);
 		peer_done(&c->peer);
 		tenant_unref(c->tenant);
@@ -384,6 +440,7 @@ struct conn *conn_ref(struct conn *c)
 
 static void conn_free(struct conn *c)
 {
+	c->deferred = sd_event_source_disable_unref(c->deferred);
 	sb_buf_free(&c->in);
 	sb_buf_free(&c->out);
 	peer_done(&c->peer);
@@ -430,6 +487,7 @@ void conn_close(struct conn *c, const char *why)
 	c->state = CONN_CLOSED;
 	c->io = sd_event_source_disable_unref(c->io);
 	c->timer = sd_event_source_disable_unref(c->timer);
+	c->deferred = sd_event_source_disable_unref(c->deferred);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -448,8 +506,5 @@ void conn_request_finished(struct conn *c)
 		return;
 	if (c->in_io)
 		return; /* the I/O callback settles at its end */
-	c->in_io = true;
-	conn_process_input(c); /* a whole frame may be waiting for capacity */
-	c->in_io = false;
-	conn_settle(c);
+	conn_schedule(c); /* never inline: see conn_schedule() */
 }

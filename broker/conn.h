@@ -52,6 +52,7 @@ struct conn {
 
 	sd_event_source *io;
 	sd_event_source *timer;
+	sd_event_source *deferred; /* settles the connection after a completion (see conn.c) */
 	uint32_t io_events;
 	struct sb_buf in;
 	struct sb_buf out;
@@ -91,8 +92,17 @@ bool conn_is_open(const struct conn *c);
 void conn_send_error(struct conn *c, uint64_t id, int code /* enum sb_errcode */,
 		     const char *message, bool fatal);
 
-/* Output was appended to c->out: flush what the socket takes and update the interest set. */
+/*
+ * Output was appended to c->out. Inside the connection's I/O callback it is flushed once at
+ * the callback's end (one write per pipelined batch); anywhere else (a completion) the flush
+ * is deferred to the event loop, so that a failing write never closes the connection, cancels
+ * its requests or releases its tenant inside the caller.
+ */
 void conn_output_added(struct conn *c);
+
+/* Writes what the socket takes now and settles (may close c: the caller holds a reference).
+ * For the daemon outside any completion (the shutdown deadline, just before exiting). */
+void conn_flush_now(struct conn *c);
 
 /* A request finished (reply appended or dropped): update accounting, maybe resume reading. */
 void conn_request_finished(struct conn *c);

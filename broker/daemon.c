@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "log.h"
 #include "ops.h"
+#include "ratelimit.h"
 #include "stats.h"
 
 #define REFUSED_LOG_INTERVAL_USEC (1000000u)
@@ -395,6 +396,9 @@ static int shutdown_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 		v[k++] = conn_ref(c);
 	for (size_t i = 0; i < k; i++) {
 		conn_cancel_all(v[i]);
+		/* the loop exits below: write the shutting_down replies now (the connection
+		 * would otherwise flush them from its deferred source, which no longer runs) */
+		conn_flush_now(v[i]);
 		conn_unref(v[i]);
 	}
 	free(v);
@@ -544,6 +548,11 @@ int daemon_new(struct broker_config *config, const char *config_path, struct dae
 	}
 
 	ops_register_builtin(d->event);
+	r = ratelimit_init();
+	if (r < 0) {
+		log_errno(LOG_ERR, r, "cannot set up rate limiting");
+		goto fail;
+	}
 	apply_runtime_settings(config, daemon_log_level_locked);
 	tenant_on_readiness_change(readiness_changed, d);
 

@@ -10,6 +10,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "proto/limits.h"
+#include "ratelimit.h"
 #include "stats.h"
 
 #define SERVER_NAME "skybrokerd/" SKYBROKER_VERSION
@@ -183,6 +184,15 @@ static void request_ctx_free(struct request_ctx *rc)
 	conn_unref(c);
 }
 
+/* Finishing rc: from here on nobody may cancel it (a connection closing while the reply is
+ * written must not finish it a second time). */
+static void request_ctx_disarm(struct request_ctx *rc)
+{
+	rc->cancel = NULL;
+	rc->cancel_ud = NULL;
+	rc->cancel_started = true;
+}
+
 int request_ctx_reply_ok(struct request_ctx *rc, struct sb_reply *rep)
 {
 	struct conn *c = rc->conn;
@@ -190,6 +200,7 @@ int request_ctx_reply_ok(struct request_ctx *rc, struct sb_reply *rep)
 	enum sb_errcode code = SB_ERR_INTERNAL;
 	int r = 0;
 
+	request_ctx_disarm(rc);
 	rep->id = rc->id;
 	rep->ok = true;
 	rep->op = rc->op;
@@ -222,6 +233,7 @@ int request_ctx_reply_error_full(struct request_ctx *rc, const struct sb_error *
 	struct sb_reply rep = {.id = rc->id, .ok = false, .op = rc->op, .error = *e};
 	int r = 0;
 
+	request_ctx_disarm(rc);
 	if (!rep.error.message)
 		rep.error.message = sb_errcode_name(e->code);
 	if (conn_is_open(c)) {
@@ -388,6 +400,22 @@ void dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
 	}
 	if (!handlers[rc->op]) {
 		request_ctx_reply_error(rc, -EOPNOTSUPP, "operation not available in this broker");
+		return;
+	}
+	/* The tenant's budget, before the handler looks at the subject token: a client cannot
+	 * make the broker parse and verify tokens (or go upstream) faster than rate_limit. */
+	if (sb_op_needs_subject(rc->op) && !ratelimit_take(c->tenant, now)) {
+		const struct tenant_config *tc = tenant_config(c->tenant);
+		char msg[160];
+		struct sb_error limited = {
+			.code = SB_ERR_RATE_LIMITED, .message = msg, .retryable = true};
+
+		snprintf(msg, sizeof(msg),
+			 "tenant %s is over its rate_limit of %llu request(s) per second (burst %llu); "
+			 "retry later",
+			 tc->name, (unsigned long long)tc->rate_limit,
+			 (unsigned long long)(tc->rate_burst ? tc->rate_burst : tc->rate_limit));
+		request_ctx_reply_error_full(rc, &limited);
 		return;
 	}
 	r = handlers[rc->op](rc);

@@ -286,6 +286,7 @@ struct endpoint {
 	const char *fd_name;   /* borrowed */
 	struct tenant **tenants; /* borrowed pointers (refs taken when installed) */
 	size_t n_tenants;
+	struct tenant **install; /* the listener's new tenant array, allocated in phase 1 */
 	struct listener *made;   /* newly created */
 	struct listener *reused; /* taken from the old list */
 };
@@ -438,11 +439,21 @@ int listeners_apply(struct daemon *d, const struct broker_config *c,
 		r = endpoint_for(d, eps, &n_eps, c->admin_socket_name, c->admin_socket, true, &ep);
 	}
 
-	/* Phase 1: find reusable listeners, create the missing ones; nothing changes on error. */
+	/* Phase 1: find reusable listeners, create the missing ones, and allocate everything
+	 * phase 2 needs; nothing changes on error, so a reload applies as a whole or not at all
+	 * (a socket never keeps the previous generation's tenants and allow lists). */
 	for (size_t i = 0; r == 0 && i < n_eps; i++) {
 		for (struct listener *l = *list; l; l = l->next)
 			if (strcmp(l->key, eps[i].key) == 0)
 				eps[i].reused = l;
+		if (eps[i].n_tenants) {
+			eps[i].install = calloc(eps[i].n_tenants, sizeof(*eps[i].install));
+			if (!eps[i].install) {
+				log_error("socket %s: out of memory for its tenants", eps[i].key);
+				r = -ENOMEM;
+				break;
+			}
+		}
 		if (!eps[i].reused)
 			r = listener_make(d, c, &eps[i], &eps[i].made);
 	}
@@ -452,10 +463,11 @@ int listeners_apply(struct daemon *d, const struct broker_config *c,
 		goto out;
 	}
 
-	/* Phase 2: install tenants, unlink reused ones from the old list, free the rest. */
+	/* Phase 2 (cannot fail): install tenants, unlink reused ones from the old list, free the
+	 * rest. */
 	for (size_t i = 0; i < n_eps; i++) {
 		struct listener *l = eps[i].made ? eps[i].made : eps[i].reused;
-		struct tenant **v = NULL;
+		struct tenant **v = eps[i].install;
 
 		if (eps[i].reused) {
 			for (struct listener **pp = list; *pp; pp = &(*pp)->next)
@@ -472,22 +484,14 @@ int listeners_apply(struct daemon *d, const struct broker_config *c,
 				log_warning("socket %s: chmod %04o: %m", l->path,
 					    (unsigned)c->socket_mode);
 		}
-		if (eps[i].n_tenants) {
-			v = calloc(eps[i].n_tenants, sizeof(*v));
-			if (!v) {
-				/* keep its old tenants: not fatal, and rare */
-				log_error("socket %s: out of memory updating tenants", l->label);
-			}
-		}
-		if (v || eps[i].n_tenants == 0) {
-			for (size_t k = 0; k < l->n_tenants; k++)
-				tenant_unref(l->tenants[k]);
-			free(l->tenants);
-			for (size_t k = 0; k < eps[i].n_tenants; k++)
-				v[k] = tenant_ref(eps[i].tenants[k]);
-			l->tenants = v;
-			l->n_tenants = eps[i].n_tenants;
-		}
+		for (size_t k = 0; k < l->n_tenants; k++)
+			tenant_unref(l->tenants[k]);
+		free(l->tenants);
+		for (size_t k = 0; k < eps[i].n_tenants; k++)
+			v[k] = tenant_ref(eps[i].tenants[k]);
+		l->tenants = v;
+		l->n_tenants = eps[i].n_tenants;
+		eps[i].install = NULL; /* transferred */
 		l->admin = eps[i].admin;
 		l->next = NULL;
 		*tail = l;
@@ -511,6 +515,7 @@ out:
 	for (size_t i = 0; i < n_eps; i++) {
 		free(eps[i].key);
 		free(eps[i].tenants);
+		free(eps[i].install);
 	}
 	free(eps);
 	return r;

@@ -64,7 +64,7 @@ static int op_ping(struct request_ctx *rc)
 	r = sd_event_now(ops_event, CLOCK_MONOTONIC, &now);
 	if (r >= 0)
 		r = sd_event_add_time(ops_event, &dp->timer, CLOCK_MONOTONIC,
-				      now + test_ping_delay_usec, 0, delayed_ping_fire, dp);
+				      now + test_ping_delay_usec, 1, delayed_ping_fire, dp);
 	if (r < 0) {
 		free(dp);
 		return r;
