@@ -482,7 +482,7 @@ static uint32_t default_operations(void)
 
 static void tenant_defaults(struct tenant_config *t)
 {
-	t->jwks_refresh_usec = 3600 * 1000000ull;
+	t->jwks_refresh_usec = 600 * 1000000ull; /* DESIGN: refreshed every 10 minutes */
 	t->exchange = CONFIG_EXCHANGE_STS;
 	t->allow_operations = default_operations();
 	t->max_redaction = CONFIG_REDACTION_PLAIN_TEXT;
@@ -950,6 +950,9 @@ static int validate_tenant(struct parser *p, size_t idx)
 		if (r < 0)
 			return r;
 	}
+	if (t->rate_burst && !t->rate_limit)
+		perr_at(p, LOC("rate_burst"),
+			"tenant '%s': rate_burst needs rate_limit (requests per second)", t->name);
 	if (t->token_max_len > SB_MAX_TOKEN_LEN)
 		perr_at(p, LOC("token_max_len"), "token_max_len above %u", SB_MAX_TOKEN_LEN);
 

@@ -70,6 +70,9 @@ static void test_keys(void **state)
 	assert_non_null(strstr(errbuf, "rate_burst"));
 	assert_true(load("[tenant.a]\n" TENANT "rate_burst = 1000000001\n", &c) < 0);
 	assert_true(load("[tenant.a]\n" TENANT "rate_burst = -1\n", &c) < 0);
+	/* a burst without a rate would be silently ignored: refused instead */
+	assert_true(load("[tenant.a]\n" TENANT "rate_burst = 10\n", &c) < 0);
+	assert_non_null(strstr(errbuf, "rate_burst needs rate_limit"));
 }
 
 static struct tenant *tenant_of(struct broker_config *c, size_t i, struct tenant *previous)

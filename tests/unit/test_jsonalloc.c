@@ -38,6 +38,17 @@ static void scan(void *p)
 		}
 }
 
+/* jsonalloc_malloc with the whole usable block zeroed, so that scan() reads only defined bytes
+ * (valgrind rightly objects to branching on the never-written tail of a block). */
+static void *checking_malloc(size_t size)
+{
+	void *p = jsonalloc_malloc(size);
+
+	if (p)
+		memset(p, 0, malloc_usable_size(p));
+	return p;
+}
+
 /* jsonalloc_free with a look at the block between the wipe and the release. */
 static void checking_free(void *p)
 {
@@ -99,7 +110,7 @@ static void test_installed(void **state)
 
 static void test_control_plain_free_leaves_secret(void **state)
 {
-	json_set_alloc_funcs(jsonalloc_malloc, checking_free);
+	json_set_alloc_funcs(checking_malloc, checking_free);
 	wipe = false;
 	freed = dirty = 0;
 	churn();
@@ -109,7 +120,7 @@ static void test_control_plain_free_leaves_secret(void **state)
 
 static void test_no_freed_block_holds_secret(void **state)
 {
-	json_set_alloc_funcs(jsonalloc_malloc, checking_free);
+	json_set_alloc_funcs(checking_malloc, checking_free);
 	wipe = true;
 	freed = dirty = 0;
 	churn();
