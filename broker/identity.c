@@ -333,7 +333,12 @@ static int numeric_date(json_t *payload, const char *name, int64_t *ret)
 	if (!v)
 		return -ENOENT;
 	if (json_is_integer(v)) {
-		*ret = json_integer_value(v);
+		/* bounded like reals, so that date arithmetic with the leeway cannot overflow */
+		json_int_t i = json_integer_value(v);
+
+		if (i > 9000000000000000LL || i < -9000000000000000LL)
+			return -EBADMSG;
+		*ret = i;
 		return 0;
 	}
 	if (json_is_real(v)) {

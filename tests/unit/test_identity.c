@@ -412,6 +412,13 @@ static void test_times(void **state)
 	assert_non_null(strstr(err.message, "future"));
 	snprintf(c, sizeof(c), "\"exp\":%lld,\"nbf\":\"soon\"", NOW + 600);
 	assert_int_equal(check_times(c, NOW, &err), -EKEYREJECTED);
+	/* extreme dates are refused, not overflowed (UBSan would abort the daemon otherwise) */
+	assert_int_equal(check_times("\"exp\":9223372036854775807", NOW, &err), -EKEYREJECTED);
+	assert_non_null(strstr(err.message, "exp is not a number"));
+	snprintf(c, sizeof(c), "\"exp\":%lld,\"nbf\":-9223372036854775807", NOW + 600);
+	assert_int_equal(check_times(c, NOW, &err), -EKEYREJECTED);
+	snprintf(c, sizeof(c), "\"exp\":%lld,\"iat\":9223372036854775807", NOW + 600);
+	assert_int_equal(check_times(c, NOW, &err), -EKEYREJECTED);
 }
 
 static void test_refresh_token_and_sub(void **state)
