@@ -114,6 +114,18 @@ static void test_reload_is_all_or_nothing(void **state)
 	unsigned k;
 
 	(void)state;
+	/* Under valgrind (or any allocator interposer) this file's calloc() is replaced and no
+	 * failure can be injected: nothing to check then. */
+	n_calls = 0;
+	fail_at = 0;
+	failed = false;
+	armed = true;
+	void *probe = calloc(1, 1);
+	armed = false;
+	if (!failed) {
+		free(probe);
+		skip();
+	}
 	assert_non_null(mkdtemp(dir));
 	snprintf(shared, sizeof(shared), "%s/sb.sock", dir);
 	snprintf(own, sizeof(own), "%s/beta.sock", dir);
