@@ -843,3 +843,25 @@ int sbt_run_as_groups(uid_t uid, gid_t gid, const gid_t *groups, size_t n,
 		;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+struct sbt_client *sbt_connect_hello(const char *path)
+{
+	struct sbt_client *c = sbt_connect(path);
+
+	if (!c)
+		die("connect %s: %s", path, strerror(errno));
+	if (sbt_hello(c, NULL) != 0)
+		die("hello on %s was not answered ok", path);
+	return c;
+}
+
+void sbt_start_one(struct sbt_daemon *d, char *conf, size_t size, const char *broker_extra)
+{
+	static const char *const names[] = {"acme"};
+	static const char *const extra[] = {"allow_uids = 0\n"};
+
+	sbt_daemon_init(d);
+	sbt_config(d, conf, size, broker_extra, 1, names, extra);
+	if (sbt_daemon_start(d, conf, NULL) != 0)
+		die("skybrokerd did not become ready");
+}

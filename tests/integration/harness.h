@@ -74,6 +74,13 @@ size_t sbt_config(const struct sbt_daemon *d, char *buf, size_t size, const char
  * a JWKS with one RS256 key for any path; sbt_config points tenants at it. */
 int sbt_jwks_port(void);
 
+/*
+ * sbt_daemon_init, then one tenant "acme" admitting uid 0 with broker_extra in [broker]
+ * (written into conf, size bytes, so the test can edit and reload it), then
+ * sbt_daemon_start; aborts the test if the daemon does not become ready.
+ */
+void sbt_start_one(struct sbt_daemon *d, char *conf, size_t size, const char *broker_extra);
+
 /* Writes text to path (mode 0644). */
 void sbt_write_file(const char *path, const char *text, unsigned mode);
 
@@ -157,6 +164,9 @@ int sbt_recv(struct sbt_client *c, struct sb_reply *rep);
 /* hello with versions [1] and client "sbt/1"; rep (optional) receives the reply (caller
  * releases). Returns 0 if the reply is ok. */
 int sbt_hello(struct sbt_client *c, struct sb_reply *rep);
+/* sbt_connect + sbt_hello; aborts the test (with the reason) if either fails. */
+struct sbt_client *sbt_connect_hello(const char *path);
+
 /* ping; 0 if answered ok with the same id. */
 int sbt_ping(struct sbt_client *c);
 /* Sends a request of op with no arguments (ping/health/stats) and returns its reply. */

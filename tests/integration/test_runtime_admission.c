@@ -164,9 +164,7 @@ static void test_admin_socket(void **state)
 	assert_int_equal(sbt_run_as(1000, 1000, probe, &p), 0);
 	assert_int_equal(sbt_log_wait(&D, "refused on the admin socket", SBT_TIMEOUT_MS), 0);
 	/* root is admitted */
-	c = sbt_connect(D.admin);
-	assert_non_null(c);
-	assert_int_equal(sbt_hello(c, NULL), 0);
+	c = sbt_connect_hello(D.admin);
 	sbt_client_free(c);
 }
 

@@ -168,9 +168,7 @@ static void test_oversized_frame(void **state)
 	sbt_client_free(c);
 
 	/* after hello, max_request_frame applies; the body is never sent */
-	c = sbt_connect(D.socket);
-	assert_non_null(c);
-	assert_int_equal(sbt_hello(c, NULL), 0);
+	c = sbt_connect_hello(D.socket);
 	sb_be32_put(hdr, 0x7fffffffu);
 	assert_int_equal(sbt_send_raw(c, hdr, 4), 0);
 	expect_error_then_close(c, 0, "too_large");
@@ -193,9 +191,7 @@ static void test_garbage(void **state)
 	sbt_client_free(c);
 
 	/* undecodable after hello: still fatal (the id is unknown) */
-	c = sbt_connect(D.socket);
-	assert_non_null(c);
-	assert_int_equal(sbt_hello(c, NULL), 0);
+	c = sbt_connect_hello(D.socket);
 	assert_int_equal(sbt_send_raw(c, garbage, sizeof(garbage)), 0);
 	expect_error_then_close(c, 0, "bad_request");
 	sbt_client_free(c);

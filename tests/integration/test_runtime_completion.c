@@ -46,13 +46,8 @@ static void test_delayed_reply_to_half_closed_reader(void **state)
 	char conf[8192];
 
 	(void)state;
-	sbt_daemon_init(&d);
-	sbt_config(&d, conf, sizeof(conf), "test_ping_delay = 300ms\nlog_level = debug\n", 1,
-		   names1, extra1);
-	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
-	c = sbt_connect(d.socket);
-	assert_non_null(c);
-	assert_int_equal(sbt_hello(c, NULL), 0);
+	sbt_start_one(&d, conf, sizeof(conf), "test_ping_delay = 300ms\nlog_level = debug\n");
+	c = sbt_connect_hello(d.socket);
 	assert_true(sbt_send(c, &req) > 0);
 	/* the reply will not be deliverable: the daemon's write fails with EPIPE */
 	assert_int_equal(shutdown(c->fd, SHUT_RD), 0);
@@ -76,13 +71,8 @@ static void test_delayed_reply_to_half_closed_reader_after_reload(void **state)
 	char conf[8192];
 
 	(void)state;
-	sbt_daemon_init(&d);
-	sbt_config(&d, conf, sizeof(conf), "test_ping_delay = 1s\nlog_level = debug\n", 1, names1,
-		   extra1);
-	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
-	c = sbt_connect(d.socket);
-	assert_non_null(c);
-	assert_int_equal(sbt_hello(c, NULL), 0);
+	sbt_start_one(&d, conf, sizeof(conf), "test_ping_delay = 1s\nlog_level = debug\n");
+	c = sbt_connect_hello(d.socket);
 	assert_true(sbt_send(c, &req) > 0);
 	assert_int_equal(shutdown(c->fd, SHUT_RD), 0);
 
@@ -111,12 +101,8 @@ static void test_delayed_replies_still_delivered(void **state)
 	int64_t ids[4];
 
 	(void)state;
-	sbt_daemon_init(&d);
-	sbt_config(&d, conf, sizeof(conf), "test_ping_delay = 50ms\n", 1, names1, extra1);
-	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
-	c = sbt_connect(d.socket);
-	assert_non_null(c);
-	assert_int_equal(sbt_hello(c, NULL), 0);
+	sbt_start_one(&d, conf, sizeof(conf), "test_ping_delay = 50ms\n");
+	c = sbt_connect_hello(d.socket);
 	for (size_t i = 0; i < 4; i++) {
 		struct sb_request req = {.op = SB_OP_PING};
 		ids[i] = sbt_queue(c, &req);

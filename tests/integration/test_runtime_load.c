@@ -72,9 +72,7 @@ static void good_ping(void)
 	if (sbt_ping(good) == 0)
 		return;
 	sbt_client_free(good);
-	good = sbt_connect(D.socket);
-	assert_non_null(good);
-	assert_int_equal(sbt_hello(good, NULL), 0);
+	good = sbt_connect_hello(D.socket);
 	assert_int_equal(sbt_ping(good), 0);
 }
 
@@ -267,9 +265,7 @@ static void test_5000_connections(void **state)
 	assert_int_equal(sbt_ping(good), 0);
 
 	/* all of them are open at once: ask the admin socket */
-	admin = sbt_connect(D.admin);
-	assert_non_null(admin);
-	assert_int_equal(sbt_hello(admin, NULL), 0);
+	admin = sbt_connect_hello(D.admin);
 	assert_int_equal(sbt_call(admin, SB_OP_STATS, &rep), 0);
 	assert_true(rep.ok);
 	{
@@ -368,9 +364,7 @@ static void test_global_limit_spares_admin(void **state)
 	assert_int_equal(sbt_wait_closed(c[2]), 0);
 	assert_int_equal(sbt_log_wait(&d2, "max_connections (2) reached", SBT_TIMEOUT_MS), 0);
 	/* the admin socket still answers, and counts the refusal */
-	admin = sbt_connect(d2.admin);
-	assert_non_null(admin);
-	assert_int_equal(sbt_hello(admin, NULL), 0);
+	admin = sbt_connect_hello(d2.admin);
 	assert_int_equal(sbt_call(admin, SB_OP_STATS, &rep), 0);
 	assert_true(rep.ok);
 	{
@@ -411,9 +405,7 @@ static void test_out_of_descriptors(void **state)
 	sbt_write_file(d3.conf, conf, 0644);
 	assert_int_equal(sbt_daemon_spawn(&d3, argv, NULL), 0);
 	assert_int_equal(sbt_daemon_wait_notify(&d3, "READY=1", SBT_TIMEOUT_MS), 0);
-	first = sbt_connect(d3.socket);
-	assert_non_null(first);
-	assert_int_equal(sbt_hello(first, NULL), 0);
+	first = sbt_connect_hello(d3.socket);
 
 	for (int i = 0; i < 100; i++) {
 		struct sb_request req = {.op = SB_OP_HELLO};
@@ -436,9 +428,7 @@ static void test_out_of_descriptors(void **state)
 	for (int i = 0; i < 100; i++)
 		sbt_client_free(c[i]);
 	/* descriptors are free again: a new client is served */
-	later = sbt_connect(d3.socket);
-	assert_non_null(later);
-	assert_int_equal(sbt_hello(later, NULL), 0);
+	later = sbt_connect_hello(d3.socket);
 	assert_int_equal(sbt_ping(later), 0);
 	assert_int_equal(sbt_ping(first), 0);
 	sbt_client_free(later);

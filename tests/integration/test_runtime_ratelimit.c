@@ -77,12 +77,8 @@ static void test_budgets_are_per_tenant(void **state)
 	sbt_config(&d, conf, sizeof(conf), NULL, 2, names, extra);
 	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
 
-	a = sbt_connect(d.socket);
-	assert_non_null(a);
-	assert_int_equal(sbt_hello(a, NULL), 0);
-	b = sbt_connect(sock_b);
-	assert_non_null(b);
-	assert_int_equal(sbt_hello(b, NULL), 0);
+	a = sbt_connect_hello(d.socket);
+	b = sbt_connect_hello(sock_b);
 
 	/* acme spends its burst of 3 (plus at most what refills at 1/s meanwhile) */
 	k = exchange_batch(a, BATCH);
@@ -123,9 +119,7 @@ static void test_budget_survives_reload(void **state)
 	sbt_daemon_init(&d);
 	sbt_config(&d, conf, sizeof(conf), NULL, 1, names, extra);
 	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
-	a = sbt_connect(d.socket);
-	assert_non_null(a);
-	assert_int_equal(sbt_hello(a, NULL), 0);
+	a = sbt_connect_hello(d.socket);
 	k = exchange_batch(a, 40);
 	assert_true(k.other >= 38); /* the burst, minus nothing */
 
@@ -135,9 +129,7 @@ static void test_budget_survives_reload(void **state)
 
 	/* a fresh bucket would let 40 through again; the carried one only what refilled
 	 * since (1/s) */
-	a2 = sbt_connect(d.socket);
-	assert_non_null(a2);
-	assert_int_equal(sbt_hello(a2, NULL), 0);
+	a2 = sbt_connect_hello(d.socket);
 	k = exchange_batch(a2, 20);
 	assert_true(k.limited > 0);
 	assert_true(k.other < 20);

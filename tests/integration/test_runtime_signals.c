@@ -33,9 +33,7 @@ static void test_sighup_broken_config_keeps_old(void **state)
 	sbt_daemon_init(&d);
 	sbt_config(&d, conf, sizeof(conf), NULL, 1, names1, extra1);
 	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
-	a = sbt_connect(d.socket);
-	assert_non_null(a);
-	assert_int_equal(sbt_hello(a, NULL), 0);
+	a = sbt_connect_hello(d.socket);
 
 	/* a typo: the reload must fail, naming file and line */
 	snprintf(conf + strlen(conf), sizeof(conf) - strlen(conf), "allow_uid = 1000\n");
@@ -74,9 +72,7 @@ static void test_sighup_good_config_applies(void **state)
 	sbt_daemon_init(&d);
 	sbt_config(&d, conf, sizeof(conf), NULL, 1, names1, extra1);
 	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
-	a = sbt_connect(d.socket);
-	assert_non_null(a);
-	assert_int_equal(sbt_hello(a, NULL), 0);
+	a = sbt_connect_hello(d.socket);
 
 	sbt_path(sock_b, sizeof(sock_b), &d, "beta.sock");
 	snprintf(tb, sizeof(tb), "socket = %s\nallow_uids = 0\n", sock_b);
@@ -112,10 +108,7 @@ static void test_sigterm_finishes_inflight(void **state)
 	int ok = 0;
 
 	(void)state;
-	sbt_daemon_init(&d);
-	sbt_config(&d, conf, sizeof(conf), "test_ping_delay = 1500ms\nshutdown_timeout = 60s\n", 1,
-		   names1, extra1);
-	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
+	sbt_start_one(&d, conf, sizeof(conf), "test_ping_delay = 1500ms\nshutdown_timeout = 60s\n");
 	assert_true(sbt_log_contains(&d, "TEST-ONLY"));
 	c = sbt_connect(d.socket);
 	late = sbt_connect(d.socket);
@@ -178,13 +171,8 @@ static void test_sigterm_deadline_cancels(void **state)
 	char conf[8192];
 
 	(void)state;
-	sbt_daemon_init(&d);
-	sbt_config(&d, conf, sizeof(conf), "test_ping_delay = 600s\nshutdown_timeout = 500ms\n", 1,
-		   names1, extra1);
-	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
-	c = sbt_connect(d.socket);
-	assert_non_null(c);
-	assert_int_equal(sbt_hello(c, NULL), 0);
+	sbt_start_one(&d, conf, sizeof(conf), "test_ping_delay = 600s\nshutdown_timeout = 500ms\n");
+	c = sbt_connect_hello(d.socket);
 	assert_true(sbt_send(c, &req) > 0);
 	assert_int_equal(sbt_call(c, SB_OP_HEALTH, &rep), 0); /* the ping is in flight */
 	sb_reply_done(&rep);
@@ -210,13 +198,8 @@ static void test_disconnect_cancels_inflight(void **state)
 	char conf[8192];
 
 	(void)state;
-	sbt_daemon_init(&d);
-	sbt_config(&d, conf, sizeof(conf), "test_ping_delay = 600s\nshutdown_timeout = 600s\n", 1,
-		   names1, extra1);
-	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
-	c = sbt_connect(d.socket);
-	assert_non_null(c);
-	assert_int_equal(sbt_hello(c, NULL), 0);
+	sbt_start_one(&d, conf, sizeof(conf), "test_ping_delay = 600s\nshutdown_timeout = 600s\n");
+	c = sbt_connect_hello(d.socket);
 	assert_true(sbt_send(c, &req) > 0);
 	assert_int_equal(sbt_call(c, SB_OP_HEALTH, &rep), 0); /* the ping is in flight */
 	sb_reply_done(&rep);
@@ -224,9 +207,7 @@ static void test_disconnect_cancels_inflight(void **state)
 	assert_int_equal(sbt_log_wait(&d, "op=ping id=2 table=- sub=- token=- outcome=shutting_down",
 				      SBT_TIMEOUT_MS),
 			 0);
-	other = sbt_connect(d.socket);
-	assert_non_null(other);
-	assert_int_equal(sbt_hello(other, NULL), 0);
+	other = sbt_connect_hello(d.socket);
 	assert_int_equal(sbt_call(other, SB_OP_HEALTH, &rep), 0);
 	assert_true(rep.ok);
 	sb_reply_done(&rep);
@@ -274,9 +255,7 @@ static void test_ready_waits_for_tenants(void **state)
 	sbt_write_file(d.conf, conf, 0644);
 	assert_int_equal(sbt_daemon_spawn(&d, argv, NULL), 0);
 	assert_int_equal(sbt_wait_socket(d.socket, SBT_TIMEOUT_MS), 0);
-	c = sbt_connect(d.socket);
-	assert_non_null(c);
-	assert_int_equal(sbt_hello(c, NULL), 0);
+	c = sbt_connect_hello(d.socket);
 	assert_int_equal(sbt_call(c, SB_OP_HEALTH, &rep), 0);
 	assert_true(rep.ok);
 	if (rep.u.health.ready) {

@@ -85,9 +85,7 @@ static void test_stale_socket_replaced(void **state)
 	sbt_config(&d, conf, sizeof(conf), NULL, 1, names, extra);
 	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
 	assert_true(sbt_log_contains(&d, "replacing a stale socket file"));
-	c = sbt_connect(d.socket);
-	assert_non_null(c);
-	assert_int_equal(sbt_hello(c, NULL), 0);
+	c = sbt_connect_hello(d.socket);
 	sbt_client_free(c);
 	assert_int_equal(sbt_daemon_stop(&d), 0);
 }
@@ -113,9 +111,7 @@ static void test_live_socket_not_stolen(void **state)
 	sbt_daemon_stop(&b);
 
 	/* and the first one still serves */
-	c = sbt_connect(a.socket);
-	assert_non_null(c);
-	assert_int_equal(sbt_hello(c, NULL), 0);
+	c = sbt_connect_hello(a.socket);
 	sbt_client_free(c);
 	assert_int_equal(sbt_daemon_stop(&a), 0);
 }
