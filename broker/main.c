@@ -6,10 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "hygiene.h"
-#include "log.h"
+#include "tenancy/config.h"
+#include "runtime/daemon.h"
+#include "runtime/hygiene.h"
+#include "util/log.h"
 #include "modules.h"
 
 static void usage(FILE *out)

@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "modules.h"
-#include "tokensvc.h"
+#include "tokens/tokensvc.h"
 
 struct module {
 	const char *name;

@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "credentials.h"
-#include "exchange.h"
-#include "identity.h"
-#include "idlog.h"
-#include "jsonbound.h"
-#include "jwks.h"
+#include "tokens/credentials.h"
+#include "tokens/exchange.h"
+#include "tokens/identity.h"
+#include "util/idlog.h"
+#include "util/jsonbound.h"
+#include "tokens/jwks.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "tenancy/config.h"
 #include "proto/limits.h"
 #include "proto/message.h"
 

@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "ratelimit.h"
-#include "tenant.h"
+#include "tenancy/config.h"
+#include "tenancy/ratelimit.h"
+#include "tenancy/tenant.h"
 
 #define TENANT                                                                                    \
 	"descope_project_id = P1\n"                                                               \

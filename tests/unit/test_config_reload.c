@@ -19,10 +19,10 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "listener.h"
-#include "tenant.h"
+#include "tenancy/config.h"
+#include "runtime/daemon.h"
+#include "runtime/listener.h"
+#include "tenancy/tenant.h"
 
 /* calloc() of the whole process, failing the fail_at-th call (0-based) while armed. malloc
  * stays the real one (or the sanitizer's), so free() matches. */

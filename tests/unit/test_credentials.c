@@ -15,9 +15,9 @@
 
 #include <openssl/crypto.h>
 
-#include "credentials.h"
-#include "idlog.h"
-#include "jsonalloc.h"
+#include "tokens/credentials.h"
+#include "util/idlog.h"
+#include "util/jsonalloc.h"
 #include "testjwt.h"
 
 static EVP_PKEY *rsa_key, *ec_key, *rsa_small;

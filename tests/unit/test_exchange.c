@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "exchange.h"
-#include "idlog.h"
-#include "jsonalloc.h"
+#include "tokens/exchange.h"
+#include "util/idlog.h"
+#include "util/jsonalloc.h"
 #include "testhttp.h"
 #include "testjwt.h"
 

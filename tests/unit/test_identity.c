@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "identity.h"
-#include "idlog.h"
-#include "jsonalloc.h"
+#include "tokens/identity.h"
+#include "util/idlog.h"
+#include "util/jsonalloc.h"
 #include "testjwt.h"
 
 #define PROJECT "P2abcdefghijklmnopqrstuvwxyz"

@@ -17,8 +17,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "jsonalloc.h"
-#include "jsonbound.h"
+#include "util/jsonalloc.h"
+#include "util/jsonbound.h"
 
 #define MARKER "SECRET-MARKER-7f3a9c"
 

@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "idlog.h"
-#include "jsonalloc.h"
-#include "jwks.h"
+#include "util/idlog.h"
+#include "util/jsonalloc.h"
+#include "tokens/jwks.h"
 #include "testjwt.h"
 
 static EVP_PKEY *rsa_key, *ec_key, *rsa_small;

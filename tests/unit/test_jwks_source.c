@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "idlog.h"
-#include "jwks.h"
+#include "util/idlog.h"
+#include "tokens/jwks.h"
 #include "testhttp.h"
 #include "testjwt.h"
 

@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "admission.h"
-#include "config.h"
-#include "tenant.h"
+#include "runtime/admission.h"
+#include "tenancy/config.h"
+#include "tenancy/tenant.h"
 
 static const char conf_text[] =
 	"[tenant.a]\n"

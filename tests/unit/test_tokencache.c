@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "tokencache.h"
+#include "tokens/tokencache.h"
 
 #define NOW 1800000000LL
 

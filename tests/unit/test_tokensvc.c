@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "tokensvc.h"
+#include "tokens/tokensvc.h"
 
 static void test_json_to_msgpack_types(void **state)
 {

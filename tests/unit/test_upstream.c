@@ -10,10 +10,10 @@
 
 #include <cmocka.h>
 
-#include "idlog.h"
-#include "jsonalloc.h"
+#include "util/idlog.h"
+#include "util/jsonalloc.h"
 #include "testhttp.h"
-#include "upstream.h"
+#include "upstream/upstream.h"
 
 static sd_event *event;
 static struct upstream *up;

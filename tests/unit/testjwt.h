@@ -19,7 +19,7 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
-#include "b64.h"
+#include "util/b64.h"
 
 static inline char *tj_b64(const void *data, size_t n)
 {

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+#include "tokens/tokencache.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/shamap.h"
+
+struct sb_token *sb_token_new(const char *access_token, const char *token_type,
+			      const char *issued_token_type, int64_t expires_at)
+{
+	struct sb_token *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->n_ref = 1;
+	t->expires_at = expires_at;
+	t->access_token = strdup(access_token ? access_token : "");
+	t->token_type = strdup(token_type ? token_type : "Bearer");
+	if (issued_token_type)
+		t->issued_token_type = strdup(issued_token_type);
+	if (!t->access_token || !t->token_type || (issued_token_type && !t->issued_token_type))
+		return sb_token_unref(t);
+	return t;
+}
+
+struct sb_token *sb_token_ref(struct sb_token *t)
+{
+	if (t)
+		t->n_ref++;
+	return t;
+}
+
+struct sb_token *sb_token_unref(struct sb_token *t)
+{
+	if (!t || --t->n_ref > 0)
+		return NULL;
+	if (t->access_token) {
+		explicit_bzero(t->access_token, strlen(t->access_token));
+		free(t->access_token);
+	}
+	free(t->token_type);
+	free(t->issued_token_type);
+	free(t->context_json);
+	explicit_bzero(t, sizeof(*t));
+	free(t);
+	return NULL;
+}
+
+struct tokencache_waiter {
+	struct tokencache_flight *flight;
+	struct tokencache_waiter *next, *prev;
+	tokencache_done_t done;
+	void *userdata;
+};
+
+struct tokencache_flight {
+	struct tokencache *tc;
+	uint8_t key[32];
+	struct tokencache_waiter *waiters;
+	tokencache_abort_t abort_cb;
+	void *abort_userdata;
+};
+
+/* A positive-map value: a token, or a running flight. */
+struct entry {
+	struct sb_token *token;         /* owned reference, or NULL while in flight */
+	struct tokencache_flight *flight;
+};
+
+struct negative {
+	int64_t until;
+	struct tokencache_error err;
+};
+
+struct tokencache {
+	struct shamap *entries;
+	struct shamap *negative;
+	int64_t margin;
+	int64_t negative_ttl;
+	struct tokencache_counters c;
+};
+
+static void waiters_free(struct tokencache_flight *f)
+{
+	while (f->waiters) {
+		struct tokencache_waiter *w = f->waiters;
+
+		f->waiters = w->next;
+		free(w);
+	}
+}
+
+static void entry_free(void *v)
+{
+	struct entry *e = v;
+
+	if (!e)
+		return;
+	sb_token_unref(e->token);
+	if (e->flight) {
+		/* Only reached from tokencache_free: flights are never evicted. */
+		if (e->flight->abort_cb)
+			e->flight->abort_cb(e->flight, e->flight->abort_userdata);
+		waiters_free(e->flight);
+		free(e->flight);
+	}
+	free(e);
+}
+
+static void negative_free(void *v)
+{
+	free(v);
+}
+
+static bool entry_evictable(const void *v)
+{
+	const struct entry *e = v;
+
+	return e->flight == NULL;
+}
+
+int tokencache_new(const struct tokencache_config *cfg, struct tokencache **ret)
+{
+	static const struct tokencache_config dflt = { 0 };
+	struct tokencache *tc;
+	int r;
+
+	if (!cfg)
+		cfg = &dflt;
+	tc = calloc(1, sizeof(*tc));
+	if (!tc)
+		return -ENOMEM;
+	tc->margin = cfg->margin_sec ? cfg->margin_sec : TOKENCACHE_DEFAULT_MARGIN;
+	tc->negative_ttl = cfg->negative_ttl_sec ? cfg->negative_ttl_sec :
+		TOKENCACHE_DEFAULT_NEGATIVE_TTL;
+	r = shamap_new(cfg->max_entries ? cfg->max_entries : TOKENCACHE_DEFAULT_SIZE, entry_free,
+		       &tc->entries);
+	if (r >= 0)
+		r = shamap_new(cfg->max_negative ? cfg->max_negative :
+			       TOKENCACHE_DEFAULT_NEGATIVE_SIZE, negative_free, &tc->negative);
+	if (r < 0) {
+		tokencache_free(tc);
+		return r;
+	}
+	*ret = tc;
+	return 0;
+}
+
+struct tokencache *tokencache_free(struct tokencache *tc)
+{
+	if (!tc)
+		return NULL;
+	shamap_free(tc->entries);
+	shamap_free(tc->negative);
+	free(tc);
+	return NULL;
+}
+
+static struct tokencache_waiter *waiter_add(struct tokencache_flight *f, tokencache_done_t done,
+					    void *userdata)
+{
+	struct tokencache_waiter *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->flight = f;
+	w->done = done;
+	w->userdata = userdata;
+	w->next = f->waiters;
+	if (f->waiters)
+		f->waiters->prev = w;
+	f->waiters = w;
+	return w;
+}
+
+int tokencache_rejected(struct tokencache *tc, const uint8_t key[static 32], int64_t now,
+			struct tokencache_error *neg)
+{
+	struct negative *n = shamap_get(tc->negative, key);
+
+	if (!n)
+		return 0;
+	if (now >= n->until) {
+		shamap_remove(tc->negative, key, true);
+		return 0;
+	}
+	tc->c.negative_hits++;
+	if (neg)
+		*neg = n->err;
+	return n->err.r;
+}
+
+int tokencache_acquire(struct tokencache *tc, const uint8_t key[static 32], int64_t now,
+		       tokencache_done_t done, void *userdata, struct sb_token **ret_token,
+		       struct tokencache_waiter **ret_waiter, struct tokencache_flight **ret_flight,
+		       struct tokencache_error *neg)
+{
+	struct negative *n;
+	struct entry *e;
+	struct tokencache_flight *f;
+	int r;
+
+	*ret_token = NULL;
+	*ret_waiter = NULL;
+	if (ret_flight)
+		*ret_flight = NULL;
+
+	n = shamap_get(tc->negative, key);
+	if (n) {
+		if (now < n->until) {
+			tc->c.negative_hits++;
+			if (neg)
+				*neg = n->err;
+			return n->err.r;
+		}
+		shamap_remove(tc->negative, key, true);
+	}
+
+	e = shamap_get(tc->entries, key);
+	if (e && e->token) {
+		if (now < e->token->expires_at - tc->margin) {
+			tc->c.hits++;
+			*ret_token = sb_token_ref(e->token);
+			return TOKENCACHE_HIT;
+		}
+		tc->c.expired++;
+		shamap_remove(tc->entries, key, true);
+		e = NULL;
+	}
+	if (e && e->flight) {
+		struct tokencache_waiter *w = waiter_add(e->flight, done, userdata);
+
+		if (!w)
+			return -ENOMEM;
+		tc->c.joins++;
+		*ret_waiter = w;
+		return TOKENCACHE_WAIT;
+	}
+
+	tc->c.misses++;
+	e = calloc(1, sizeof(*e));
+	f = calloc(1, sizeof(*f));
+	if (!e || !f) {
+		free(e);
+		free(f);
+		return -ENOMEM;
+	}
+	f->tc = tc;
+	memcpy(f->key, key, 32);
+	e->flight = f;
+	r = shamap_put(tc->entries, key, e, entry_evictable);
+	if (r < 0)
+		return r; /* e and f were freed by the map */
+	*ret_waiter = waiter_add(f, done, userdata);
+	if (!*ret_waiter) {
+		e->flight = NULL; /* not yet started: nothing to abort */
+		free(f);
+		shamap_remove(tc->entries, key, true);
+		return -ENOMEM;
+	}
+	tc->c.flights++;
+	if (ret_flight)
+		*ret_flight = f;
+	return TOKENCACHE_LEAD;
+}
+
+void tokencache_flight_set_abort(struct tokencache_flight *f, tokencache_abort_t abort_cb,
+				 void *userdata)
+{
+	f->abort_cb = abort_cb;
+	f->abort_userdata = userdata;
+}
+
+void tokencache_waiter_cancel(struct tokencache_waiter *w)
+{
+	struct tokencache_flight *f;
+
+	if (!w)
+		return;
+	f = w->flight;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		f->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+static bool remember_rejection(int r)
+{
+	return r == -EKEYREJECTED || r == -EKEYEXPIRED || r == -EPERM;
+}
+
+void tokencache_reject(struct tokencache *tc, const uint8_t key[static 32],
+		       const struct tokencache_error *err, int64_t now)
+{
+	struct negative *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return;
+	n->until = now + tc->negative_ttl;
+	n->err = *err;
+	(void)shamap_put(tc->negative, key, n, NULL);
+}
+
+void tokencache_complete(struct tokencache *tc, struct tokencache_flight *f, int r,
+			 struct sb_token *tok, const struct tokencache_error *err, int64_t now)
+{
+	struct tokencache_error generic = { .r = r };
+	struct entry *e;
+
+	/* Detach the flight from its entry first: callbacks below may look the key up again. */
+	e = shamap_remove(tc->entries, f->key, false);
+	if (e) {
+		e->flight = NULL;
+		entry_free(e);
+	}
+	if (r == 0 && tok && now < tok->expires_at - tc->margin) {
+		e = calloc(1, sizeof(*e));
+		if (e) {
+			e->token = sb_token_ref(tok);
+			if (shamap_put(tc->entries, f->key, e, entry_evictable) >= 0)
+				tc->c.stored++;
+		}
+	} else if (r < 0) {
+		if (!err) {
+			(void)snprintf(generic.message, sizeof(generic.message), "exchange failed");
+			err = &generic;
+		}
+		if (remember_rejection(r))
+			tokencache_reject(tc, f->key, err, now);
+	}
+
+	/* Hold our own reference: a callback may drop the cache entry. */
+	if (r == 0)
+		sb_token_ref(tok);
+	while (f->waiters) {
+		struct tokencache_waiter *w = f->waiters;
+
+		f->waiters = w->next;
+		if (f->waiters)
+			f->waiters->prev = NULL;
+		w->done(w, r, r == 0 ? tok : NULL, r == 0 ? NULL : err, w->userdata);
+		free(w);
+	}
+	if (r == 0)
+		sb_token_unref(tok);
+	free(f);
+}
+
+struct adopt_ctx {
+	struct tokencache *dst;
+	int64_t now, margin;
+	size_t n;
+};
+
+static void adopt_one(const uint8_t *key, void *v, void *userdata)
+{
+	struct adopt_ctx *ac = userdata;
+	const struct entry *e = v;
+	struct entry *copy;
+
+	if (!e->token || ac->now >= e->token->expires_at - ac->margin ||
+	    shamap_peek(ac->dst->entries, key))
+		return;
+	copy = calloc(1, sizeof(*copy));
+	if (!copy)
+		return;
+	copy->token = sb_token_ref(e->token);
+	if (shamap_put(ac->dst->entries, key, copy, entry_evictable) >= 0)
+		ac->n++;
+}
+
+size_t tokencache_adopt(struct tokencache *dst, const struct tokencache *src, int64_t now)
+{
+	/* The stricter margin of the two: never serve a token dst would not have stored. */
+	struct adopt_ctx ac = { .dst = dst, .now = now,
+				.margin = dst->margin > src->margin ? dst->margin : src->margin };
+
+	shamap_foreach(src->entries, adopt_one, &ac);
+	return ac.n;
+}
+
+static bool token_expired(void *v, void *userdata)
+{
+	struct entry *e = v;
+	const int64_t *bounds = userdata; /* now, margin */
+
+	return e->token && bounds[0] >= e->token->expires_at - bounds[1];
+}
+
+static bool negative_expired(void *v, void *userdata)
+{
+	const struct negative *n = v;
+	const int64_t *now = userdata;
+
+	return *now >= n->until;
+}
+
+void tokencache_sweep(struct tokencache *tc, int64_t now)
+{
+	int64_t bounds[2] = { now, tc->margin };
+	size_t before = shamap_size(tc->entries);
+
+	shamap_sweep(tc->entries, token_expired, bounds);
+	tc->c.expired += before - shamap_size(tc->entries);
+	shamap_sweep(tc->negative, negative_expired, &now);
+}
+
+void tokencache_get_counters(const struct tokencache *tc, struct tokencache_counters *ret)
+{
+	*ret = tc->c;
+	ret->entries = shamap_size(tc->entries);
+	ret->evicted = shamap_evictions(tc->entries);
+	ret->negative_entries = shamap_size(tc->negative);
+}

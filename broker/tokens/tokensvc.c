@@ -1,0 +1,795 @@
+/* SPDX-License-Identifier: MIT */
+#include "tokens/tokensvc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tenancy/config.h"
+#include "tokens/credentials.h"
+#include "runtime/dispatch.h"
+#include "tokens/exchange.h"
+#include "util/idlog.h"
+#include "util/jsonalloc.h"
+#include "tokens/jwks.h"
+#include "util/log.h"
+#include "runtime/stats.h"
+#include "proto/limits.h"
+#include "tenancy/tenant.h"
+#include "upstream/upstream.h"
+
+#define SWEEP_INTERVAL_USEC (60u * 1000000u)
+#define SECURE_HEAP_SIZE (1024u * 1024u)
+
+struct tsvc_tenant {
+	struct tenant *t; /* borrowed: we live inside it */
+	char name[CONFIG_TENANT_NAME_MAX + 1];
+	struct identity *id;
+	struct jwks_source *jwks;
+	struct credentials *creds;
+	struct tokencache *cache;
+	struct exchange_config xcfg; /* strings borrowed from the tenant's config */
+	sd_event_source *sweep;
+	char *jwks_url;
+	bool expose_tokens;
+	char ctx_missing[256]; /* ctx mode: why a token without any context claim is refused */
+	uint64_t exchanges, rejected;
+	struct tokencache_counters reported; /* last values added to the process stats */
+	uint64_t reported_exchanges;
+};
+
+struct tokensvc_acq {
+	struct tsvc_tenant *ts;
+	char *token;
+	size_t len;
+	uint8_t hash[32];
+	struct identity_claims *claims;
+	struct jwks_wait *jwks_wait;
+	struct tokencache_waiter *waiter;
+	bool kid_refetched;
+	bool cache_hit; /* answered from the token cache: no upstream request of its own */
+	tokensvc_done_t done;
+	void *userdata;
+	struct tokensvc_acq **ret_slot;
+};
+
+/* The leader's exchange of one flight. */
+struct tsvc_flight {
+	struct tsvc_tenant *ts;
+	struct tokencache_flight *f;
+	struct exchange_request *x;
+};
+
+static struct upstream *svc_upstream;
+
+static int svc_slot = -1;
+
+static int64_t wall_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Adds what changed in this tenant's cache since the last call to the process-wide stats. */
+static void stats_sync(struct tsvc_tenant *ts)
+{
+	struct stats_cache *sc = stats_cache();
+	struct tokencache_counters c;
+
+	tokencache_get_counters(ts->cache, &c);
+	sc->hits += c.hits - ts->reported.hits;
+	sc->misses += c.misses - ts->reported.misses;
+	sc->coalesced += c.joins - ts->reported.joins;
+	sc->evictions += c.evicted - ts->reported.evicted;
+	sc->entries += (uint64_t)c.entries - (uint64_t)ts->reported.entries;
+	sc->upstream_exchanges += ts->exchanges - ts->reported_exchanges;
+	ts->reported = c;
+	ts->reported_exchanges = ts->exchanges;
+}
+
+/* ---- acquisition ---- */
+
+static void acq_free(struct tokensvc_acq *a)
+{
+	if (!a)
+		return;
+	if (a->token) {
+		explicit_bzero(a->token, a->len);
+		free(a->token);
+	}
+	identity_claims_unref(a->claims);
+	free(a);
+}
+
+static void acq_finish(struct tokensvc_acq *a, int r, struct sb_token *tok,
+		       const struct tokencache_error *err)
+{
+	struct tokencache_error generic = { .r = r };
+
+	if (r < 0 && !err) {
+		(void)snprintf(generic.message, sizeof(generic.message), "%s", strerror(-r));
+		err = &generic;
+	}
+	if (a->ret_slot)
+		*a->ret_slot = NULL;
+	a->done(a, r, r == 0 ? tok : NULL, a->claims, r == 0 ? NULL : err, a->userdata);
+	acq_free(a);
+}
+
+static void acq_fail(struct tokensvc_acq *a, int r, const char *message)
+{
+	struct tokencache_error err = { .r = r };
+
+	(void)snprintf(err.message, sizeof(err.message), "%s", message);
+	acq_finish(a, r, NULL, &err);
+}
+
+void tokensvc_acquire_cancel(struct tokensvc_acq *a)
+{
+	if (!a)
+		return;
+	jwks_wait_cancel(a->jwks_wait);
+	tokencache_waiter_cancel(a->waiter);
+	if (a->ret_slot)
+		*a->ret_slot = NULL;
+	acq_free(a);
+}
+
+static void on_exchange_done(struct exchange_request *x, int r, struct sb_token *tok,
+			     const struct tokencache_error *err, void *userdata)
+{
+	struct tsvc_flight *fl = userdata;
+	struct tsvc_tenant *ts = fl->ts;
+	struct tenant *t = ts->t;
+	struct tokencache_flight *f = fl->f;
+
+	free(fl);
+	/* Every waiter of the flight, the leader included, is answered from here. A reply may
+	 * close its connection and drop the last reference to a tenant a reload replaced: the
+	 * tenant (and ts, its cache) stays alive until we are done with it. */
+	tenant_ref(t);
+	tokencache_complete(ts->cache, f, r, tok, err, wall_now());
+	stats_sync(ts);
+	tenant_unref(t); /* may free ts */
+}
+
+static void on_flight_abort(struct tokencache_flight *f, void *userdata)
+{
+	struct tsvc_flight *fl = userdata;
+
+	exchange_cancel(fl->x);
+	free(fl);
+}
+
+static void on_cache_done(struct tokencache_waiter *w, int r, struct sb_token *tok,
+			  const struct tokencache_error *err, void *userdata)
+{
+	struct tokensvc_acq *a = userdata;
+
+	a->waiter = NULL;
+	acq_finish(a, r, tok, err);
+}
+
+/* Last step: the token from the cache, a running flight, or a new exchange. */
+static void acq_token(struct tokensvc_acq *a)
+{
+	struct tsvc_tenant *ts = a->ts;
+	struct tokencache_flight *f = NULL;
+	struct tokencache_error neg;
+	struct sb_token *tok = NULL;
+	struct tsvc_flight *fl;
+	int64_t now = wall_now();
+	int r;
+
+	r = tokencache_acquire(ts->cache, a->hash, now, on_cache_done, a, &tok, &a->waiter, &f,
+			       &neg);
+	stats_sync(ts);
+	if (r == TOKENCACHE_HIT) {
+		a->cache_hit = true;
+		acq_finish(a, 0, tok, NULL);
+		sb_token_unref(tok);
+		return;
+	}
+	if (r == TOKENCACHE_WAIT)
+		return;
+	if (r < 0) {
+		if (r == -ENOSPC)
+			acq_fail(a, -EUSERS, "too many exchanges in flight");
+		else if (r == -ENOMEM)
+			acq_fail(a, -ENOMEM, "out of memory");
+		else
+			acq_finish(a, r, NULL, &neg);
+		return;
+	}
+
+	/* TOKENCACHE_LEAD: a's waiter is answered when the flight completes. */
+	fl = calloc(1, sizeof(*fl));
+	if (fl) {
+		fl->ts = ts;
+		fl->f = f;
+		r = exchange_start(svc_upstream, &ts->xcfg, a->token, a->len, a->claims, now,
+				   on_exchange_done, fl, &fl->x);
+		if (r >= 0) {
+			ts->exchanges++;
+			tokencache_flight_set_abort(f, on_flight_abort, fl);
+			return;
+		}
+		free(fl);
+	} else {
+		r = -ENOMEM;
+	}
+	{
+		struct tokencache_error err = { .r = r == -ENOMEM ? -ENOMEM : -EIO };
+
+		(void)snprintf(err.message, sizeof(err.message), "exchange cannot start: %s",
+			       strerror(-r));
+		log_error("tenant=%s: %s", ts->name, err.message);
+		tokencache_complete(ts->cache, f, err.r, NULL, &err, now);
+	}
+}
+
+static void acq_validate(struct tokensvc_acq *a);
+
+static void on_jwks_refetched(struct jwks_wait *w, bool found, void *userdata)
+{
+	struct tokensvc_acq *a = userdata;
+	struct tenant *t = tenant_ref(a->ts->t); /* as in on_exchange_done */
+
+	a->jwks_wait = NULL;
+	a->kid_refetched = true;
+	acq_validate(a); /* may free a */
+	tenant_unref(t); /* may free the tenant; the JWKS source defers its own free */
+}
+
+static void acq_validate(struct tokensvc_acq *a)
+{
+	struct tsvc_tenant *ts = a->ts;
+	struct identity_error ierr;
+	struct tokencache_error neg;
+	int64_t now = wall_now();
+	int r;
+
+	r = tokencache_rejected(ts->cache, a->hash, now, &neg);
+	if (r < 0) {
+		ts->rejected++;
+		acq_finish(a, r, NULL, &neg);
+		return;
+	}
+	r = identity_validate(ts->id, jwks_source_keys(ts->jwks), a->token, a->len, now, &a->claims,
+			      &ierr);
+	if (r == -ENOKEY) {
+		if (!a->kid_refetched) {
+			r = jwks_source_refetch_for_kid(ts->jwks, ierr.kid, on_jwks_refetched, a,
+							&a->jwks_wait);
+			if (r == 1)
+				return;
+		}
+		ts->rejected++;
+		/* Not remembered as a rejection: the next refetch may bring the key. */
+		acq_fail(a, -EKEYREJECTED, a->kid_refetched ?
+			 "token kid is not in the key set, even after a refetch" :
+			 "token kid is not in the key set (refetch rate-limited)");
+		return;
+	}
+	if (r == -EAGAIN) {
+		acq_fail(a, -EIO, "the tenant's Descope keys (JWKS) are not loaded yet");
+		return;
+	}
+	if (r < 0) {
+		struct tokencache_error err = { .r = r };
+
+		ts->rejected++;
+		(void)snprintf(err.message, sizeof(err.message), "%s", ierr.message);
+		if (r == -EKEYREJECTED || r == -EKEYEXPIRED)
+			tokencache_reject(ts->cache, a->hash, &err, now);
+		acq_finish(a, r, NULL, &err);
+		return;
+	}
+	/* ctx mode: a token without any of the configured context claims would be exchanged for
+	 * a token whose Skyflow role conditions see no user attribute at all. Refused here,
+	 * before the cache and without any upstream call (exchange_start refuses it too). */
+	if (ts->xcfg.mode == EXCHANGE_CTX && json_object_size(a->claims->context) == 0) {
+		ts->rejected++;
+		acq_fail(a, -EACCES, ts->ctx_missing);
+		return;
+	}
+	acq_token(a);
+}
+
+int tokensvc_acquire(struct tenant *t, const char *subject_token, size_t len,
+		     tokensvc_done_t done, void *userdata, struct tokensvc_acq **ret)
+{
+	struct tsvc_tenant *ts;
+	struct tokensvc_acq *a;
+
+	if (ret)
+		*ret = NULL;
+	if (!t || !done || svc_slot < 0)
+		return -EINVAL;
+	ts = tenant_ext_get(t, (unsigned)svc_slot);
+	if (!ts)
+		return -ENOTCONN;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->ts = ts;
+	a->done = done;
+	a->userdata = userdata;
+	a->len = subject_token ? len : 0;
+	/* Copy at most one byte past the cap: validation refuses the size without reading more. */
+	if (a->len > SB_MAX_TOKEN_LEN + 1)
+		a->len = SB_MAX_TOKEN_LEN + 1;
+	a->token = malloc(a->len + 1);
+	if (!a->token) {
+		free(a);
+		return -ENOMEM;
+	}
+	if (a->len)
+		memcpy(a->token, subject_token, a->len);
+	a->token[a->len] = '\0';
+	identity_token_hash(a->token, a->len, a->hash);
+	a->ret_slot = ret;
+	if (ret)
+		*ret = a;
+	acq_validate(a); /* may finish (and free) a */
+	return 0;
+}
+
+/* ---- JSON -> msgpack ---- */
+
+static int j2m(json_t *j, msgpack_zone *zone, msgpack_object *o, unsigned depth)
+{
+	if (depth > 16)
+		return -EMSGSIZE;
+	memset(o, 0, sizeof(*o));
+	switch (json_typeof(j)) {
+	case JSON_OBJECT: {
+		size_t n = json_object_size(j), i = 0;
+		const char *k;
+		json_t *v;
+
+		o->type = MSGPACK_OBJECT_MAP;
+		o->via.map.size = (uint32_t)n;
+		o->via.map.ptr = n ? msgpack_zone_malloc(zone, n * sizeof(msgpack_object_kv)) : NULL;
+		if (n && !o->via.map.ptr)
+			return -ENOMEM;
+		json_object_foreach(j, k, v) {
+			msgpack_object_kv *kv = &o->via.map.ptr[i++];
+			size_t kl = strlen(k);
+			char *ks = msgpack_zone_malloc(zone, kl ? kl : 1);
+			int r;
+
+			if (!ks)
+				return -ENOMEM;
+			memcpy(ks, k, kl);
+			kv->key.type = MSGPACK_OBJECT_STR;
+			kv->key.via.str.ptr = ks;
+			kv->key.via.str.size = (uint32_t)kl;
+			r = j2m(v, zone, &kv->val, depth + 1);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	case JSON_ARRAY: {
+		size_t n = json_array_size(j);
+
+		o->type = MSGPACK_OBJECT_ARRAY;
+		o->via.array.size = (uint32_t)n;
+		o->via.array.ptr = n ? msgpack_zone_malloc(zone, n * sizeof(msgpack_object)) : NULL;
+		if (n && !o->via.array.ptr)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++) {
+			int r = j2m(json_array_get(j, i), zone, &o->via.array.ptr[i], depth + 1);
+
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	case JSON_STRING: {
+		size_t n = json_string_length(j);
+		char *s = msgpack_zone_malloc(zone, n ? n : 1);
+
+		if (!s)
+			return -ENOMEM;
+		memcpy(s, json_string_value(j), n);
+		o->type = MSGPACK_OBJECT_STR;
+		o->via.str.ptr = s;
+		o->via.str.size = (uint32_t)n;
+		return 0;
+	}
+	case JSON_INTEGER: {
+		json_int_t v = json_integer_value(j);
+
+		if (v >= 0) {
+			o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+			o->via.u64 = (uint64_t)v;
+		} else {
+			o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+			o->via.i64 = v;
+		}
+		return 0;
+	}
+	case JSON_REAL:
+		o->type = MSGPACK_OBJECT_FLOAT64;
+		o->via.f64 = json_real_value(j);
+		return 0;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		o->type = MSGPACK_OBJECT_BOOLEAN;
+		o->via.boolean = json_is_true(j);
+		return 0;
+	default:
+		o->type = MSGPACK_OBJECT_NIL;
+		return 0;
+	}
+}
+
+int tokensvc_json_to_msgpack(json_t *j, msgpack_zone *zone, msgpack_object *out)
+{
+	return j2m(j, zone, out, 1);
+}
+
+/* ---- the exchange operation ---- */
+
+struct xop {
+	struct request_ctx *rc;
+	struct tokensvc_acq *acq;
+};
+
+static void hash_prefix(const uint8_t *hash, char out[13])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < 6; i++) {
+		out[2 * i] = hex[hash[i] >> 4];
+		out[2 * i + 1] = hex[hash[i] & 15];
+	}
+	out[12] = '\0';
+}
+
+static void xop_done(struct tokensvc_acq *a, int r, struct sb_token *tok,
+		     struct identity_claims *claims, const struct tokencache_error *err,
+		     void *userdata)
+{
+	struct xop *xo = userdata;
+	struct request_ctx *rc = xo->rc;
+	struct tsvc_tenant *ts = a->ts;
+	char hp[13];
+
+	free(xo);
+	hash_prefix(a->hash, hp);
+	request_ctx_set_cancel(rc, NULL, NULL);
+	/* A cached token's upstream request belongs to the request that fetched it. */
+	request_ctx_set_audit(rc, NULL, claims ? claims->sub : NULL, hp,
+			      r == 0 ? (a->cache_hit || !tok->request_id[0] ? NULL : tok->request_id)
+				     : (err->request_id[0] ? err->request_id : NULL));
+	if (r < 0) {
+		enum sb_errcode code = sb_errcode_from_errno(r);
+		struct sb_error e = {
+			.code = code,
+			.message = err->message[0] ? err->message : NULL,
+			.retryable = sb_errcode_retryable(code),
+			.upstream_status = { .set = err->upstream_status > 0,
+					     .v = (uint64_t)(err->upstream_status > 0 ?
+							     err->upstream_status : 0) },
+			.request_id = err->request_id[0] ? err->request_id : NULL,
+		};
+
+		(void)request_ctx_reply_error_full(rc, &e);
+		return;
+	}
+	{
+		struct sb_reply rep = { .op = SB_OP_EXCHANGE };
+		msgpack_zone *zone = NULL;
+		msgpack_object ctx;
+
+		rep.u.exchange.expires_at = tok->expires_at > 0 ? (uint64_t)tok->expires_at : 0;
+		rep.u.exchange.token_type = tok->token_type;
+		rep.u.exchange.issued_token_type = tok->issued_token_type;
+		if (tok->context_json) {
+			/* Our own compact text: parsing it is cheap and cannot fail but on ENOMEM. */
+			json_t *j = json_loads(tok->context_json, JSON_DECODE_ANY, NULL);
+
+			zone = j ? msgpack_zone_new(1024) : NULL;
+			if (zone && json_is_object(j) &&
+			    tokensvc_json_to_msgpack(j, zone, &ctx) >= 0)
+				rep.u.exchange.context = &ctx;
+			json_decref(j);
+		}
+		/* Trust model 2: the token itself only where the tenant exposes tokens. */
+		rep.u.exchange.access_token = ts->expose_tokens ? tok->access_token : NULL;
+		(void)request_ctx_reply_ok(rc, &rep);
+		if (zone)
+			msgpack_zone_free(zone);
+	}
+}
+
+static void xop_cancel(struct request_ctx *rc, void *userdata)
+{
+	struct xop *xo = userdata;
+
+	tokensvc_acquire_cancel(xo->acq);
+	free(xo);
+	(void)request_ctx_reply_error(rc, -ECANCELED, NULL);
+}
+
+static int op_exchange(struct request_ctx *rc)
+{
+	const struct sb_request *req = request_ctx_request(rc);
+	const char *token = req->u.exchange.subject_token;
+	struct xop *xo;
+	int r;
+
+	xo = calloc(1, sizeof(*xo));
+	if (!xo)
+		return -ENOMEM;
+	xo->rc = rc;
+	request_ctx_set_cancel(rc, xop_cancel, xo);
+	r = tokensvc_acquire(request_ctx_tenant(rc), token, token ? strlen(token) : 0, xop_done, xo,
+			     &xo->acq);
+	if (r < 0) {
+		request_ctx_set_cancel(rc, NULL, NULL);
+		free(xo);
+		return r == -ENOTCONN ? -EIO : r;
+	}
+	return 0;
+}
+
+/* ---- per-tenant state ---- */
+
+static void on_jwks_changed(struct jwks_source *src, bool ready, void *userdata)
+{
+	struct tsvc_tenant *ts = userdata;
+
+	if (ready)
+		tenant_set_ready(ts->t, "jwks");
+	else
+		(void)tenant_set_not_ready(ts->t, "jwks", jwks_source_status(src));
+}
+
+static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct tsvc_tenant *ts = userdata;
+
+	tokencache_sweep(ts->cache, wall_now());
+	stats_sync(ts);
+	(void)sd_event_source_set_time_relative(s, SWEEP_INTERVAL_USEC);
+	(void)sd_event_source_set_enabled(s, SD_EVENT_ON);
+	return 0;
+}
+
+static void tsvc_tenant_free(struct tsvc_tenant *ts)
+{
+	if (!ts)
+		return;
+	sd_event_source_disable_unref(ts->sweep);
+	if (ts->cache) {
+		/* This tenant's entries leave the process-wide count with it. */
+		stats_cache()->entries -= ts->reported.entries;
+		ts->reported.entries = 0;
+	}
+	/* Flights are aborted here; no request is in flight (each holds a tenant reference). */
+	tokencache_free(ts->cache);
+	jwks_source_free(ts->jwks);
+	identity_free(ts->id);
+	credentials_free(ts->creds);
+	free(ts->jwks_url);
+	free(ts);
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether tokens exchanged under a would be exchanged the same way under b. */
+static bool same_exchange(const struct tenant_config *a, const struct tenant_config *b)
+{
+	if (a->exchange != b->exchange || !str_same(a->sts_url, b->sts_url) ||
+	    !str_same(a->service_account_id, b->service_account_id) ||
+	    !str_same(a->credentials_file, b->credentials_file) ||
+	    a->context_claims.n != b->context_claims.n)
+		return false;
+	for (size_t i = 0; i < a->context_claims.n; i++)
+		if (!str_same(a->context_claims.v[i], b->context_claims.v[i]))
+			return false;
+	return true;
+}
+
+static int tsvc_attach(struct tenant *t, sd_event *event, void *userdata)
+{
+	const struct tenant_config *tc = tenant_config(t);
+	struct identity_config icfg = { 0 };
+	struct jwks_source_config jcfg = { 0 };
+	struct tokencache_config ccfg = { 0 };
+	struct upstream_opts http = { 0 };
+	struct tsvc_tenant *ts;
+	const char *base;
+	char why[512];
+	int r;
+
+	if (!svc_upstream) {
+		r = upstream_new(event, &svc_upstream);
+		if (r < 0)
+			return log_errno(LOG_ERR, r, "cannot set up upstream HTTP");
+	}
+	ts = calloc(1, sizeof(*ts));
+	if (!ts)
+		return log_errno(LOG_ERR, -ENOMEM, "tenant=%s: out of memory", tenant_name(t));
+	ts->t = t;
+	(void)snprintf(ts->name, sizeof(ts->name), "%s", tenant_name(t));
+	ts->expose_tokens = tc->expose_tokens;
+
+	http.ca_file = tc->ca_file;
+	http.insecure_http = tc->insecure_http;
+	http.connect_timeout_ms = (uint32_t)(tc->connect_timeout_usec / 1000u);
+	http.total_timeout_ms = (uint32_t)(tc->http_timeout_usec / 1000u);
+	/* insecure_http is warned about by the config loader at start. */
+
+	/* Identity. */
+	icfg.project_id = tc->descope_project_id;
+	icfg.base_url = tc->descope_base_url;
+	icfg.issuer = tc->issuer;
+	icfg.audiences = (const char *const *)tc->audience.v;
+	icfg.n_audiences = tc->audience.n;
+	icfg.context_claims = (const char *const *)tc->context_claims.v;
+	icfg.n_context_claims = tc->context_claims.n;
+	icfg.max_token_len = tc->token_max_len;
+	r = identity_new(&icfg, &ts->id);
+	if (r < 0) {
+		log_errno(LOG_ERR, r, "tenant=%s: invalid identity settings", ts->name);
+		goto fail;
+	}
+
+	/* JWKS: the tenant is not ready until a set is loaded. */
+	base = tc->descope_base_url ? tc->descope_base_url : IDENTITY_DEFAULT_BASE_URL;
+	if (tc->jwks_url)
+		ts->jwks_url = strdup(tc->jwks_url);
+	else if (asprintf(&ts->jwks_url, "%s/%s/.well-known/jwks.json", base,
+			  tc->descope_project_id) < 0)
+		ts->jwks_url = NULL;
+	if (!ts->jwks_url) {
+		r = log_errno(LOG_ERR, -ENOMEM, "tenant=%s: out of memory", ts->name);
+		goto fail;
+	}
+	jcfg.url = ts->jwks_url;
+	jcfg.name = ts->name;
+	jcfg.refresh_sec = (uint32_t)(tc->jwks_refresh_usec / 1000000u);
+	jcfg.http = http;
+	r = jwks_source_new(event, svc_upstream, &jcfg, on_jwks_changed, ts, &ts->jwks);
+	if (r < 0) {
+		log_errno(LOG_ERR, r, "tenant=%s: cannot set up the JWKS source", ts->name);
+		goto fail;
+	}
+
+	/* Credentials: needed to sign in ctx mode; optional for sts. */
+	if (tc->credentials_file) {
+		r = credentials_load(tc->credentials_file, NULL, &ts->creds, why, sizeof(why));
+		if (r < 0) {
+			log_error("tenant=%s: %s", ts->name, why);
+			(void)tenant_set_not_ready(t, "credentials", why);
+		}
+	} else if (tc->exchange == CONFIG_EXCHANGE_CTX) {
+		(void)tenant_set_not_ready(t, "credentials",
+					   "exchange = ctx needs a credentials file");
+	}
+
+	ccfg.max_entries = tc->cache_size;
+	r = tokencache_new(&ccfg, &ts->cache);
+	if (r < 0) {
+		log_errno(LOG_ERR, r, "tenant=%s: cannot create the token cache", ts->name);
+		goto fail;
+	}
+
+	ts->xcfg.mode = tc->exchange == CONFIG_EXCHANGE_CTX ? EXCHANGE_CTX : EXCHANGE_STS;
+	{
+		size_t o = 0;
+		int k = snprintf(ts->ctx_missing, sizeof(ts->ctx_missing),
+				 "token has none of the configured context claims (");
+
+		o = k > 0 ? (size_t)k : 0;
+		for (size_t i = 0; i < tc->context_claims.n && o < sizeof(ts->ctx_missing); i++) {
+			k = snprintf(ts->ctx_missing + o, sizeof(ts->ctx_missing) - o, "%s%s",
+				     i ? ", " : "", tc->context_claims.v[i]);
+			o += k > 0 ? (size_t)k : 0;
+		}
+		if (o < sizeof(ts->ctx_missing))
+			(void)snprintf(ts->ctx_missing + o, sizeof(ts->ctx_missing) - o,
+				       "); exchange = ctx does not mint a token without user context");
+	}
+	ts->xcfg.sts_url = tc->sts_url;
+	ts->xcfg.service_account_id = tc->service_account_id;
+	ts->xcfg.creds = ts->creds;
+	ts->xcfg.http = http;
+	ts->xcfg.tenant = ts->name;
+
+	r = sd_event_add_time_relative(event, &ts->sweep, CLOCK_MONOTONIC, SWEEP_INTERVAL_USEC, 0,
+				       on_sweep, ts);
+	if (r < 0) {
+		log_errno(LOG_ERR, r, "tenant=%s: cannot add the cache sweep timer", ts->name);
+		goto fail;
+	}
+
+	{
+		/* On a reload, the replaced tenant's key set for the same URL: stay ready while
+		 * this source fetches its own. */
+		struct tenant *prev = tenant_previous(t);
+		struct tsvc_tenant *pts = prev ? tenant_ext_get(prev, (unsigned)svc_slot) : NULL;
+
+		if (pts && strcmp(pts->jwks_url, ts->jwks_url) == 0 && jwks_source_keys(pts->jwks))
+			jwks_source_seed(ts->jwks, jwks_source_keys(pts->jwks));
+		else
+			(void)tenant_set_not_ready(t, "jwks", "JWKS not loaded yet");
+		/* Skyflow tokens stay valid across a reload that keeps the exchange settings:
+		 * no burst of exchanges after SIGHUP. Subject tokens are still validated anew. */
+		if (pts && same_exchange(tenant_config(prev), tc)) {
+			size_t n = tokencache_adopt(ts->cache, pts->cache, wall_now());
+
+			if (n)
+				log_info("tenant=%s: %zu cached token(s) carried over the reload",
+					 ts->name, n);
+		}
+	}
+	tenant_ext_set(t, (unsigned)svc_slot, ts);
+	r = jwks_source_start(ts->jwks);
+	if (r < 0)
+		(void)tenant_set_not_ready(t, "jwks", jwks_source_status(ts->jwks));
+	return 0;
+fail:
+	tsvc_tenant_free(ts);
+	return r;
+}
+
+static void tsvc_detach(struct tenant *t, void *userdata)
+{
+	if (svc_slot < 0)
+		return;
+	tsvc_tenant_free(tenant_ext_get(t, (unsigned)svc_slot));
+	tenant_ext_set(t, (unsigned)svc_slot, NULL);
+}
+
+static void idlog_to_log(int priority, const char *message, void *userdata)
+{
+	log_printf(priority, "%s", message);
+}
+
+int tokensvc_module_init(void)
+{
+	static const struct tenant_hooks hooks = {
+		.name = "tokensvc",
+		.attach = tsvc_attach,
+		.detach = tsvc_detach,
+	};
+	int r;
+
+	if (svc_slot >= 0)
+		return 0;
+	/* jansson's copies of credentials and tokens are wiped when it frees them. */
+	jsonalloc_init();
+	/* Before any credentials are read: their private numbers go to locked memory. */
+	(void)credentials_secure_heap_init(SECURE_HEAP_SIZE);
+	idlog_set_sink(idlog_to_log, NULL);
+	idlog_set_max_priority(LOG_DEBUG); /* log.c applies the daemon's level */
+	r = tenant_hooks_register(&hooks);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "cannot register the token service");
+	svc_slot = r;
+	dispatch_register(SB_OP_EXCHANGE, op_exchange);
+	return 0;
+}
+
+void tokensvc_get_counters(const struct tenant *t, struct tokensvc_counters *ret)
+{
+	struct tsvc_tenant *ts = svc_slot >= 0 ? tenant_ext_get(t, (unsigned)svc_slot) : NULL;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!ts)
+		return;
+	ret->jwks_fetches = jwks_source_fetches(ts->jwks);
+	ret->exchanges = ts->exchanges;
+	ret->rejected = ts->rejected;
+	tokencache_get_counters(ts->cache, &ret->cache);
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <jansson.h>
+#include <systemd/sd-event.h>
+
+#include "tokens/identity.h"
+#include "tokens/tokencache.h"
+
+/*
+ * The token service: per-tenant identity (Descope JWKS + validation), credentials, token cache
+ * and exchange, wired into the daemon through the runtime's seams (tenant hooks, dispatch).
+ *
+ *  - tokensvc_module_init() registers the tenant hooks and the `exchange` operation; call it
+ *    once before tenants are built (modules.h).
+ *  - Per tenant (attach): a JWKS source started at once (the tenant is not ready, reason
+ *    "jwks", until a set is loaded), credentials loaded and parsed (reason "credentials" if
+ *    they fail; required in ctx mode), an identity validator and a token cache.
+ *  - tokensvc_acquire() is the one path from a subject token to a Skyflow token, for the
+ *    `exchange` operation and for the vault operations: negative cache, validation (an
+ *    unknown kid waits for one rate-limited JWKS refetch), token cache, single-flight
+ *    exchange. Nothing goes upstream before the token is validated.
+ */
+
+struct tenant;
+struct tokensvc_acq;
+
+/* Result for a tokensvc_acquire caller: r == 0 with tok and claims (both borrowed for the
+ * call; take references to keep them), or r < 0 with err (message, upstream status and
+ * request id). The acquisition is freed after the call. */
+typedef void (*tokensvc_done_t)(struct tokensvc_acq *a, int r, struct sb_token *tok,
+				struct identity_claims *claims, const struct tokencache_error *err,
+				void *userdata);
+
+/* Registers the tenant hooks and the `exchange` handler (once; later calls do nothing).
+ * Must run before tenants are built. Returns 0 or -errno (logged). */
+int tokensvc_module_init(void);
+
+/*
+ * Starts getting a Skyflow token for subject_token (copied, wiped) on behalf of tenant t
+ * (borrowed; must outlive the acquisition, which a request's tenant reference ensures).
+ * done may be called before this returns (cache hit, rejection). Returns 0 (done will be or
+ * was called) or -errno without calling done. *ret (may be NULL) is set only while the
+ * acquisition is pending, for tokensvc_acquire_cancel; it is reset to NULL if done already ran.
+ */
+int tokensvc_acquire(struct tenant *t, const char *subject_token, size_t len,
+		     tokensvc_done_t done, void *userdata, struct tokensvc_acq **ret);
+
+/* Drops a pending acquisition: no callback. The shared exchange, if any, goes on. */
+void tokensvc_acquire_cancel(struct tokensvc_acq *a);
+
+/*
+ * Converts a JSON value into a msgpack object allocated in zone (strings copied). Depth is
+ * capped at 16. Returns 0, -ENOMEM, -EMSGSIZE.
+ */
+int tokensvc_json_to_msgpack(json_t *j, msgpack_zone *zone, msgpack_object *out);
+
+/* Counters of a tenant's token service, for stats and tests (all zero if none attached). */
+struct tokensvc_counters {
+	uint64_t jwks_fetches;
+	uint64_t exchanges;       /* exchanges started upstream */
+	uint64_t rejected;        /* subject tokens refused locally */
+	struct tokencache_counters cache;
+};
+void tokensvc_get_counters(const struct tenant *t, struct tokensvc_counters *ret);

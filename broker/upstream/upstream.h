@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <systemd/sd-event.h>
+
+#include "util/jsonbound.h"
+
+/*
+ * Upstream HTTP(S): one libcurl multi handle driven by sd-event. curl tells us which sockets
+ * to watch (CURLMOPT_SOCKETFUNCTION -> one sd_event_add_io source per socket) and when to
+ * wake it (CURLMOPT_TIMERFUNCTION -> one time source); both call curl_multi_socket_action()
+ * and then collect finished transfers with curl_multi_info_read(). Nothing blocks and no
+ * thread is started (CURLOPT_NOSIGNAL; curl's threaded resolver is internal to libcurl).
+ *
+ * Each request owns its easy handle; cancelling a request drops it (no callback). Requests
+ * are HTTPS only unless the caller's options allow plain HTTP, verify the peer (CAINFO from
+ * ca_file), never follow redirects, cap the response body (abort in the write callback) and
+ * keep the X-Request-ID response header. Idempotent requests are retried once, after a
+ * jittered delay, on a 5xx status or a connection error (not on 4xx, not on a timeout: the
+ * time budget is spent).
+ *
+ * Transport failures are converted to negative errno values and logged once, here, with
+ * curl's own text (CURLOPT_ERRORBUFFER); callers log only the outcome.
+ */
+
+#define UPSTREAM_MAX_REQUEST_ID 128u
+#define UPSTREAM_DEFAULT_CONNECT_TIMEOUT_MS 5000u
+#define UPSTREAM_DEFAULT_TOTAL_TIMEOUT_MS 10000u
+#define UPSTREAM_DEFAULT_MAX_RESPONSE (1024u * 1024u)
+#define UPSTREAM_DEFAULT_RETRY_BASE_MS 200u
+
+/* Per-request options (the tenant's). Strings are borrowed for the duration of the start call. */
+struct upstream_opts {
+	const char *ca_file;          /* PEM bundle for peer verification; NULL: system store */
+	bool insecure_http;           /* allow http:// (tests and demo on loopback only) */
+	uint32_t connect_timeout_ms;  /* 0: default */
+	uint32_t total_timeout_ms;    /* 0: default */
+	size_t max_response;          /* body cap in bytes; 0: default */
+	uint32_t retry_base_ms;       /* first retry after [base, 2*base) ms; 0: default */
+	bool no_retry;                /* disable the one retry even for idempotent requests */
+	const char *log_tag;          /* e.g. "tenant=acme op=sts" for the log line; may be NULL */
+};
+
+/* What a finished request produced. Everything is borrowed until the callback returns. */
+struct upstream_response {
+	int r;             /* 0: an HTTP status arrived; <0: transport failure (-ETIMEDOUT, -EIO,
+			    * -ECONNREFUSED, -EMSGSIZE for a body over the cap) */
+	long status;       /* HTTP status, 0 without one */
+	const char *body;  /* NUL-terminated (also when binary); len in body_len */
+	size_t body_len;
+	const char *content_type; /* may be NULL */
+	const char *request_id;   /* X-Request-ID of the last response, sanitised; "" if none */
+	const char *error;        /* human text for a transport failure ("" otherwise) */
+	unsigned attempts;        /* 1 or 2 */
+	uint64_t elapsed_usec;
+};
+
+struct upstream;
+struct upstream_request;
+
+/*
+ * Completion. Called exactly once per request that was not cancelled, from the event loop
+ * (never from inside upstream_request_start). After it returns the request is freed: drop
+ * every pointer to it. The callback may start and cancel other requests; it must not free
+ * the upstream.
+ */
+typedef void (*upstream_done_t)(struct upstream_request *req, const struct upstream_response *resp,
+				void *userdata);
+
+/* Creates the multi handle on event loop e (a reference is taken). Returns 0 or -errno. */
+int upstream_new(sd_event *e, struct upstream **ret);
+
+/* Cancels every request (no callbacks) and frees. NULL is fine. Returns NULL. */
+struct upstream *upstream_free(struct upstream *u);
+
+/*
+ * Starts a request. method is "GET" or "POST"; body (copied, wiped when freed) is sent for
+ * POST with Content-Type application/json. idempotent enables the one retry. userdata is
+ * borrowed until the callback or a cancel. *ret (may be NULL) is a borrowed handle for
+ * upstream_request_cancel, valid until the callback returns.
+ * Returns 0; -EPROTONOSUPPORT for a URL that is not https:// (or http:// when allowed);
+ * -EINVAL, -ENOMEM.
+ */
+int upstream_request_start(struct upstream *u, const struct upstream_opts *opts,
+			   const char *method, const char *url, const void *body, size_t body_len,
+			   bool idempotent, upstream_done_t done, void *userdata,
+			   struct upstream_request **ret);
+
+/* Drops a request that has not completed: no callback will come. NULL is fine. */
+void upstream_request_cancel(struct upstream_request *req);
+
+/* Counters for stats and tests. */
+struct upstream_counters {
+	uint64_t started;   /* requests started */
+	uint64_t attempts;  /* HTTP attempts including retries */
+	uint64_t retries;
+	uint64_t failed;    /* transport failures delivered */
+	uint64_t in_flight;
+};
+void upstream_get_counters(const struct upstream *u, struct upstream_counters *ret);
+
+/*
+ * Parses the body of resp as JSON under lim (or 1 MiB / depth 16 when NULL).
+ * *ret is a new reference. Returns 0, -EBADMSG, -EMSGSIZE.
+ */
+int upstream_response_json(const struct upstream_response *resp,
+			   const struct jsonbound_limits *lim, json_t **ret);
+
+/* Maps a CURLcode to a negative errno as described above. */
+int upstream_errno_from_curl(CURLcode cc);
