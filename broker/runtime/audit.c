@@ -3,6 +3,7 @@
 
 #include "runtime/audit.h"
 #include "util/log.h"
+#include "util/sanitize.h"
 
 static bool audit_enabled = true;
 
@@ -18,10 +19,10 @@ void audit_request(const struct audit_record *a)
 	if (!audit_enabled)
 		return;
 	/* Field values that came from a client or upstream are sanitized: no forged lines. */
-	log_sanitize(table, sizeof(table), a->table ? a->table : "-");
-	log_sanitize(sub, sizeof(sub), a->sub ? a->sub : "-");
-	log_sanitize(hash, sizeof(hash), a->token_hash ? a->token_hash : "-");
-	log_sanitize(reqid, sizeof(reqid), a->upstream_request_id ? a->upstream_request_id : "-");
+	sanitize_for_log(table, sizeof(table), a->table ? a->table : "-");
+	sanitize_for_log(sub, sizeof(sub), a->sub ? a->sub : "-");
+	sanitize_for_log(hash, sizeof(hash), a->token_hash ? a->token_hash : "-");
+	sanitize_for_log(reqid, sizeof(reqid), a->upstream_request_id ? a->upstream_request_id : "-");
 
 	/* The audit trail does not depend on --log-level; buffered (see log_buffer_printf). */
 	log_buffer_printf(LOG_INFO, true,

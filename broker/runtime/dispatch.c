@@ -9,6 +9,7 @@
 #include "runtime/daemon.h"
 #include "runtime/dispatch.h"
 #include "util/log.h"
+#include "util/sanitize.h"
 #include "proto/limits.h"
 #include "tenancy/ratelimit.h"
 #include "runtime/stats.h"
@@ -284,7 +285,7 @@ static int handle_hello(struct request_ctx *rc)
 	for (uint32_t i = 0; i < h->versions.n; i++)
 		if (h->versions.v[i] == SB_PROTOCOL_VERSION)
 			version = SB_PROTOCOL_VERSION;
-	log_sanitize(client, sizeof(client), h->client);
+	sanitize_for_log(client, sizeof(client), h->client);
 	if (version == 0) {
 		conn_log(c, LOG_NOTICE, "closing: client '%s' speaks no protocol version we know",
 			 client);

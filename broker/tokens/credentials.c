@@ -20,7 +20,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "util/idlog.h"
+#include "util/hash.h"
+#include "util/log.h"
 #include "util/jsonbound.h"
 
 static int why_fail(char *why, size_t why_len, int r, const char *fmt, ...)
@@ -137,7 +138,7 @@ static void key_fingerprint(EVP_PKEY *key, char out[13])
 	int n = i2d_PUBKEY(key, &der);
 
 	if (n > 0)
-		(void)idlog_fingerprint(der, (size_t)n, out);
+		(void)hash_fingerprint(der, (size_t)n, out);
 	else
 		(void)snprintf(out, 13, "unknown");
 	OPENSSL_free(der);
@@ -297,7 +298,7 @@ int credentials_load(const char *path, const char *credentials_dir, struct crede
 	}
 	r = credentials_parse(buf, got, ret, why, why_len);
 	if (r >= 0)
-		idlog(LOG_INFO, "credentials loaded from %s: public key fingerprint %s", path,
+		log_printf(LOG_INFO, "credentials loaded from %s: public key fingerprint %s", path,
 		      (*ret)->fingerprint);
 out:
 	if (buf) {
@@ -320,11 +321,11 @@ int credentials_secure_heap_init(size_t size)
 	if (r == 1)
 		return 1;
 	if (r == 2)
-		idlog(LOG_WARNING,
+		log_printf(LOG_WARNING,
 		      "OpenSSL's secure heap (%zu bytes) could not be locked in memory (RLIMIT_MEMLOCK?); "
 		      "private keys are kept out of core dumps but may be swapped",
 		      size);
 	else
-		idlog(LOG_WARNING, "OpenSSL's secure heap is unavailable; private keys stay in ordinary memory");
+		log_printf(LOG_WARNING, "OpenSSL's secure heap is unavailable; private keys stay in ordinary memory");
 	return 0;
 }

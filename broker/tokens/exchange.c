@@ -10,7 +10,7 @@
 #include <openssl/evp.h>
 
 #include "util/b64.h"
-#include "util/idlog.h"
+#include "util/log.h"
 #include "util/jsonbound.h"
 
 struct exchange_request {
@@ -258,7 +258,7 @@ int exchange_sign_assertion(const struct credentials *creds, const char *audienc
 		if (ERR_peek_last_error())
 			ERR_error_string_n(ERR_get_error(), e, sizeof(e));
 		ERR_clear_error();
-		idlog(LOG_ERR, "exchange: signing the service-account assertion failed: %s", e);
+		log_printf(LOG_ERR, "exchange: signing the service-account assertion failed: %s", e);
 		r = -EIO;
 		goto out;
 	}
@@ -312,7 +312,7 @@ static void finish_error(struct exchange_request *x, int r, const struct upstrea
 		(void)snprintf(err.request_id, sizeof(err.request_id), "%s", resp->request_id);
 	}
 	(void)snprintf(err.message, sizeof(err.message), "%s%s", prefix, detail ? detail : "");
-	idlog(LOG_WARNING, "tenant=%s exchange (%s) for sub-hash %02x%02x%02x%02x failed: %s%s%s",
+	log_printf(LOG_WARNING, "tenant=%s exchange (%s) for sub-hash %02x%02x%02x%02x failed: %s%s%s",
 	      x->tenant, x->mode == EXCHANGE_STS ? "sts" : "ctx", x->claims->hash[0],
 	      x->claims->hash[1], x->claims->hash[2], x->claims->hash[3], err.message,
 	      err.request_id[0] ? " request_id=" : "", err.request_id);
@@ -388,7 +388,7 @@ static void on_http_done(struct upstream_request *req, const struct upstream_res
 	(void)snprintf(tok->request_id, sizeof(tok->request_id), "%s", resp->request_id);
 	tok->context_json = json_dumps(ctx ? ctx : x->claims->context,
 				       JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-	idlog(LOG_INFO, "tenant=%s exchange (%s) ok: expires in %lld s%s%s", x->tenant,
+	log_printf(LOG_INFO, "tenant=%s exchange (%s) ok: expires in %lld s%s%s", x->tenant,
 	      x->mode == EXCHANGE_STS ? "sts" : "ctx", (long long)(exp - x->now),
 	      resp->request_id[0] ? ", request_id=" : "", resp->request_id);
 	x->done(x, 0, tok, NULL, x->userdata);

@@ -16,7 +16,7 @@
 #include <openssl/sha.h>
 
 #include "util/b64.h"
-#include "util/idlog.h"
+#include "util/log.h"
 #include "util/jsonbound.h"
 #include "util/shamap.h"
 
@@ -394,7 +394,7 @@ static int verify_signature(const struct jwk *key, const char *signing_input, si
 		goto out;
 	}
 	if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key->pkey) != 1) {
-		idlog(LOG_ERR, "identity: EVP_DigestVerifyInit: %s",
+		log_printf(LOG_ERR, "identity: EVP_DigestVerifyInit: %s",
 		      ERR_reason_error_string(ERR_peek_last_error()) ?: "unknown error");
 		r = -EKEYREJECTED;
 		goto out;

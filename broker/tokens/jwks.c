@@ -15,7 +15,7 @@
 #include <openssl/param_build.h>
 
 #include "util/b64.h"
-#include "util/idlog.h"
+#include "util/log.h"
 #include "util/jsonbound.h"
 
 const char *jwk_alg_name(enum jwk_alg alg)
@@ -45,7 +45,7 @@ static void log_openssl(const char *what)
 	if (e)
 		ERR_error_string_n(e, buf, sizeof(buf));
 	ERR_clear_error();
-	idlog(LOG_DEBUG, "jwks: %s: %s", what, buf);
+	log_printf(LOG_DEBUG, "jwks: %s: %s", what, buf);
 }
 
 /* Decodes member `name` of k (base64url) into a new buffer; NULL if absent or invalid. */
@@ -180,11 +180,11 @@ static int jwk_parse_one(json_t *k, struct jwk *out, size_t idx)
 
 	if (!json_is_object(k) || !json_is_string(kty) || !json_is_string(kid) ||
 	    !kid_ok(json_string_value(kid), json_string_length(kid))) {
-		idlog(LOG_DEBUG, "jwks: key #%zu skipped: missing kty or kid", idx);
+		log_printf(LOG_DEBUG, "jwks: key #%zu skipped: missing kty or kid", idx);
 		return 0;
 	}
 	if (use && (!json_is_string(use) || strcmp(json_string_value(use), "sig") != 0)) {
-		idlog(LOG_DEBUG, "jwks: key #%zu skipped: use is not \"sig\"", idx);
+		log_printf(LOG_DEBUG, "jwks: key #%zu skipped: use is not \"sig\"", idx);
 		return 0;
 	}
 	t = json_string_value(kty);
@@ -192,21 +192,21 @@ static int jwk_parse_one(json_t *k, struct jwk *out, size_t idx)
 		a = JWK_ALG_RS256;
 	} else if (strcmp(t, "EC") == 0) {
 		if (!json_is_string(crv) || strcmp(json_string_value(crv), "P-256") != 0) {
-			idlog(LOG_DEBUG, "jwks: key #%zu skipped: curve is not P-256", idx);
+			log_printf(LOG_DEBUG, "jwks: key #%zu skipped: curve is not P-256", idx);
 			return 0;
 		}
 		a = JWK_ALG_ES256;
 	} else {
-		idlog(LOG_DEBUG, "jwks: key #%zu skipped: unsupported kty", idx);
+		log_printf(LOG_DEBUG, "jwks: key #%zu skipped: unsupported kty", idx);
 		return 0;
 	}
 	if (alg && (!json_is_string(alg) || strcmp(json_string_value(alg), jwk_alg_name(a)) != 0)) {
-		idlog(LOG_DEBUG, "jwks: key #%zu skipped: alg does not fit kty", idx);
+		log_printf(LOG_DEBUG, "jwks: key #%zu skipped: alg does not fit kty", idx);
 		return 0;
 	}
 	pkey = a == JWK_ALG_RS256 ? rsa_from_jwk(k) : ec_from_jwk(k);
 	if (!pkey) {
-		idlog(LOG_DEBUG, "jwks: key #%zu skipped: invalid key material", idx);
+		log_printf(LOG_DEBUG, "jwks: key #%zu skipped: invalid key material", idx);
 		return 0;
 	}
 	out->kid = strdup(json_string_value(kid));
@@ -480,7 +480,7 @@ static void source_schedule(struct jwks_source *src, uint32_t sec)
 			r = sd_event_source_set_enabled(src->timer, SD_EVENT_ONESHOT);
 	}
 	if (r < 0)
-		idlog(LOG_ERR, "tenant=%s: cannot schedule JWKS refresh: %s", src->name,
+		log_printf(LOG_ERR, "tenant=%s: cannot schedule JWKS refresh: %s", src->name,
 		      strerror(-r));
 }
 
@@ -508,7 +508,7 @@ static void on_fetch_done(struct upstream_request *req, const struct upstream_re
 		src->keys = set;
 		src->failures = 0;
 		(void)snprintf(src->status, sizeof(src->status), "ok");
-		idlog(LOG_INFO, "tenant=%s: JWKS loaded: %zu key(s), %zu skipped", src->name,
+		log_printf(LOG_INFO, "tenant=%s: JWKS loaded: %zu key(s), %zu skipped", src->name,
 		      set->n_keys, set->n_skipped);
 		source_schedule(src, src->refresh_sec);
 	} else {
@@ -523,12 +523,12 @@ static void on_fetch_done(struct upstream_request *req, const struct upstream_re
 			delay = src->refresh_sec;
 		src->failures++;
 		if (src->keys) {
-			idlog(prio == LOG_ERR ? LOG_WARNING : prio,
+			log_printf(prio == LOG_ERR ? LOG_WARNING : prio,
 			      "tenant=%s: JWKS refresh failed, keeping the last good set: %s",
 			      src->name, why);
 		} else {
 			(void)snprintf(src->status, sizeof(src->status), "JWKS %s", why);
-			idlog(prio, "tenant=%s: JWKS not loaded: %s", src->name, why);
+			log_printf(prio, "tenant=%s: JWKS not loaded: %s", src->name, why);
 		}
 		source_schedule(src, delay);
 	}
@@ -619,7 +619,7 @@ int jwks_source_refetch_for_kid(struct jwks_source *src, const char *kid, jwks_w
 		    now - src->last_kid_refetch_usec < (uint64_t)src->min_refetch_sec * 1000000u)
 			return -EAGAIN;
 		src->last_kid_refetch_usec = now;
-		idlog(LOG_INFO, "tenant=%s: unknown kid '%s', refetching the JWKS", src->name,
+		log_printf(LOG_INFO, "tenant=%s: unknown kid '%s', refetching the JWKS", src->name,
 		      kid_loggable(kid));
 		r = source_fetch(src);
 		if (r < 0)

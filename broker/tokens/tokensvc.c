@@ -11,7 +11,7 @@
 #include "tokens/credentials.h"
 #include "runtime/dispatch.h"
 #include "tokens/exchange.h"
-#include "util/idlog.h"
+#include "util/log.h"
 #include "util/jsonalloc.h"
 #include "tokens/jwks.h"
 #include "util/log.h"
@@ -751,11 +751,6 @@ static void tsvc_detach(struct tenant *t, void *userdata)
 	tenant_ext_set(t, (unsigned)svc_slot, NULL);
 }
 
-static void idlog_to_log(int priority, const char *message, void *userdata)
-{
-	log_printf(priority, "%s", message);
-}
-
 int tokensvc_module_init(void)
 {
 	static const struct tenant_hooks hooks = {
@@ -771,8 +766,6 @@ int tokensvc_module_init(void)
 	jsonalloc_init();
 	/* Before any credentials are read: their private numbers go to locked memory. */
 	(void)credentials_secure_heap_init(SECURE_HEAP_SIZE);
-	idlog_set_sink(idlog_to_log, NULL);
-	idlog_set_max_priority(LOG_DEBUG); /* log.c applies the daemon's level */
 	r = tenant_hooks_register(&hooks);
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "cannot register the token service");

@@ -16,7 +16,7 @@
 
 #include <openssl/ssl.h>
 
-#include "util/idlog.h"
+#include "util/log.h"
 #include "proto/buf.h"
 
 #ifdef SKYBROKER_VERSION
@@ -213,7 +213,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	/* sock may be freed inside socket_action (CURL_POLL_REMOVE); do not touch it after. */
 	mc = curl_multi_socket_action(u->multi, fd, action, &running);
 	if (mc != CURLM_OK)
-		idlog(LOG_ERR, "upstream: curl_multi_socket_action: %s", curl_multi_strerror(mc));
+		log_printf(LOG_ERR, "upstream: curl_multi_socket_action: %s", curl_multi_strerror(mc));
 	return upstream_process(u);
 }
 
@@ -225,7 +225,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 	mc = curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	if (mc != CURLM_OK)
-		idlog(LOG_ERR, "upstream: curl_multi_socket_action: %s", curl_multi_strerror(mc));
+		log_printf(LOG_ERR, "upstream: curl_multi_socket_action: %s", curl_multi_strerror(mc));
 	return upstream_process(u);
 }
 
@@ -267,7 +267,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		if (r >= 0)
 			r = sd_event_source_set_enabled(sock->source, SD_EVENT_ON);
 		if (r < 0) {
-			idlog(LOG_ERR, "upstream: cannot update socket watch: %s", strerror(-r));
+			log_printf(LOG_ERR, "upstream: cannot update socket watch: %s", strerror(-r));
 			return -1;
 		}
 		return 0;
@@ -280,7 +280,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 	sock->fd = fd;
 	r = sd_event_add_io(u->event, &sock->source, fd, events, on_io, sock);
 	if (r < 0) {
-		idlog(LOG_ERR, "upstream: cannot watch socket: %s", strerror(-r));
+		log_printf(LOG_ERR, "upstream: cannot watch socket: %s", strerror(-r));
 		free(sock);
 		return -1;
 	}
@@ -312,7 +312,7 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	if (!u->timer) {
 		r = sd_event_add_time(u->event, &u->timer, CLOCK_MONOTONIC, when, 0, on_timer, u);
 		if (r < 0) {
-			idlog(LOG_ERR, "upstream: cannot add timer: %s", strerror(-r));
+			log_printf(LOG_ERR, "upstream: cannot add timer: %s", strerror(-r));
 			return -1;
 		}
 		(void)sd_event_source_set_description(u->timer, "upstream-timer");
@@ -322,7 +322,7 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	if (r >= 0)
 		r = sd_event_source_set_enabled(u->timer, SD_EVENT_ONESHOT);
 	if (r < 0) {
-		idlog(LOG_ERR, "upstream: cannot arm timer: %s", strerror(-r));
+		log_printf(LOG_ERR, "upstream: cannot arm timer: %s", strerror(-r));
 		return -1;
 	}
 	return 0;
@@ -415,7 +415,7 @@ static int request_attempt(struct upstream_request *req)
 	req->u->counters.attempts++;
 	mc = curl_multi_add_handle(req->u->multi, req->easy);
 	if (mc != CURLM_OK) {
-		idlog(LOG_ERR, "upstream: curl_multi_add_handle: %s", curl_multi_strerror(mc));
+		log_printf(LOG_ERR, "upstream: curl_multi_add_handle: %s", curl_multi_strerror(mc));
 		return -ENOMEM;
 	}
 	req->in_multi = true;
@@ -460,7 +460,7 @@ static void deliver(struct upstream_request *req, int r, long status, CURLcode c
 			(void)snprintf(msg, sizeof(msg), "%s", detail);
 		resp.error = msg;
 		req->u->counters.failed++;
-		idlog(LOG_WARNING, "upstream: %s%s%s failed after %u attempt(s): %s",
+		log_printf(LOG_WARNING, "upstream: %s%s%s failed after %u attempt(s): %s",
 		      req->log_tag ? req->log_tag : "", req->log_tag ? " " : "", req->log_url,
 		      req->attempts, msg);
 	}
@@ -517,7 +517,7 @@ static void request_finished(struct upstream_request *req, CURLcode cc)
 	if (retry) {
 		uint64_t delay = jitter_ms(req->retry_base_ms);
 
-		idlog(LOG_INFO, "upstream: %s%s%s: %s, retrying in %" PRIu64 " ms",
+		log_printf(LOG_INFO, "upstream: %s%s%s: %s, retrying in %" PRIu64 " ms",
 		      req->log_tag ? req->log_tag : "", req->log_tag ? " " : "", req->log_url,
 		      r == 0 ? "server error" : (req->errbuf[0] ? req->errbuf : curl_easy_strerror(cc)),
 		      delay);
@@ -526,7 +526,7 @@ static void request_finished(struct upstream_request *req, CURLcode cc)
 					       delay * 1000u, 0, on_retry_timer, req);
 		if (r >= 0)
 			return;
-		idlog(LOG_ERR, "upstream: cannot schedule retry: %s", strerror(-r));
+		log_printf(LOG_ERR, "upstream: cannot schedule retry: %s", strerror(-r));
 	}
 	deliver(req, r, status, cc);
 }
@@ -638,7 +638,7 @@ int upstream_request_start(struct upstream *u, const struct upstream_opts *opts,
 		return -EINVAL;
 	r = url_check(url, opts->insecure_http);
 	if (r < 0) {
-		idlog(LOG_ERR, "upstream: refusing URL that is not %s: scheme of '%.*s'",
+		log_printf(LOG_ERR, "upstream: refusing URL that is not %s: scheme of '%.*s'",
 		      opts->insecure_http ? "http(s)" : "https", 16, url);
 		return r;
 	}
@@ -736,7 +736,7 @@ int upstream_request_start(struct upstream *u, const struct upstream_opts *opts,
 		/* Only with a TLS backend that supports it (OpenSSL's, on Debian): not fatal. */
 		if (cc == CURLE_OK &&
 		    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) != CURLE_OK)
-			idlog(LOG_DEBUG, "upstream: no CURLOPT_SSL_CTX_FUNCTION; TLS buffers "
+			log_printf(LOG_DEBUG, "upstream: no CURLOPT_SSL_CTX_FUNCTION; TLS buffers "
 			      "are not cleansed");
 		/*
 		 * libcurl silently resends a request whose kept-alive connection died before any
@@ -754,7 +754,7 @@ int upstream_request_start(struct upstream *u, const struct upstream_opts *opts,
 		}
 #undef SETOPT
 		if (cc != CURLE_OK) {
-			idlog(LOG_ERR, "upstream: curl_easy_setopt: %s", curl_easy_strerror(cc));
+			log_printf(LOG_ERR, "upstream: curl_easy_setopt: %s", curl_easy_strerror(cc));
 			request_free(req);
 			return cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
 		}

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* log: one stderr line per write with a <N> priority prefix; the buffered audit trail. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 #define LOG_LINE_MAX 2048
 
 static int log_max_level = LOG_INFO;
+static log_capture_fn log_capture;
+static void *log_capture_userdata;
 
 #define LOG_BUFFER_SIZE (64u * 1024u)
 static char pending[LOG_BUFFER_SIZE];
@@ -21,8 +24,8 @@ static const char *const level_names[] = {
 
 void log_set_max_level(int level)
 {
-	if (level < LOG_EMERG)
-		level = LOG_EMERG;
+	if (level < LOG_SILENT)
+		level = LOG_SILENT;
 	if (level > LOG_DEBUG)
 		level = LOG_DEBUG;
 	log_max_level = level;
@@ -61,8 +64,23 @@ const char *log_level_name(int level)
 	return level_names[level];
 }
 
+void log_set_capture(log_capture_fn fn, void *userdata)
+{
+	log_flush();
+	log_capture = fn;
+	log_capture_userdata = userdata;
+}
+
 static void log_write_line(char *line, size_t len)
 {
+	if (log_capture) {
+		/* One call per line, without the newline; a buffered batch may hold several. */
+		for (char *end; len > 0 && (end = memchr(line, '\n', len)); len -= (size_t)(end + 1 - line), line = end + 1) {
+			*end = '\0';
+			log_capture(line, log_capture_userdata);
+		}
+		return;
+	}
 	/* One write per line; a short write to stderr is retried, EAGAIN drops the line rather
 	 * than spin (stderr is blocking unless someone set O_NONBLOCK on a shared pipe). */
 	while (len > 0) {
@@ -161,18 +179,4 @@ int log_errno(int level, int r, const char *fmt, ...)
 		log_printf(level, "%s: %s", msg, strerror(r < 0 ? -r : r));
 	}
 	return r < 0 ? r : -r;
-}
-
-char *log_sanitize(char *dst, size_t n, const char *src)
-{
-	size_t i = 0;
-
-	if (n == 0)
-		return dst;
-	for (; src && src[i] && i + 1 < n; i++) {
-		unsigned char ch = (unsigned char)src[i];
-		dst[i] = (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch;
-	}
-	dst[i] = '\0';
-	return dst;
 }

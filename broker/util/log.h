@@ -15,7 +15,9 @@
  * errno it was given, so `return log_errno(LOG_ERR, r, "...")` logs and propagates.
  */
 
-/* Lines above this priority (numerically greater) are dropped. Default LOG_INFO. */
+/* Lines above this priority (numerically greater) are dropped. Default LOG_INFO; LOG_SILENT
+ * drops every line (fuzzers). */
+#define LOG_SILENT (-1)
 void log_set_max_level(int level);
 int log_get_max_level(void);
 
@@ -47,12 +49,10 @@ void log_buffer_printf(int level, bool force, const char *fmt, ...) __attribute_
 void log_flush(void);
 bool log_pending(void);
 
-/*
- * Copies an untrusted string for a log line into dst (size n), replacing control characters
- * and non-ASCII bytes by '?' and truncating; returns dst. For client names and the like, so
- * nobody can forge log lines.
- */
-char *log_sanitize(char *dst, size_t n, const char *src);
+/* TEST ONLY: every line (with its "<N>" prefix, without the newline) goes to fn instead of
+ * stderr; NULL restores stderr. userdata is borrowed while set. */
+typedef void (*log_capture_fn)(const char *line, void *userdata);
+void log_set_capture(log_capture_fn fn, void *userdata);
 
 #define log_debug(...) log_printf(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_printf(LOG_INFO, __VA_ARGS__)

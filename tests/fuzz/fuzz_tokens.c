@@ -17,7 +17,7 @@
 #include "tokens/credentials.h"
 #include "tokens/exchange.h"
 #include "tokens/identity.h"
-#include "util/idlog.h"
+#include "util/log.h"
 #include "util/jsonbound.h"
 #include "tokens/jwks.h"
 
@@ -46,7 +46,7 @@ static void fuzz_init(void)
 
 	if (fuzz_id)
 		return;
-	idlog_set_max_priority(-1); /* silence */
+	log_set_max_level(LOG_SILENT); /* silence */
 	if (jwks_parse(fuzz_jwks_text, strlen(fuzz_jwks_text), &fuzz_keys, NULL, 0) < 0)
 		abort();
 	if (identity_new(&cfg, &fuzz_id) < 0)

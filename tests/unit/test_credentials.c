@@ -16,7 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "tokens/credentials.h"
-#include "util/idlog.h"
+#include "util/log.h"
 #include "util/jsonalloc.h"
 #include "testjwt.h"
 
@@ -27,7 +27,7 @@ static char dir[64], creddir[128];
 static int setup(void **state)
 {
 	jsonalloc_init(); /* as the daemon does */
-	idlog_set_max_priority(LOG_WARNING);
+	log_set_max_level(LOG_WARNING);
 	rsa_key = tj_rsa(2048);
 	ec_key = tj_ec();
 	rsa_small = tj_rsa(1024);

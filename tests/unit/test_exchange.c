@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "tokens/exchange.h"
-#include "util/idlog.h"
+#include "util/log.h"
 #include "util/jsonalloc.h"
 #include "testhttp.h"
 #include "testjwt.h"
@@ -49,7 +49,7 @@ static int setup(void **state)
 	char *text, *pem, *doc;
 	jsonalloc_init(); /* as the daemon does */
 
-	idlog_set_max_priority(LOG_CRIT);
+	log_set_max_level(LOG_CRIT);
 	now = (int64_t)time(NULL);
 	assert_int_equal(sd_event_new(&event), 0);
 	assert_int_equal(upstream_new(event, &up), 0);

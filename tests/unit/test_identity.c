@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "tokens/identity.h"
-#include "util/idlog.h"
+#include "util/log.h"
 #include "util/jsonalloc.h"
 #include "testjwt.h"
 
@@ -45,7 +45,7 @@ static int setup(void **state)
 	char *text;
 
 	jsonalloc_init(); /* as the daemon does */
-	idlog_set_max_priority(LOG_WARNING);
+	log_set_max_level(LOG_WARNING);
 	rsa_key = tj_rsa(2048);
 	ec_key = tj_ec();
 	other_key = tj_rsa(2048);

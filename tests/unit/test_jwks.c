@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "util/idlog.h"
+#include "util/log.h"
 #include "util/jsonalloc.h"
 #include "tokens/jwks.h"
 #include "testjwt.h"
@@ -20,7 +20,7 @@ static EVP_PKEY *rsa_key, *ec_key, *rsa_small;
 static int setup(void **state)
 {
 	jsonalloc_init(); /* as the daemon does */
-	idlog_set_max_priority(LOG_WARNING);
+	log_set_max_level(LOG_WARNING);
 	rsa_key = tj_rsa(2048);
 	ec_key = tj_ec();
 	rsa_small = tj_rsa(1024);

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "util/idlog.h"
+#include "util/log.h"
 #include "tokens/jwks.h"
 #include "testhttp.h"
 #include "testjwt.h"
@@ -41,7 +41,7 @@ static void on_change(struct jwks_source *src, bool ready, void *userdata)
 
 static int setup(void **state)
 {
-	idlog_set_max_priority(LOG_CRIT);
+	log_set_max_level(LOG_CRIT);
 	assert_int_equal(sd_event_new(&event), 0);
 	assert_int_equal(upstream_new(event, &up), 0);
 	srv = th_start(event, handler, NULL);
@@ -256,7 +256,7 @@ static void test_free_from_waiter_callback(void **state)
 /* An attacker-chosen kid is logged only when it is a plain word. */
 static char logged[1024];
 
-static void capture(int priority, const char *message, void *userdata)
+static void capture(const char *message, void *userdata)
 {
 	if (strstr(message, "unknown kid"))
 		(void)snprintf(logged, sizeof(logged), "%s", message);
@@ -273,8 +273,8 @@ static void test_unknown_kid_logged_sanitised(void **state)
 	struct waited a = { 0 };
 
 	serving = set1;
-	idlog_set_sink(capture, NULL);
-	idlog_set_max_priority(LOG_DEBUG);
+	log_set_capture(capture, NULL);
+	log_set_max_level(LOG_DEBUG);
 	for (size_t i = 0; i <= sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *kid = i < sizeof(bad) / sizeof(bad[0]) ? bad[i] : "P2abc-DEF_1.x";
 
@@ -297,8 +297,8 @@ static void test_unknown_kid_logged_sanitised(void **state)
 		}
 		jwks_source_free(src);
 	}
-	idlog_set_sink(NULL, NULL);
-	idlog_set_max_priority(LOG_CRIT);
+	log_set_capture(NULL, NULL);
+	log_set_max_level(LOG_CRIT);
 }
 
 int main(void)

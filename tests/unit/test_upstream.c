@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "util/idlog.h"
+#include "util/log.h"
 #include "util/jsonalloc.h"
 #include "testhttp.h"
 #include "upstream/upstream.h"
@@ -59,7 +59,7 @@ static void on_done(struct upstream_request *req, const struct upstream_response
 static int setup(void **state)
 {
 	jsonalloc_init(); /* as the daemon does */
-	idlog_set_max_priority(LOG_ERR);
+	log_set_max_level(LOG_ERR);
 	assert_int_equal(sd_event_new(&event), 0);
 	assert_int_equal(upstream_new(event, &up), 0);
 	srv = th_start(event, handler, NULL);
