@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* main: skybrokerd's command line, start-up and exit. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -140,19 +141,25 @@ int main(int argc, char **argv)
 	log_info("skybrokerd %s starting (pid %d, config %s)", SKYBROKER_VERSION, (int)getpid(),
 		 config_path ? config_path : "from the environment");
 
-	r = modules_init();
-	if (r < 0) {
-		log_error("cannot initialise the operation modules: %s", strerror(-r));
-		config_free(config);
-		return 1;
-	}
 	r = daemon_new(config, config_path, &d);
 	if (r < 0) {
 		log_error("start-up failed: %s", strerror(-r));
 		return 1;
 	}
-	r = daemon_run(d);
+	r = modules_init(daemon_event(d), daemon_upstream(d));
+	if (r < 0)
+		log_error("cannot initialise the operation modules: %s", strerror(-r));
+	else {
+		r = daemon_start(d);
+		if (r < 0)
+			log_error("start-up failed: %s", strerror(-r));
+		else
+			r = daemon_run(d);
+	}
+	/* Tenants (and their module state) first, then the modules, then the process state. */
 	daemon_free(d);
+	modules_done();
+	tenant_hooks_reset();
 	log_info("skybrokerd stopped");
 	return r == 0 ? 0 : 1;
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* conn: one client connection (framing, backpressure, timeouts) and the set of open ones. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,13 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "runtime/conn.h"
-#include "runtime/daemon.h"
-#include "runtime/dispatch.h"
-#include "util/log.h"
 #include "proto/frame.h"
 #include "proto/message.h"
+#include "runtime/conn.h"
 #include "runtime/stats.h"
+#include "util/clock.h"
+#include "util/ref.h"
+#include "util/log.h"
 
 #define CONN_READ_CHUNK (64u * 1024u)
 #define CONN_READS_PER_WAKEUP 4
@@ -26,9 +27,30 @@
  * token on its way into a connection's buffer). */
 static uint8_t scratch[CONN_READ_CHUNK];
 
+struct conn_set {
+	sd_event *event; /* borrowed */
+	struct conn *conns;
+	size_t n_conns;
+	uint64_t next_conn_id;
+	struct uidcount per_uid;
+	uint64_t max_connections;
+	uint64_t max_connections_per_uid;
+	bool draining;
+	bool quiet_called;
+	conn_set_hook on_quiet, on_released;
+	void *quiet_userdata, *released_userdata;
+};
+
 static int conn_io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata);
 static void conn_process_input(struct conn *c);
+static void conn_set_maybe_quiet(struct conn_set *s);
+static void conn_flush_now(struct conn *c);
+
+static uint64_t conn_now(const struct conn *c)
+{
+	return clock_now_usec(c->set->event);
+}
 
 void conn_log(const struct conn *c, int level, const char *fmt, ...)
 {
@@ -64,7 +86,9 @@ static bool conn_wants_read(const struct conn *c)
 	return !c->eof && conn_can_take_request(c);
 }
 
-void conn_update_events(struct conn *c)
+/* Re-evaluates the event mask (read interest follows conn_wants_read, write interest a
+ * non-empty output buffer). */
+static void conn_update_events(struct conn *c)
 {
 	uint32_t ev = 0;
 
@@ -147,8 +171,8 @@ static void conn_settle(struct conn *c)
 		conn_close(c, "peer closed");
 		return;
 	}
-	if (c->d->state == DAEMON_STOPPING && conn_quiet(c))
-		daemon_maybe_finish_shutdown(c->d);
+	if (conn_quiet(c))
+		conn_set_maybe_quiet(c->set);
 	conn_release_buffers_if_idle(c);
 	conn_update_events(c);
 }
@@ -203,7 +227,9 @@ void conn_output_added(struct conn *c)
 	conn_schedule(c);
 }
 
-void conn_flush_now(struct conn *c)
+/* Writes what the socket takes now and settles (may close c: the caller holds a reference).
+ * For the shutdown deadline, after which the loop no longer runs the deferred sources. */
+static void conn_flush_now(struct conn *c)
 {
 	if (c->in_io)
 		return;
@@ -225,7 +251,7 @@ void conn_send_error(struct conn *c, uint64_t id, int code, const char *message,
 	if (fatal) {
 		c->state = CONN_DRAINING;
 		stats_conn_event(STATS_CONN_CLOSED_PROTOCOL_ERROR);
-		conn_arm_timer(c, daemon_now(c->d) + CONN_DRAIN_TIMEOUT_USEC);
+		conn_arm_timer(c, conn_now(c) + CONN_DRAIN_TIMEOUT_USEC);
 	}
 	conn_output_added(c);
 }
@@ -254,8 +280,8 @@ static void conn_process_input(struct conn *c)
 			conn_send_error(c, 0, SB_ERR_BAD_REQUEST, "empty frame", true);
 			break;
 		}
-		c->last_request_usec = daemon_now(c->d);
-		dispatch_frame(c, payload, len);
+		c->last_request_usec = conn_now(c);
+		c->on_frame(c, payload, len);
 		if (c->state == CONN_CLOSED)
 			break;
 		sb_frame_consume(&c->in, len);
@@ -331,7 +357,7 @@ static int conn_io_cb(sd_event_source *s, int fd, uint32_t revents, void *userda
 static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct conn *c = userdata;
-	uint64_t now = daemon_now(c->d), deadline;
+	uint64_t now = conn_now(c), deadline;
 
 	(void)s;
 	(void)usec;
@@ -363,84 +389,34 @@ static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-int conn_new(struct daemon *d, int fd, struct peer *peer, struct tenant *tenant, bool admin,
-	     struct conn **ret)
+/* Watches c's socket, its timer and its deferred source. 0 or -errno (logged). */
+static int conn_watch(struct conn *c)
 {
-	const struct broker_config *cfg = d->config;
-	struct conn *c;
+	sd_event *e = c->set->event;
 	int r;
 
-	if (ret)
-		*ret = NULL;
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
-		peer_done(peer);
-		return -ENOMEM;
-	}
-	c->n_ref = 1;
-	c->id = ++d->next_conn_id;
-	c->d = d;
-	c->fd = fd;
-	c->state = CONN_HELLO;
-	c->admin = admin;
-	c->peer = *peer;
-	*peer = (struct peer){.pidfd = -1};
-	c->tenant = tenant_ref(tenant);
-	c->tenant_label = tenant ? tenant_name(tenant) : "@admin";
-	/* Limits are fixed at accept: a reload applies to new connections. */
-	c->max_request_frame = cfg->max_request_frame;
-	c->max_reply_frame = cfg->max_reply_frame;
-	c->max_inflight = (unsigned)cfg->max_inflight_per_connection;
-	c->hello_timeout_usec = cfg->hello_timeout_usec;
-	c->idle_timeout_usec = cfg->idle_timeout_usec;
-	c->accepted_usec = c->last_request_usec = daemon_now(d);
-	sb_buf_init(&c->in, SB_MAX_HELLO_FRAME + SB_FRAME_HEADER_SIZE);
-	sb_buf_init(&c->out, (size_t)(c->max_inflight + 1) * reply_slot(c));
-
-	r = sd_event_add_io(d->event, &c->io, fd, EPOLLIN, conn_io_cb, c);
-	if (r >= 0) {
-		c->io_events = EPOLLIN;
-		r = sd_event_add_time(d->event, &c->timer, CLOCK_MONOTONIC,
-				      c->accepted_usec + c->hello_timeout_usec,
-				      CONN_TIMER_ACCURACY_USEC, conn_timer_cb, c);
-	}
+	r = sd_event_add_io(e, &c->io, c->fd, EPOLLIN, conn_io_cb, c);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "conn=%llu: cannot watch the socket", (unsigned long long)c->id);
+	c->io_events = EPOLLIN;
+	r = sd_event_add_time(e, &c->timer, CLOCK_MONOTONIC, c->accepted_usec + c->hello_timeout_usec,
+			      CONN_TIMER_ACCURACY_USEC, conn_timer_cb, c);
 	if (r >= 0)
-		r = sd_event_add_defer(d->event, &c->deferred, conn_deferred_cb, c);
+		r = sd_event_add_defer(e, &c->deferred, conn_deferred_cb, c);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(c->deferred, SD_EVENT_OFF);
-	if (r < 0) {
-		log_errno(LOG_ERR, r, "conn=%llu: cannot watch the socket", (unsigned long long)c->id);
-		c->io = sd_event_source_disable_unref(c->io);
-		c->timer = sd_event_source_disable_unref(c->timer);
-		c->deferred = sd_event_source_disable_unref(c->deferred);
-		close(c->fd);
-		peer_done(&c->peer);
-		tenant_unref(c->tenant);
-		free(c);
-		return r;
-	}
-	if (tenant)
-		tenant_conn_opened(tenant);
-	daemon_conn_added(d, c);
-	stats_conn_event(STATS_CONN_ACCEPTED);
-	stats_conn_current(+1);
-	conn_log(c, LOG_DEBUG, "accepted (gid=%u)", (unsigned)c->peer.gid);
-	if (ret)
-		*ret = c;
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "conn=%llu: cannot arm its timers", (unsigned long long)c->id);
 	return 0;
-}
-
-struct conn *conn_ref(struct conn *c)
-{
-	if (c)
-		c->n_ref++;
-	return c;
 }
 
 static void conn_free(struct conn *c)
 {
+	c->io = sd_event_source_disable_unref(c->io);
+	c->timer = sd_event_source_disable_unref(c->timer);
 	c->deferred = sd_event_source_disable_unref(c->deferred);
+	if (c->fd >= 0)
+		close(c->fd);
 	sb_buf_free(&c->in);
 	sb_buf_free(&c->out);
 	peer_done(&c->peer);
@@ -448,13 +424,88 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
-struct conn *conn_unref(struct conn *c)
+DEFINE_REF_UNREF(struct conn, conn, conn_free)
+
+/* A connection that never started: its socket closed, its slot given back. */
+static struct conn *conn_abandon(struct conn *c)
 {
-	if (!c)
-		return NULL;
-	if (--c->n_ref == 0)
-		conn_free(c);
-	return NULL;
+	if (c)
+		conn_set_unreserve(c->set, c->peer.uid);
+	return conn_unref(c);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct conn *, conn_abandon);
+
+static void conn_set_add(struct conn_set *s, struct conn *c)
+{
+	c->next = s->conns;
+	c->prev = NULL;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+}
+
+static void conn_set_remove(struct conn_set *s, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (s->conns == c)
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	s->n_conns--;
+	conn_set_unreserve(s, c->peer.uid);
+}
+
+int conn_new(struct conn_set *s, int fd, struct peer *peer, struct tenant *tenant, bool admin,
+	     const struct conn_limits *limits, conn_frame_handler on_frame, struct conn **ret)
+{
+	_cleanup_(conn_abandonp) struct conn *c = NULL;
+	int r;
+
+	if (ret)
+		*ret = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		conn_set_unreserve(s, peer->uid);
+		peer_done(peer);
+		return -ENOMEM;
+	}
+	c->n_ref = 1;
+	c->id = ++s->next_conn_id;
+	c->set = s;
+	c->fd = fd;
+	c->state = CONN_HELLO;
+	c->admin = admin;
+	c->peer = *peer;
+	*peer = (struct peer){.pidfd = -1};
+	c->tenant = tenant_ref(tenant);
+	c->tenant_label = tenant ? tenant_name(tenant) : "@admin";
+	c->on_frame = on_frame;
+	c->max_request_frame = limits->max_request_frame;
+	c->max_reply_frame = limits->max_reply_frame;
+	c->max_inflight = limits->max_inflight;
+	c->hello_timeout_usec = limits->hello_timeout_usec;
+	c->idle_timeout_usec = limits->idle_timeout_usec;
+	c->accepted_usec = c->last_request_usec = conn_now(c);
+	sb_buf_init(&c->in, SB_MAX_HELLO_FRAME + SB_FRAME_HEADER_SIZE);
+	sb_buf_init(&c->out, (size_t)(c->max_inflight + 1) * reply_slot(c));
+
+	r = conn_watch(c);
+	if (r < 0)
+		return r;
+	if (tenant)
+		tenant_conn_opened(tenant);
+	conn_set_add(s, c);
+	stats_conn_event(STATS_CONN_ACCEPTED);
+	stats_conn_current(+1);
+	conn_log(c, LOG_DEBUG, "accepted (gid=%u)", (unsigned)c->peer.gid);
+	if (ret)
+		*ret = c;
+	TAKE_PTR(c); /* the set's reference */
+	return 0;
 }
 
 bool conn_is_open(const struct conn *c)
@@ -462,25 +513,33 @@ bool conn_is_open(const struct conn *c)
 	return c->state == CONN_HELLO || c->state == CONN_READY;
 }
 
-void conn_cancel_all(struct conn *c)
+void conn_hello_done(struct conn *c, uint64_t version, const char *client)
 {
-	/* A cancel callback finishes its own request (removing it from the list), and could in
-	 * principle finish others: restart from the head each time, skipping those already
-	 * cancelled. At most max_inflight entries. */
+	snprintf(c->client, sizeof(c->client), "%s", client);
+	c->version = version;
+	c->state = CONN_READY;
+	c->in.max = c->max_request_frame + SB_FRAME_HEADER_SIZE;
+}
+
+/* Cancels what is in flight on c. A cancel callback finishes its own request (detaching it),
+ * and could in principle finish others: restart from the head each time, skipping those
+ * already cancelled. At most max_inflight entries. */
+static void conn_cancel_pending(struct conn *c)
+{
 	for (;;) {
-		struct request_ctx *rc = c->requests;
-		while (rc && request_ctx_cancel_started(rc))
-			rc = request_ctx_next(rc);
-		if (!rc)
+		struct conn_pending *p = c->pending;
+
+		while (p && p->cancel_started)
+			p = p->next;
+		if (!p)
 			break;
-		request_ctx_cancel(rc);
+		p->cancel_started = true;
+		p->cancel(p); /* may detach (free) p */
 	}
 }
 
 void conn_close(struct conn *c, const char *why)
 {
-	struct daemon *d = c->d;
-
 	if (c->state == CONN_CLOSED)
 		return;
 	conn_log(c, LOG_DEBUG, "closed: %s", why);
@@ -492,19 +551,175 @@ void conn_close(struct conn *c, const char *why)
 		close(c->fd);
 	c->fd = -1;
 	sb_buf_free(&c->in);
-	conn_cancel_all(c);
+	conn_cancel_pending(c);
 	if (c->tenant)
 		tenant_conn_closed(c->tenant);
 	stats_conn_current(-1);
-	daemon_conn_removed(d, c);
-	conn_unref(c); /* the daemon's reference */
+	conn_set_remove(c->set, c);
+	if (c->set->on_released)
+		c->set->on_released(c->set->released_userdata);
+	conn_set_maybe_quiet(c->set);
+	conn_unref(c); /* the set's reference */
 }
 
-void conn_request_finished(struct conn *c)
+void conn_pending_attach(struct conn *c, struct conn_pending *p)
 {
-	if (c->state == CONN_CLOSED)
+	p->prev = NULL;
+	p->next = c->pending;
+	if (c->pending)
+		c->pending->prev = p;
+	c->pending = p;
+	c->inflight++;
+	conn_ref(c);
+}
+
+void conn_pending_detach(struct conn *c, struct conn_pending *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else if (c->pending == p)
+		c->pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+	if (c->inflight)
+		c->inflight--;
+	/* never settle inline (see conn_schedule); the I/O callback settles at its end */
+	if (c->state != CONN_CLOSED && !c->in_io)
+		conn_schedule(c);
+	conn_set_maybe_quiet(c->set);
+	conn_unref(c);
+}
+
+/* ---------------------------------------------------------------- the set */
+
+int conn_set_new(sd_event *event, struct conn_set **ret)
+{
+	struct conn_set *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->event = event;
+	s->max_connections = UINT64_MAX;
+	s->max_connections_per_uid = UINT64_MAX;
+	*ret = s;
+	return 0;
+}
+
+struct conn_set *conn_set_free(struct conn_set *s)
+{
+	if (!s)
+		return NULL;
+	s->on_quiet = s->on_released = NULL;
+	while (s->conns)
+		conn_close(s->conns, "exiting");
+	uidcount_clear(&s->per_uid);
+	free(s);
+	return NULL;
+}
+
+void conn_set_on_quiet(struct conn_set *s, conn_set_hook fn, void *userdata)
+{
+	s->on_quiet = fn;
+	s->quiet_userdata = userdata;
+}
+
+void conn_set_on_released(struct conn_set *s, conn_set_hook fn, void *userdata)
+{
+	s->on_released = fn;
+	s->released_userdata = userdata;
+}
+
+void conn_set_set_limits(struct conn_set *s, uint64_t max_connections,
+			 uint64_t max_connections_per_uid)
+{
+	s->max_connections = max_connections;
+	s->max_connections_per_uid = max_connections_per_uid;
+}
+
+sd_event *conn_set_event(const struct conn_set *s)
+{
+	return s->event;
+}
+
+size_t conn_set_count(const struct conn_set *s)
+{
+	return s->n_conns;
+}
+
+unsigned conn_set_inflight(const struct conn_set *s)
+{
+	unsigned n = 0;
+
+	for (const struct conn *c = s->conns; c; c = c->next)
+		n += c->inflight;
+	return n;
+}
+
+uint64_t conn_set_now(const struct conn_set *s)
+{
+	return clock_now_usec(s->event);
+}
+
+enum conn_set_refusal conn_set_reserve(struct conn_set *s, uid_t uid, bool admin)
+{
+	/* The admin socket stays usable when clients exhaust max_connections (to see why); the
+	 * per-uid limit still applies to it. */
+	if (!admin && s->n_conns >= s->max_connections)
+		return CONN_SET_FULL;
+	if (!uidcount_take(&s->per_uid, uid, s->max_connections_per_uid))
+		return CONN_SET_UID_FULL;
+	return CONN_SET_ADMITTED;
+}
+
+void conn_set_unreserve(struct conn_set *s, uid_t uid)
+{
+	uidcount_release(&s->per_uid, uid);
+}
+
+bool conn_set_draining(const struct conn_set *s)
+{
+	return s->draining;
+}
+
+/* The one decision that a draining daemon may exit: no open connection has anything in flight
+ * or unsent (closing a connection cancels what it had in flight). */
+static bool conn_set_quiet(const struct conn_set *s)
+{
+	for (const struct conn *c = s->conns; c; c = c->next)
+		if (c->inflight > 0 || sb_buf_len(&c->out) > 0)
+			return false;
+	return true;
+}
+
+static void conn_set_maybe_quiet(struct conn_set *s)
+{
+	if (!s->draining || s->quiet_called || !conn_set_quiet(s))
 		return;
-	if (c->in_io)
-		return; /* the I/O callback settles at its end */
-	conn_schedule(c); /* never inline: see conn_schedule() */
+	s->quiet_called = true;
+	if (s->on_quiet)
+		s->on_quiet(s->quiet_userdata);
+}
+
+void conn_set_begin_drain(struct conn_set *s)
+{
+	s->draining = true;
+	conn_set_maybe_quiet(s);
+}
+
+void conn_set_cancel_all(struct conn_set *s)
+{
+	size_t k = 0;
+	_cleanup_free_ struct conn **v = calloc(s->n_conns ? s->n_conns : 1, sizeof(*v));
+
+	/* Cancelling may close connections (a failed write): work on a referenced copy. */
+	for (struct conn *c = s->conns; v && c; c = c->next)
+		v[k++] = conn_ref(c);
+	for (size_t i = 0; i < k; i++) {
+		conn_cancel_pending(v[i]);
+		/* the loop exits next: write the shutting_down replies now (the deferred source
+		 * that would otherwise flush them no longer runs) */
+		conn_flush_now(v[i]);
+		conn_unref(v[i]);
+	}
 }

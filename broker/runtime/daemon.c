@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+/* daemon: the event loop and process state machine (start, reload, drain), owner of it all. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,152 +13,45 @@
 #include "runtime/daemon.h"
 #include "runtime/dispatch.h"
 #include "runtime/listener.h"
-#include "util/log.h"
 #include "runtime/ops.h"
-#include "tenancy/ratelimit.h"
 #include "runtime/stats.h"
+#include "tenancy/ratelimit.h"
+#include "util/cleanup.h"
+#include "util/clock.h"
+#include "util/log.h"
 
-#define REFUSED_LOG_INTERVAL_USEC (1000000u)
-#define REFUSED_LOG_BURST 20u
+enum daemon_state {
+	DAEMON_STARTING,
+	DAEMON_RUNNING,
+	DAEMON_STOPPING, /* not accepting; in-flight requests finishing */
+};
 
-uint64_t daemon_now(const struct daemon *d)
+struct daemon {
+	sd_event *event;
+	struct upstream *upstream;
+	enum daemon_state state;
+	char *config_path; /* NULL: configuration from the environment */
+	struct broker_config *config;
+	struct tenant **tenants; /* current generation, config order */
+	size_t n_tenants;
+	struct conn_set *conns;
+	struct listeners *listeners;
+
+	sd_event_source *sig_term, *sig_int, *sig_hup;
+	sd_event_source *shutdown_timer;
+	sd_event_source *ready_defer;
+	sd_event_source *test_ready_timer; /* TEST ONLY: test_ready_delay */
+	bool ready_sent;
+};
+
+sd_event *daemon_event(const struct daemon *d)
 {
-	uint64_t now = 0;
-	(void)sd_event_now(d->event, CLOCK_MONOTONIC, &now);
-	return now;
+	return d->event;
 }
 
-void daemon_log_refused(struct daemon *d, const char *fmt, ...)
+struct upstream *daemon_upstream(const struct daemon *d)
 {
-	uint64_t now = daemon_now(d);
-	char msg[1024];
-	va_list ap;
-
-	/* At most REFUSED_LOG_BURST lines per interval; the first line of the next interval
-	 * says how many were not logged. */
-	if (now >= d->refused_log_usec + REFUSED_LOG_INTERVAL_USEC) {
-		d->refused_log_usec = now;
-		d->refused_logged = 0;
-	}
-	if (d->refused_logged >= REFUSED_LOG_BURST) {
-		d->refused_suppressed++;
-		return;
-	}
-	d->refused_logged++;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (d->refused_suppressed)
-		log_warning("%s (and %u more refusals not logged)", msg, d->refused_suppressed);
-	else
-		log_warning("%s", msg);
-	d->refused_suppressed = 0;
-}
-
-static void resume_accepting(struct daemon *d);
-
-/* ---------------------------------------------------------------- per-uid counts */
-
-static struct uid_count **uid_slot(struct daemon *d, uid_t uid)
-{
-	struct uid_count **pp = &d->uid_counts[uid % DAEMON_UID_BUCKETS];
-	while (*pp && (*pp)->uid != uid)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-bool daemon_uid_admit(struct daemon *d, uid_t uid)
-{
-	struct uid_count **pp = uid_slot(d, uid);
-
-	if (!*pp) {
-		*pp = calloc(1, sizeof(**pp));
-		if (!*pp)
-			return false;
-		(*pp)->uid = uid;
-	}
-	if ((*pp)->n >= d->config->max_connections_per_uid)
-		return false;
-	(*pp)->n++;
-	return true;
-}
-
-void daemon_uid_release(struct daemon *d, uid_t uid)
-{
-	struct uid_count **pp = uid_slot(d, uid);
-	struct uid_count *u = *pp;
-
-	if (!u)
-		return;
-	if (u->n > 0)
-		u->n--;
-	if (u->n == 0) {
-		*pp = u->next;
-		free(u);
-	}
-}
-
-void daemon_conn_added(struct daemon *d, struct conn *c)
-{
-	c->next = d->conns;
-	c->prev = NULL;
-	if (d->conns)
-		d->conns->prev = c;
-	d->conns = c;
-	d->n_conns++;
-}
-
-void daemon_conn_removed(struct daemon *d, struct conn *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else if (d->conns == c)
-		d->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
-	d->n_conns--;
-	daemon_uid_release(d, c->peer.uid);
-	resume_accepting(d);
-	if (d->state == DAEMON_STOPPING)
-		daemon_maybe_finish_shutdown(d);
-}
-
-#define ACCEPT_RETRY_USEC (250u * 1000u)
-
-static void resume_accepting(struct daemon *d)
-{
-	if (!d->accept_paused)
-		return;
-	d->accept_paused = false;
-	(void)sd_event_source_set_enabled(d->accept_retry, SD_EVENT_OFF);
-	if (d->state == DAEMON_RUNNING)
-		listeners_set_enabled(d->listeners, true);
-}
-
-static int accept_retry_fire(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	(void)s;
-	(void)usec;
-	resume_accepting(userdata);
-	return 0;
-}
-
-void daemon_pause_accepting(struct daemon *d)
-{
-	int r;
-
-	d->accept_paused = true;
-	listeners_set_enabled(d->listeners, false);
-	if (d->accept_retry)
-		r = sd_event_source_set_time_relative(d->accept_retry, ACCEPT_RETRY_USEC);
-	else
-		r = sd_event_add_time_relative(d->event, &d->accept_retry, CLOCK_MONOTONIC,
-					       ACCEPT_RETRY_USEC, 0, accept_retry_fire, d);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(d->accept_retry, SD_EVENT_ONESHOT);
-	if (r < 0)
-		resume_accepting(d); /* better a busy listener than a dead one */
+	return d->upstream;
 }
 
 /* ---------------------------------------------------------------- readiness */
@@ -171,7 +63,7 @@ static void notify_status(struct daemon *d)
 	for (size_t i = 0; i < d->n_tenants; i++)
 		ready += tenant_is_ready(d->tenants[i]);
 	sd_notifyf(false, "STATUS=%zu/%zu tenants ready, %zu connections", ready, d->n_tenants,
-		   d->n_conns);
+		   conn_set_count(d->conns));
 }
 
 static int ready_check(sd_event_source *s, void *userdata)
@@ -318,10 +210,9 @@ static void daemon_reload(struct daemon *d)
 {
 	struct broker_config *nc = NULL;
 	struct tenant **nt = NULL;
-	uint64_t mono = 0;
+	uint64_t mono = clock_now_usec(d->event);
 	int r;
 
-	(void)sd_event_now(d->event, CLOCK_MONOTONIC, &mono);
 	sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
 		   (unsigned long long)mono, d->config_path ? d->config_path : "environment");
 	log_info("reloading the configuration from %s",
@@ -336,7 +227,7 @@ static void daemon_reload(struct daemon *d)
 	if (r >= 0) {
 		/* listeners use the new limits and mode; max_connections is checked against
 		 * d->config, swapped below */
-		r = listeners_apply(d, nc, nt, nc->n_tenants, &d->listeners);
+		r = listeners_apply(d->listeners, nc, nt, nc->n_tenants);
 		if (r < 0)
 			log_errno(LOG_ERR, r, "reload: cannot set up the sockets");
 	}
@@ -362,18 +253,11 @@ static void daemon_reload(struct daemon *d)
 
 /* ---------------------------------------------------------------- shutdown */
 
-static bool all_quiet(const struct daemon *d)
+/* The connection set drained: nothing in flight, nothing left to send. */
+static void on_quiet(void *userdata)
 {
-	for (const struct conn *c = d->conns; c; c = c->next)
-		if (c->inflight > 0 || (c->state != CONN_CLOSED && sb_buf_len(&c->out) > 0))
-			return false;
-	return true;
-}
+	struct daemon *d = userdata;
 
-void daemon_maybe_finish_shutdown(struct daemon *d)
-{
-	if (d->state != DAEMON_STOPPING || !all_quiet(d))
-		return;
 	log_info("all in-flight requests finished; exiting");
 	sd_event_exit(d->event, 0);
 }
@@ -381,27 +265,11 @@ void daemon_maybe_finish_shutdown(struct daemon *d)
 static int shutdown_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
-	unsigned n = 0;
 
-	(void)s;
-	(void)usec;
-	for (struct conn *c = d->conns; c; c = c->next)
-		n += c->inflight;
-	log_warning("shutdown_timeout reached with %u request(s) in flight; cancelling them", n);
-	/* Cancelling may close connections (a failed write), so work on a referenced copy of
-	 * the list. */
-	struct conn **v = calloc(d->n_conns ? d->n_conns : 1, sizeof(*v));
-	size_t k = 0;
-	for (struct conn *c = d->conns; v && c; c = c->next)
-		v[k++] = conn_ref(c);
-	for (size_t i = 0; i < k; i++) {
-		conn_cancel_all(v[i]);
-		/* the loop exits below: write the shutting_down replies now (the connection
-		 * would otherwise flush them from its deferred source, which no longer runs) */
-		conn_flush_now(v[i]);
-		conn_unref(v[i]);
-	}
-	free(v);
+	log_warning("shutdown_timeout reached with %u request(s) in flight; cancelling them",
+		    conn_set_inflight(d->conns));
+	conn_set_on_quiet(d->conns, NULL, NULL);
+	conn_set_cancel_all(d->conns);
 	sd_event_exit(d->event, 0);
 	return 0;
 }
@@ -419,8 +287,7 @@ static void daemon_begin_shutdown(struct daemon *d, const char *why)
 	/* Closing the listeners unlinks the sockets we created; activated ones stay with
 	 * systemd, which queues new clients for the next instance. Done before STOPPING=1, so
 	 * whoever sees that knows no new connection is accepted. */
-	listeners_free(d->listeners);
-	d->listeners = NULL;
+	listeners_close_all(d->listeners);
 	sd_notifyf(false, "STOPPING=1\nSTATUS=shutting down (%s)", why);
 	log_info("%s: no longer accepting; waiting up to %llu ms for in-flight requests", why,
 		 (unsigned long long)(d->config->shutdown_timeout_usec / 1000));
@@ -431,7 +298,8 @@ static void daemon_begin_shutdown(struct daemon *d, const char *why)
 		sd_event_exit(d->event, 0);
 		return;
 	}
-	daemon_maybe_finish_shutdown(d);
+	conn_set_on_quiet(d->conns, on_quiet, d);
+	conn_set_begin_drain(d->conns);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -456,74 +324,10 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 /* ---------------------------------------------------------------- set-up */
 
-static int collect_activated(struct daemon *d)
+static int add_signals(struct daemon *d)
 {
-	char **names = NULL;
-	int n, r = 0;
-
-	n = sd_listen_fds_with_names(1, &names); /* 1: unset the environment, set CLOEXEC */
-	if (n < 0)
-		return log_errno(LOG_ERR, n, "sd_listen_fds_with_names");
-	if (n == 0)
-		return 0;
-	d->activated = calloc((size_t)n, sizeof(*d->activated));
-	if (!d->activated)
-		r = -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		int fd = SD_LISTEN_FDS_START + i;
-		if (r == 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
-			log_error("activated fd %d ('%s') is not a listening AF_UNIX stream socket",
-				  fd, names && names[i] ? names[i] : "?");
-			r = -EINVAL;
-		}
-		if (r == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-			r = log_errno(LOG_ERR, -errno, "fcntl(O_NONBLOCK) on activated fd %d", fd);
-		if (r == 0) {
-			d->activated[i].fd = fd;
-			d->activated[i].name = strdup(names && names[i] ? names[i] : "unknown");
-			if (!d->activated[i].name)
-				r = -ENOMEM;
-			else
-				d->n_activated++;
-		}
-		if (names)
-			free(names[i]);
-	}
-	free(names);
-	if (r < 0)
-		return r;
-	log_info("received %zu listening sockets from the service manager", d->n_activated);
-	return 0;
-}
-
-int daemon_new(struct broker_config *config, const char *config_path, struct daemon **ret)
-{
-	struct daemon *d;
 	sigset_t ss;
 	int r;
-
-	*ret = NULL;
-	d = calloc(1, sizeof(*d));
-	if (!d) {
-		config_free(config);
-		return -ENOMEM;
-	}
-	d->config = config;
-	d->state = DAEMON_STARTING;
-	if (config_path) {
-		d->config_path = strdup(config_path);
-		if (!d->config_path) {
-			r = -ENOMEM;
-			goto fail;
-		}
-	}
-	r = sd_event_new(&d->event);
-	if (r < 0) {
-		log_errno(LOG_ERR, r, "sd_event_new");
-		goto fail;
-	}
-	d->start_usec = daemon_now(d);
-	stats_init(d->start_usec);
 
 	sigemptyset(&ss);
 	sigaddset(&ss, SIGTERM);
@@ -542,38 +346,66 @@ int daemon_new(struct broker_config *config, const char *config_path, struct dae
 		r = sd_event_source_set_enabled(d->ready_defer, SD_EVENT_OFF);
 	if (r >= 0)
 		r = sd_event_set_watchdog(d->event, true); /* WATCHDOG=1 when WatchdogSec= is set */
-	if (r < 0) {
-		log_errno(LOG_ERR, r, "cannot set up the event loop");
-		goto fail;
-	}
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "cannot set up the event loop");
+	return 0;
+}
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct daemon *, daemon_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct broker_config *, config_free);
+
+int daemon_new(struct broker_config *config, const char *config_path, struct daemon **ret)
+{
+	_cleanup_(config_freep) struct broker_config *owned = config;
+	_cleanup_(daemon_freep) struct daemon *d = calloc(1, sizeof(*d));
+	int r;
+
+	*ret = NULL;
+	if (!d)
+		return -ENOMEM;
+	d->config = TAKE_PTR(owned);
+	d->state = DAEMON_STARTING;
+	if (config_path) {
+		d->config_path = strdup(config_path);
+		if (!d->config_path)
+			return -ENOMEM;
+	}
+	r = sd_event_new(&d->event);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "sd_event_new");
+	stats_init(clock_now_usec(d->event));
+	r = add_signals(d);
+	if (r < 0)
+		return r;
+	r = upstream_new(d->event, &d->upstream);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "cannot set up upstream HTTP");
+	r = conn_set_new(d->event, &d->conns);
+	if (r < 0)
+		return r;
+	r = listeners_new(d->event, d->conns, dispatch_frame, &d->listeners);
+	if (r < 0)
+		return r;
 	ops_register_builtin(d->event);
 	r = ratelimit_init();
-	if (r < 0) {
-		log_errno(LOG_ERR, r, "cannot set up rate limiting");
-		goto fail;
-	}
-	apply_runtime_settings(config, daemon_log_level_locked);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "cannot set up rate limiting");
+	apply_runtime_settings(d->config, daemon_log_level_locked);
 	tenant_on_readiness_change(readiness_changed, d);
-
-	r = collect_activated(d);
-	if (r < 0)
-		goto fail;
-	r = tenants_build(d, config, &d->tenants);
-	if (r < 0) {
-		log_errno(LOG_ERR, r, "cannot start the tenants");
-		goto fail;
-	}
-	d->n_tenants = config->n_tenants;
-	test_ready_delay_start(d);
-	r = listeners_apply(d, config, d->tenants, d->n_tenants, &d->listeners);
-	if (r < 0)
-		goto fail;
-	*ret = d;
+	*ret = TAKE_PTR(d);
 	return 0;
-fail:
-	daemon_free(d);
-	return r;
+}
+
+int daemon_start(struct daemon *d)
+{
+	int r;
+
+	r = tenants_build(d, d->config, &d->tenants);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "cannot start the tenants");
+	d->n_tenants = d->config->n_tenants;
+	test_ready_delay_start(d);
+	return listeners_apply(d->listeners, d->config, d->tenants, d->n_tenants);
 }
 
 int daemon_run(struct daemon *d)
@@ -582,7 +414,7 @@ int daemon_run(struct daemon *d)
 
 	/* Accept from the start (clients can ask `health`); READY=1 waits for every tenant. */
 	d->state = DAEMON_RUNNING;
-	listeners_set_enabled(d->listeners, true);
+	listeners_set_accepting(d->listeners, true);
 	ready_check(NULL, d);
 	r = sd_event_loop(d->event);
 	if (r < 0)
@@ -594,30 +426,21 @@ struct daemon *daemon_free(struct daemon *d)
 {
 	if (!d)
 		return NULL;
-	/* Close every connection (cancelling what is in flight), then the rest. */
-	while (d->conns)
-		conn_close(d->conns, "exiting");
-	listeners_free(d->listeners);
+	/* In reverse order of creation: the listeners, every connection (cancelling what is in
+	 * flight), the tenants, then the rest. */
+	d->listeners = listeners_free(d->listeners);
+	d->conns = conn_set_free(d->conns);
 	tenants_free(d->tenants, d->n_tenants);
 	tenant_on_readiness_change(NULL, NULL);
-	for (size_t i = 0; i < d->n_activated; i++) {
-		close(d->activated[i].fd);
-		free(d->activated[i].name);
-	}
-	free(d->activated);
-	for (size_t i = 0; i < DAEMON_UID_BUCKETS; i++)
-		while (d->uid_counts[i]) {
-			struct uid_count *u = d->uid_counts[i];
-			d->uid_counts[i] = u->next;
-			free(u);
-		}
+	ratelimit_done();
+	ops_unregister_builtin();
 	sd_event_source_disable_unref(d->sig_term);
 	sd_event_source_disable_unref(d->sig_int);
 	sd_event_source_disable_unref(d->sig_hup);
 	sd_event_source_disable_unref(d->shutdown_timer);
 	sd_event_source_disable_unref(d->ready_defer);
 	sd_event_source_disable_unref(d->test_ready_timer);
-	sd_event_source_disable_unref(d->accept_retry);
+	d->upstream = upstream_free(d->upstream);
 	log_flush();
 	sd_event_unref(d->event);
 	config_free(d->config);

@@ -6,7 +6,9 @@
 #include <systemd/sd-event.h>
 
 #include "tenancy/config.h"
+#include "runtime/conn.h"
 #include "tenancy/tenant.h"
+#include "util/cleanup.h"
 
 /*
  * Listening sockets. An endpoint is either a path socket skybrokerd creates (restrictive
@@ -21,10 +23,17 @@
  * without an activated socket fall back to their configured path.
  */
 
-struct daemon;
+struct listeners;
+struct conn_set;
+
+struct activated_fd {
+	int fd;
+	char *name;
+	bool used;
+};
 
 struct listener {
-	struct daemon *d;
+	struct listeners *set; /* borrowed: the set this listener belongs to */
 	int fd;
 	bool admin;
 	bool activated;  /* passed by systemd: never unlinked, never closed on reload */
@@ -38,16 +47,33 @@ struct listener {
 };
 
 /*
- * Computes the endpoints of config for tenants (the new generation, parallel to
- * config->tenants), reusing listeners of *list whose key matches, creating the others, and
- * closing those no longer needed. On failure nothing changes and -errno is returned (logged).
- * On success *list is the new set.
+ * The listening side of the daemon: takes the sockets systemd passed (sd_listen_fds), and
+ * accepts into conns, handing each connection's frames to on_frame. event and conns are
+ * borrowed for the set's life. Accepting is off until listeners_set_accepting(true).
+ * 0 or -errno (logged).
  */
-int listeners_apply(struct daemon *d, const struct broker_config *config,
-		    struct tenant *const *tenants, size_t n_tenants, struct listener **list);
+int listeners_new(sd_event *event, struct conn_set *conns, conn_frame_handler on_frame,
+		  struct listeners **ret);
+/* Closes every listener (unlinking sockets we created) and the unused activated sockets. */
+struct listeners *listeners_free(struct listeners *ls);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct listeners *, listeners_free);
 
-/* Enables or disables accepting on every listener (connection limit, shutdown). */
-void listeners_set_enabled(struct listener *list, bool on);
+/*
+ * Computes the endpoints of config for tenants (the new generation, parallel to
+ * config->tenants), reusing listeners whose key matches, creating the others, and closing
+ * those no longer needed; new connections get config's limits. On failure nothing changes
+ * and -errno is returned (logged).
+ */
+int listeners_apply(struct listeners *ls, const struct broker_config *config,
+		    struct tenant *const *tenants, size_t n_tenants);
 
-/* Closes every listener (unlinking sockets we created). */
-void listeners_free(struct listener *list);
+/* Whether to accept (the daemon runs) or not (shutdown); an accept pause after EMFILE lasts
+ * until a connection closes or a short retry delay passes, whatever this says. */
+void listeners_set_accepting(struct listeners *ls, bool on);
+
+/* The first listener (then ->next), borrowed until the next apply: for tests and logs. */
+const struct listener *listeners_first(const struct listeners *ls);
+
+/* Closes the listeners (unlinking sockets we created) but keeps the set: at shutdown, so
+ * that nobody connects to a daemon that is going away. */
+void listeners_close_all(struct listeners *ls);

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
+/* ops: the runtime's own operations: ping (and its TEST-ONLY delayed form), health, stats. */
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "runtime/dispatch.h"
-#include "util/log.h"
 #include "runtime/ops.h"
 #include "runtime/stats.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 static sd_event *ops_event;
 static uint64_t test_ping_delay_usec;
@@ -49,7 +50,6 @@ static int op_ping(struct request_ctx *rc)
 {
 	struct sb_reply rep = {.op = SB_OP_PING};
 	struct delayed_ping *dp;
-	uint64_t now;
 	int r;
 
 	if (test_ping_delay_usec == 0) {
@@ -61,10 +61,8 @@ static int op_ping(struct request_ctx *rc)
 	if (!dp)
 		return -ENOMEM;
 	dp->rc = rc;
-	r = sd_event_now(ops_event, CLOCK_MONOTONIC, &now);
-	if (r >= 0)
-		r = sd_event_add_time(ops_event, &dp->timer, CLOCK_MONOTONIC,
-				      now + test_ping_delay_usec, 1, delayed_ping_fire, dp);
+	r = sd_event_add_time(ops_event, &dp->timer, CLOCK_MONOTONIC,
+			      clock_now_usec(ops_event) + test_ping_delay_usec, 1, delayed_ping_fire, dp);
 	if (r < 0) {
 		free(dp);
 		return r;
@@ -96,11 +94,9 @@ static int op_stats(struct request_ctx *rc)
 {
 	struct sb_reply rep = {.op = SB_OP_STATS};
 	msgpack_zone *zone = NULL;
-	uint64_t now = 0;
 	int r;
 
-	(void)sd_event_now(ops_event, CLOCK_MONOTONIC, &now);
-	r = stats_build(&rep, now, &zone);
+	r = stats_build(&rep, clock_now_usec(ops_event), &zone);
 	if (r < 0)
 		return r;
 	request_ctx_reply_ok(rc, &rep);
@@ -114,4 +110,13 @@ void ops_register_builtin(sd_event *event)
 	dispatch_register(SB_OP_PING, op_ping);
 	dispatch_register(SB_OP_HEALTH, op_health);
 	dispatch_register(SB_OP_STATS, op_stats);
+}
+
+void ops_unregister_builtin(void)
+{
+	dispatch_register(SB_OP_PING, NULL);
+	dispatch_register(SB_OP_HEALTH, NULL);
+	dispatch_register(SB_OP_STATS, NULL);
+	ops_event = NULL;
+	test_ping_delay_usec = 0;
 }

@@ -12,5 +12,8 @@
 /* Registers the built-in handlers with dispatch. event is borrowed for the process life. */
 void ops_register_builtin(sd_event *event);
 
+/* Undoes ops_register_builtin (at exit). */
+void ops_unregister_builtin(void);
+
 /* TEST ONLY: delay every ping reply (the hidden [broker] test_ping_delay key). 0 disables. */
 void ops_set_test_ping_delay(uint64_t usec);

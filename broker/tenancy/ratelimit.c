@@ -90,6 +90,11 @@ int ratelimit_init(void)
 	return 0;
 }
 
+void ratelimit_done(void)
+{
+	rl_slot = -1;
+}
+
 bool ratelimit_take(struct tenant *t, uint64_t now_usec)
 {
 	struct rate_limit *l;

@@ -24,4 +24,7 @@ int ratelimit_init(void);
 
 /* Takes one request from t's budget at monotonic time now_usec. True when allowed (always
  * for a tenant without rate_limit, or t NULL). */
+/* Forgets the registration (at exit, after the tenants are gone). */
+void ratelimit_done(void);
+
 bool ratelimit_take(struct tenant *t, uint64_t now_usec);

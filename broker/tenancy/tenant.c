@@ -43,6 +43,12 @@ void tenant_on_readiness_change(void (*cb)(void *userdata), void *userdata)
 	readiness_ud = userdata;
 }
 
+void tenant_hooks_reset(void)
+{
+	memset(hooks, 0, sizeof(hooks));
+	n_hooks = 0;
+}
+
 static void readiness_changed(void)
 {
 	if (readiness_cb)

@@ -45,6 +45,9 @@ struct tenant_hooks {
  * h is borrowed for the life of the process. Returns 0, -ENOSPC. Hooks are slot-ordered:
  * the returned index (>= 0) may be used as the tenant_ext slot. */
 int tenant_hooks_register(const struct tenant_hooks *h);
+/* Forgets every registration (at exit, once no tenant is left; the modules forget their
+ * slots in their done). */
+void tenant_hooks_reset(void);
 
 /* Creates a tenant for cfg, which must belong to config (a reference on config is taken), and
  * runs every attach hook. Returns 0 and *ret (one reference, caller unrefs), or -errno. */

@@ -62,7 +62,7 @@ struct tsvc_flight {
 	struct exchange_request *x;
 };
 
-static struct upstream *svc_upstream;
+static struct upstream *svc_upstream; /* the daemon's; borrowed between init and done */
 
 static int svc_slot = -1;
 
@@ -611,11 +611,6 @@ static int tsvc_attach(struct tenant *t, sd_event *event, void *userdata)
 	char why[512];
 	int r;
 
-	if (!svc_upstream) {
-		r = upstream_new(event, &svc_upstream);
-		if (r < 0)
-			return log_errno(LOG_ERR, r, "cannot set up upstream HTTP");
-	}
 	ts = calloc(1, sizeof(*ts));
 	if (!ts)
 		return log_errno(LOG_ERR, -ENOMEM, "tenant=%s: out of memory", tenant_name(t));
@@ -751,7 +746,7 @@ static void tsvc_detach(struct tenant *t, void *userdata)
 	tenant_ext_set(t, (unsigned)svc_slot, NULL);
 }
 
-int tokensvc_module_init(void)
+int tokensvc_module_init(sd_event *event, struct upstream *upstream)
 {
 	static const struct tenant_hooks hooks = {
 		.name = "tokensvc",
@@ -762,6 +757,7 @@ int tokensvc_module_init(void)
 
 	if (svc_slot >= 0)
 		return 0;
+	svc_upstream = upstream;
 	/* jansson's copies of credentials and tokens are wiped when it frees them. */
 	jsonalloc_init();
 	/* Before any credentials are read: their private numbers go to locked memory. */
@@ -772,6 +768,13 @@ int tokensvc_module_init(void)
 	svc_slot = r;
 	dispatch_register(SB_OP_EXCHANGE, op_exchange);
 	return 0;
+}
+
+void tokensvc_module_done(void)
+{
+	dispatch_register(SB_OP_EXCHANGE, NULL);
+	svc_slot = -1;
+	svc_upstream = NULL;
 }
 
 void tokensvc_get_counters(const struct tenant *t, struct tokensvc_counters *ret)

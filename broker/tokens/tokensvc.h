@@ -38,7 +38,9 @@ typedef void (*tokensvc_done_t)(struct tokensvc_acq *a, int r, struct sb_token *
 
 /* Registers the tenant hooks and the `exchange` handler (once; later calls do nothing).
  * Must run before tenants are built. Returns 0 or -errno (logged). */
-int tokensvc_module_init(void);
+int tokensvc_module_init(sd_event *event, struct upstream *upstream /* borrowed until done */);
+/* Undoes init (at exit, after the daemon freed the tenants). */
+void tokensvc_module_done(void);
 
 /*
  * Starts getting a Skyflow token for subject_token (copied, wiped) on behalf of tenant t

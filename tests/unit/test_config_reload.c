@@ -107,8 +107,9 @@ static void test_reload_is_all_or_nothing(void **state)
 {
 	char dir[] = "/tmp/sbt-reload.XXXXXX";
 	char shared[128], own[128], admin[128], text[2048];
-	struct daemon d = {0};
-	struct listener *list = NULL;
+	sd_event *event = NULL;
+	struct conn_set *conns = NULL;
+	struct listeners *ls = NULL;
 	struct broker_config *c1, *c2;
 	struct tenant **t1, **t2;
 	unsigned k;
@@ -130,8 +131,10 @@ static void test_reload_is_all_or_nothing(void **state)
 	snprintf(shared, sizeof(shared), "%s/sb.sock", dir);
 	snprintf(own, sizeof(own), "%s/beta.sock", dir);
 	snprintf(admin, sizeof(admin), "%s/admin.sock", dir);
-	assert_true(sd_event_new(&d.event) >= 0);
-	d.state = DAEMON_RUNNING;
+	assert_true(sd_event_new(&event) >= 0);
+	assert_int_equal(conn_set_new(event, &conns), 0);
+	assert_int_equal(listeners_new(event, conns, NULL, &ls), 0);
+	listeners_set_accepting(ls, true);
 
 	/* generation 1: acme and beta on the shared socket */
 	snprintf(text, sizeof(text),
@@ -139,9 +142,9 @@ static void test_reload_is_all_or_nothing(void **state)
 		 "[tenant.beta]\n" TENANT "allow_uids = 1001\n",
 		 shared, admin);
 	c1 = load(text);
-	t1 = make_tenants(c1, d.event);
-	assert_int_equal(listeners_apply(&d, c1, t1, c1->n_tenants, &list), 0);
-	assert_true(carries(list, shared, t1, 2));
+	t1 = make_tenants(c1, event);
+	assert_int_equal(listeners_apply(ls, c1, t1, c1->n_tenants), 0);
+	assert_true(carries(listeners_first(ls), shared, t1, 2));
 
 	/* generation 2: beta moves to a socket of its own, acme stays (new object) */
 	snprintf(text, sizeof(text),
@@ -149,7 +152,7 @@ static void test_reload_is_all_or_nothing(void **state)
 		 "[tenant.beta]\n" TENANT "allow_uids = 1001\nsocket = %s\n",
 		 shared, admin, own);
 	c2 = load(text);
-	t2 = make_tenants(c2, d.event);
+	t2 = make_tenants(c2, event);
 
 	for (k = 0;; k++) {
 		int r;
@@ -158,7 +161,7 @@ static void test_reload_is_all_or_nothing(void **state)
 		fail_at = k;
 		failed = false;
 		armed = true;
-		r = listeners_apply(&d, c2, t2, c2->n_tenants, &list);
+		r = listeners_apply(ls, c2, t2, c2->n_tenants);
 		armed = false;
 		if (!failed) {
 			assert_int_equal(r, 0);
@@ -167,21 +170,22 @@ static void test_reload_is_all_or_nothing(void **state)
 		/* an allocation failed: the reload fails, every socket keeps generation 1 */
 		if (r == 0)
 			fail_msg("calloc #%u failed but listeners_apply() reported success", k);
-		assert_true(carries(list, shared, t1, 2));
-		assert_null(find(list, own));
-		assert_non_null(find(list, admin));
+		assert_true(carries(listeners_first(ls), shared, t1, 2));
+		assert_null(find(listeners_first(ls), own));
+		assert_non_null(find(listeners_first(ls), admin));
 	}
 	assert_true(k > 0);
-	assert_true(carries(list, shared, t2, 1));
-	assert_true(carries(list, own, t2 + 1, 1));
-	assert_non_null(find(list, admin));
+	assert_true(carries(listeners_first(ls), shared, t2, 1));
+	assert_true(carries(listeners_first(ls), own, t2 + 1, 1));
+	assert_non_null(find(listeners_first(ls), admin));
 
-	listeners_free(list);
+	listeners_free(ls);
+	conn_set_free(conns);
 	free_tenants(t1, c1->n_tenants);
 	free_tenants(t2, c2->n_tenants);
 	config_free(c1);
 	config_free(c2);
-	sd_event_unref(d.event);
+	sd_event_unref(event);
 	rmdir(dir);
 }
 
