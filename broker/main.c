@@ -112,29 +112,11 @@ int main(int argc, char **argv)
 	if (hygiene_apply(allow_root) < 0)
 		return 1;
 
-	{
-		/* errors go to the log, one line each, with the <N> prefix */
-		char *buf = NULL;
-		size_t len = 0;
-		FILE *err = open_memstream(&buf, &len);
-		r = config_path ? config_load_file(config_path, err, &config)
-				: config_from_env(err, &config);
-		if (err)
-			fclose(err);
-		if (r < 0) {
-			for (char *s = buf, *e; s && *s; s = e ? e + 1 : NULL) {
-				e = strchr(s, '\n');
-				if (e)
-					*e = '\0';
-				if (*s)
-					log_error("%s", s);
-			}
-			log_error("configuration from %s is invalid; not starting",
-				  config_path ? config_path : "the environment");
-			free(buf);
-			return 1;
-		}
-		free(buf);
+	r = daemon_load_config(config_path, &config);
+	if (r < 0) {
+		log_error("configuration from %s is invalid; not starting",
+			  config_path ? config_path : "the environment");
+		return 1;
 	}
 	if (!daemon_log_level_locked)
 		log_set_max_level(config->log_level);

@@ -187,7 +187,7 @@ static void log_lines(int level, const char *text)
 	}
 }
 
-static int load_config(const char *path, struct broker_config **ret)
+int daemon_load_config(const char *path, struct broker_config **ret)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -218,7 +218,7 @@ static void daemon_reload(struct daemon *d)
 	log_info("reloading the configuration from %s",
 		 d->config_path ? d->config_path : "the environment");
 
-	r = load_config(d->config_path, &nc);
+	r = daemon_load_config(d->config_path, &nc);
 	if (r >= 0) {
 		r = tenants_build(d, nc, &nt);
 		if (r < 0)

@@ -27,6 +27,10 @@ struct daemon;
 /* Set by main when --log-level was given: the config's log_level then does not override it. */
 extern bool daemon_log_level_locked;
 
+/* Loads the configuration from path (NULL: the environment); its errors are logged, one line
+ * each. 0 or -errno. */
+int daemon_load_config(const char *path, struct broker_config **ret);
+
 /* Creates the event loop, the signal handling and the upstream HTTP handle, and takes the
  * configuration (transferred, freed on failure too). 0 or -errno, logged. */
 int daemon_new(struct broker_config *config /* transferred */, const char *config_path,

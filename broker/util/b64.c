@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* b64: strict base64url (no padding, canonical trailing bits). */
 #include "util/b64.h"
 
 #include <errno.h>
@@ -35,11 +36,12 @@ int b64url_decode(const char *s, size_t n, uint8_t *out, size_t out_max)
 	unsigned bits = 0;
 	size_t o = 0;
 
+	size_t decoded = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+
 	if (n % 4 == 1)
 		return -EBADMSG;
-	if (n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0) > out_max)
-		return -EMSGSIZE;
-	if (n / 4 * 3 > (size_t)INT32_MAX)
+	/* the whole decoded size (partial last group included) must fit the int result */
+	if (decoded > out_max || decoded > (size_t)INT32_MAX)
 		return -EMSGSIZE;
 	for (size_t i = 0; i < n; i++) {
 		int v = b64url_value((unsigned char)s[i]);

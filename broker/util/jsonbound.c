@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* jsonbound: JSON parsing of hostile text with size and depth caps checked first. */
 #include "util/jsonbound.h"
 
 #include <errno.h>
@@ -49,6 +50,44 @@ int jsonbound_depth(const void *text, size_t len)
 	return max;
 }
 
+/* jansson's own messages quote the text near the error ("invalid token near 'abc'"), which
+ * may be part of a token or a key: replace them by a fixed one per error code, keeping the
+ * position. */
+static void redact_error(json_error_t *err)
+{
+	const char *what;
+
+	switch (json_error_code(err)) {
+	case json_error_out_of_memory:
+		what = "out of memory";
+		break;
+	case json_error_invalid_utf8:
+		what = "invalid UTF-8";
+		break;
+	case json_error_premature_end_of_input:
+		what = "premature end of input";
+		break;
+	case json_error_end_of_input_expected:
+		what = "trailing bytes after the JSON value";
+		break;
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		what = "NUL character";
+		break;
+	case json_error_duplicate_key:
+		what = "duplicate object key";
+		break;
+	case json_error_numeric_overflow:
+		what = "number out of range";
+		break;
+	default:
+		what = "invalid JSON";
+		break;
+	}
+	(void)snprintf(err->text, sizeof(err->text), "%s at line %d column %d", what, err->line,
+		       err->column);
+}
+
 int jsonbound_parse(const void *text, size_t len, const struct jsonbound_limits *lim,
 		    json_t **ret, json_error_t *err)
 {
@@ -76,8 +115,10 @@ int jsonbound_parse(const void *text, size_t len, const struct jsonbound_limits 
 		return -EMSGSIZE;
 	}
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, err);
-	if (!j)
+	if (!j) {
+		redact_error(err);
 		return -EBADMSG;
+	}
 	*ret = j;
 	return 0;
 }
