@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* admission: peer credentials from the kernel and the tenant that admits them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* audit: one audit line per request, never a secret. */
 #include <stdio.h>
 
 #include "runtime/audit.h"

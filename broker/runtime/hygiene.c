@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* hygiene: process hardening at start (no core dumps, no ptrace, groups, fd limit). */
 #include <errno.h>
 #include <grp.h>
 #include <sys/prctl.h>

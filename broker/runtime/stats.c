@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* stats: process-wide counters and the latency histogram of the admin `stats` op. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* ratelimit: a token bucket per tenant, carried over a reload. */
 #include <errno.h>
 #include <stdlib.h>
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+/* tenant: the runtime tenant (refcounted): its config, readiness, module state, hooks. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/log.h"
+#include "util/ref.h"
 #include "tenancy/tenant.h"
 
 struct blocker {
@@ -108,21 +110,7 @@ int tenant_new_successor(struct broker_config *config, const struct tenant_confi
 	return 0;
 }
 
-struct tenant *tenant_ref(struct tenant *t)
-{
-	if (t)
-		t->n_ref++;
-	return t;
-}
-
-struct tenant *tenant_unref(struct tenant *t)
-{
-	if (!t)
-		return NULL;
-	if (--t->n_ref == 0)
-		tenant_free(t);
-	return NULL;
-}
+DEFINE_REF_UNREF(struct tenant, tenant, tenant_free)
 
 const char *tenant_name(const struct tenant *t)
 {

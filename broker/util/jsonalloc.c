@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* jsonalloc: jansson allocations that are wiped when freed. */
 #include "util/jsonalloc.h"
 
 #include <malloc.h>

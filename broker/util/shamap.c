@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* shamap: a bounded LRU hash map keyed by SHA-256 digests. */
 #include "util/shamap.h"
 
 #include <errno.h>
