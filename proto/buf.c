@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* buf: the bounded byte buffer every frame is read into and written from, wiped as it moves. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,18 +35,19 @@ static void buf_compact(struct sb_buf *b)
 	b->tail = len;
 }
 
-int sb_buf_reserve(struct sb_buf *b, size_t n, uint8_t **ret)
+/* Makes b->cap - b->tail >= n, given that the content plus n fits b->max: compacts in place
+ * when that frees enough room, else moves to a fresh, larger allocation (the old one wiped).
+ * Returns 0 or -ENOMEM (b unchanged). */
+static int buf_make_room(struct sb_buf *b, size_t n)
 {
 	size_t len = sb_buf_len(b), need, ncap;
 	uint8_t *p;
 
-	if (n > b->max || len > b->max - n)
-		return -EMSGSIZE;
 	if (b->cap - b->tail >= n)
-		goto done;
+		return 0;
 	if (b->cap - len >= n && b->head > 0) {
 		buf_compact(b);
-		goto done;
+		return 0;
 	}
 
 	need = len + n;
@@ -70,7 +72,19 @@ int sb_buf_reserve(struct sb_buf *b, size_t n, uint8_t **ret)
 	b->cap = ncap;
 	b->head = 0;
 	b->tail = len;
-done:
+	return 0;
+}
+
+int sb_buf_reserve(struct sb_buf *b, size_t n, uint8_t **ret)
+{
+	size_t len = sb_buf_len(b);
+	int r;
+
+	if (n > b->max || len > b->max - n)
+		return -EMSGSIZE;
+	r = buf_make_room(b, n);
+	if (r < 0)
+		return r;
 	*ret = b->data + b->tail;
 	return 0;
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* errors: the wire error codes, their names and retryability, and the codec's error detail. */
 #include <errno.h>
 #include <string.h>
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* frame: the 4-byte big-endian length prefix that cuts a byte stream into payloads. */
 #include <errno.h>
 
 #include "frame.h"

@@ -73,10 +73,27 @@ struct upstream_request;
 typedef void (*upstream_done_t)(struct upstream_request *req, const struct upstream_response *resp,
 				void *userdata);
 
-/* Creates the multi handle on event loop e (a reference is taken). Returns 0 or -errno. */
+/*
+ * Creates the multi handle on event loop e (a reference is taken, dropped by upstream_free).
+ * The daemon makes one at start and frees it at exit; *ret is owned by the caller.
+ *
+ * libcurl's global state: upstream_new calls curl_global_init(CURL_GLOBAL_DEFAULT) and
+ * upstream_free the matching curl_global_cleanup (libcurl counts the pairs; the last cleanup
+ * releases it). Whoever owns the process may hold a pair of its own around everything
+ * (curl_global_init first, before any thread exists; curl_global_cleanup last, after the last
+ * upstream_free); upstream's pair then only moves the count. Nothing else is expected.
+ * Returns 0, -EINVAL, -ENOMEM, -EIO (curl_global_init failed).
+ */
 int upstream_new(sd_event *e, struct upstream **ret);
 
-/* Cancels every request (no callbacks) and frees. NULL is fine. Returns NULL. */
+/*
+ * Frees u: every request still running is cancelled as by upstream_request_cancel (its
+ * completion callback is NOT called and its userdata is not touched: whoever started it
+ * releases that), cached connections are closed, every event source is released and the
+ * reference on the event loop is dropped (the loop can then be freed), and u's
+ * curl_global_init is paired. Must not be called from a completion callback. NULL is fine.
+ * Returns NULL.
+ */
 struct upstream *upstream_free(struct upstream *u);
 
 /*
@@ -92,7 +109,8 @@ int upstream_request_start(struct upstream *u, const struct upstream_opts *opts,
 			   bool idempotent, upstream_done_t done, void *userdata,
 			   struct upstream_request **ret);
 
-/* Drops a request that has not completed: no callback will come. NULL is fine. */
+/* Drops a request that has not completed (its transfer aborted, its body wiped): no callback
+ * will come. NULL is fine. Not from req's own callback (req is freed after it returns). */
 void upstream_request_cancel(struct upstream_request *req);
 
 /* Counters for stats and tests. */

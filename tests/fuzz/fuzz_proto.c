@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+/* fuzz_proto: libFuzzer harness for everything in proto/ that reads hostile bytes. */
 /*
- * libFuzzer harness for everything in proto/ that reads hostile bytes: the input is a byte
- * stream as a peer would send it. Frames are cut from it with the request cap, each payload is
- * checked, decoded as a request and as a reply, and every request that decodes is re-encoded
- * and decoded again, which must succeed with the same id and op.
+ * The input is a byte stream as a peer would send it. Frames are cut from it with the request
+ * cap, each payload is checked, decoded as a request and as a reply, and every request that
+ * decodes is re-encoded and decoded again, which must succeed with the same id and op.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+/* mkseeds_proto: writes the seed corpus of fuzz_proto into the directory given. */
 /*
- * Writes the seed corpus of fuzz_proto into the directory given: one valid frame of every
- * request and reply shape, a pipelined stream, and the malformed classes the unit tests use.
- * Run by hand when the protocol changes: build/default/tests/fuzz/mkseeds_proto tests/fuzz/corpus/proto
+ * One valid frame of every request and reply shape, a pipelined stream, and the malformed
+ * classes the unit tests use. Run by hand when the protocol changes:
+ * build/default/tests/fuzz/mkseeds_proto tests/fuzz/corpus/proto
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -34,10 +36,61 @@ static void emit_buf(const char *name, struct sb_buf *b)
 	sb_buf_free(b);
 }
 
-int main(int argc, char **argv)
+/* Fills the arguments of a valid request of op into req; false for the ops whose arguments
+ * need generic values (seeded by hand in main). */
+static bool fill_request(int op, struct sb_request *req)
 {
 	static const char *ids[] = {"id1", "id2"};
 	static uint64_t versions[] = {1, 2};
+	const char *tok = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJVMSJ9.c2ln";
+	struct sb_strv strv = {true, 2, ids};
+
+	switch (op) {
+	case SB_OP_HELLO:
+		req->u.hello.versions = (struct sb_u64v){true, 2, versions};
+		req->u.hello.client = "seed/1";
+		break;
+	case SB_OP_EXCHANGE:
+		req->u.exchange.subject_token = tok;
+		break;
+	case SB_OP_GET_RECORDS:
+		req->u.get_records = (struct sb_get_records_args){
+			.subject_token = tok, .table = "persons", .skyflow_ids = strv,
+			.redaction = "MASKED", .fields = strv,
+			.limit = {true, 10}, .offset = {true, 1}, .order_by = "NONE",
+			.tokenization = {true, false}};
+		break;
+	case SB_OP_GET_RECORD:
+		req->u.get_record = (struct sb_get_record_args){
+			.subject_token = tok, .table = "persons", .skyflow_id = "id1"};
+		break;
+	case SB_OP_DELETE_RECORDS:
+		req->u.delete_records = (struct sb_delete_records_args){
+			.subject_token = tok, .table = "persons", .skyflow_ids = strv};
+		break;
+	case SB_OP_DETOKENIZE:
+		req->u.detokenize = (struct sb_detokenize_args){
+			.subject_token = tok, .tokens = strv, .redaction = "DEFAULT"};
+		break;
+	case SB_OP_TOKENIZE:
+		req->u.tokenize = (struct sb_tokenize_args){
+			.subject_token = tok, .column_group = "g", .values = strv};
+		break;
+	case SB_OP_QUERY:
+		req->u.query = (struct sb_query_args){.subject_token = tok,
+						     .query = "SELECT * FROM persons"};
+		break;
+	case SB_OP_INSERT_RECORDS:
+	case SB_OP_UPDATE_RECORD:
+		return false;
+	default:
+		break;
+	}
+	return true;
+}
+
+int main(int argc, char **argv)
+{
 	struct sb_buf b, all;
 	char name[64];
 
@@ -48,50 +101,9 @@ int main(int argc, char **argv)
 
 	for (int op = 0; op < _SB_OP_MAX; op++) {
 		struct sb_request req = {.id = (uint64_t)op + 1, .op = op};
-		const char *tok = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJVMSJ9.c2ln";
-		struct sb_strv strv = {true, 2, ids};
 
-		switch (op) {
-		case SB_OP_HELLO:
-			req.u.hello.versions = (struct sb_u64v){true, 2, versions};
-			req.u.hello.client = "seed/1";
-			break;
-		case SB_OP_EXCHANGE:
-			req.u.exchange.subject_token = tok;
-			break;
-		case SB_OP_GET_RECORDS:
-			req.u.get_records = (struct sb_get_records_args){
-				.subject_token = tok, .table = "persons", .skyflow_ids = strv,
-				.redaction = "MASKED", .fields = strv,
-				.limit = {true, 10}, .offset = {true, 1}, .order_by = "NONE",
-				.tokenization = {true, false}};
-			break;
-		case SB_OP_GET_RECORD:
-			req.u.get_record = (struct sb_get_record_args){
-				.subject_token = tok, .table = "persons", .skyflow_id = "id1"};
-			break;
-		case SB_OP_DELETE_RECORDS:
-			req.u.delete_records = (struct sb_delete_records_args){
-				.subject_token = tok, .table = "persons", .skyflow_ids = strv};
-			break;
-		case SB_OP_DETOKENIZE:
-			req.u.detokenize = (struct sb_detokenize_args){
-				.subject_token = tok, .tokens = strv, .redaction = "DEFAULT"};
-			break;
-		case SB_OP_TOKENIZE:
-			req.u.tokenize = (struct sb_tokenize_args){
-				.subject_token = tok, .column_group = "g", .values = strv};
-			break;
-		case SB_OP_QUERY:
-			req.u.query = (struct sb_query_args){.subject_token = tok,
-							     .query = "SELECT * FROM persons"};
-			break;
-		case SB_OP_INSERT_RECORDS:
-		case SB_OP_UPDATE_RECORD:
-			continue; /* need generic values: covered by the hand-made seeds below */
-		default:
-			break;
-		}
+		if (!fill_request(op, &req))
+			continue;
 		sb_buf_init(&b, 1 << 16);
 		if (sb_request_encode(&req, &b, 1 << 16) < 0 ||
 		    sb_request_encode(&req, &all, 1 << 16) < 0)

@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: MIT */
+/* replay: runs a libFuzzer harness over corpus files without libFuzzer (a regression test). */
 /*
- * Runs a libFuzzer harness over files without libFuzzer, so the corpus is a regression test
- * in every build (gcc, ASan, valgrind). Arguments are files or directories of files.
+ * So the corpus is a regression test in every build (gcc, ASan, valgrind). Arguments are
+ * files or directories of files.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Bounded buffer and framing. */
 #include <errno.h>
 #include <setjmp.h>

@@ -368,6 +368,91 @@ static void test_proxy_env_ignored(void **state)
 	assert_string_equal(srv->last_path, "/v1/keys");
 }
 
+static int on_marker(sd_event_source *s, void *userdata)
+{
+	return 0;
+}
+
+/* The destroy callback of a floating source: runs when its loop is freed. */
+static void on_loop_freed(void *userdata)
+{
+	(*(int *)userdata)++;
+}
+
+/* Runs loop e until upstream u has counted `retries` retries (or 5 s pass). */
+static void run_until_retries(sd_event *e, struct upstream *u, uint64_t retries)
+{
+	struct upstream_counters c;
+
+	for (int waited = 0; waited < 5000; waited += 10) {
+		upstream_get_counters(u, &c);
+		if (c.retries >= retries)
+			return;
+		sd_event_run(e, 10 * 1000);
+	}
+	fail_msg("no retry scheduled");
+}
+
+/*
+ * The daemon's life: one upstream on a loop of its own serves a request; then, with one
+ * request waiting for its retry and one on the wire, upstream_free cancels both without a
+ * callback and releases every source and its loop reference, so that the loop's last unref
+ * frees it. Under valgrind (--leak-check=full --show-leak-kinds=all) nothing is left.
+ */
+static void test_lifecycle(void **state)
+{
+	struct upstream_opts o = opts();
+	struct outcome served, retrying = { 0 }, hanging = { 0 };
+	struct upstream_counters c;
+	sd_event_source *marker = NULL;
+	struct th_server *s;
+	struct upstream *u = NULL;
+	sd_event *e = NULL;
+	int loop_freed = 0, never = 0;
+	char url[128];
+
+	assert_int_equal(sd_event_new(&e), 0);
+	assert_int_equal(sd_event_add_defer(e, &marker, on_marker, &loop_freed), 0);
+	assert_int_equal(sd_event_source_set_enabled(marker, SD_EVENT_OFF), 0);
+	assert_int_equal(sd_event_source_set_destroy_callback(marker, on_loop_freed), 0);
+	assert_true(sd_event_source_set_floating(marker, 1) >= 0);
+	marker = sd_event_source_unref(marker);
+
+	assert_int_equal(upstream_new(e, &u), 0);
+	s = th_start(e, handler, NULL);
+	memset(script, 0, sizeof(script));
+	script[1] = (struct th_reply){ .status = 503, .body = "{}" };
+	script[2] = (struct th_reply){ .action = TH_HANG };
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s->port);
+
+	memset(&served, 0, sizeof(served));
+	assert_int_equal(upstream_request_start(u, &o, "GET", url, NULL, 0, true, on_done, &served,
+						NULL), 0);
+	assert_true(th_run_until(e, &served.done, 5000));
+	assert_int_equal(served.status, 200);
+
+	o.retry_base_ms = 60 * 1000; /* the retry waits far beyond the test */
+	assert_int_equal(upstream_request_start(u, &o, "GET", url, NULL, 0, true, on_done,
+						&retrying, NULL), 0);
+	run_until_retries(e, u, 1);
+	assert_int_equal(upstream_request_start(u, &o, "POST", url, "{}", 2, false, on_done,
+						&hanging, NULL), 0);
+	for (int waited = 0; waited < 5000 && s->requests < 3; waited += 10)
+		sd_event_run(e, 10 * 1000);
+	assert_int_equal(s->requests, 3);
+	upstream_get_counters(u, &c);
+	assert_int_equal(c.in_flight, 2);
+
+	u = upstream_free(u);
+	th_run_until(e, &never, 200); /* no callback comes, no stale source fires */
+	assert_int_equal(retrying.done, 0);
+	assert_int_equal(hanging.done, 0);
+	th_stop(s);
+	assert_int_equal(loop_freed, 0);
+	e = sd_event_unref(e);
+	assert_int_equal(loop_freed, 1); /* nothing held a reference on the loop */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_many_concurrent),
 		cmocka_unit_test(test_json_limits),
 		cmocka_unit_test(test_proxy_env_ignored),
+		cmocka_unit_test(test_lifecycle),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

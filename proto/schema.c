@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/* schema: the op names and the v1 messages' field tables (wire name, type, limit, offset). */
+#include <stddef.h>
+#include <string.h>
+
+#include "limits.h"
+#include "schema.h"
+
+/* ------------------------------------------------------------------ names */
+
+const char *const sb_op_names[_SB_OP_MAX] = {
+	[SB_OP_HELLO] = "hello",
+	[SB_OP_PING] = "ping",
+	[SB_OP_HEALTH] = "health",
+	[SB_OP_STATS] = "stats",
+	[SB_OP_EXCHANGE] = "exchange",
+	[SB_OP_GET_RECORDS] = "get_records",
+	[SB_OP_GET_RECORD] = "get_record",
+	[SB_OP_INSERT_RECORDS] = "insert_records",
+	[SB_OP_UPDATE_RECORD] = "update_record",
+	[SB_OP_DELETE_RECORDS] = "delete_records",
+	[SB_OP_DETOKENIZE] = "detokenize",
+	[SB_OP_TOKENIZE] = "tokenize",
+	[SB_OP_QUERY] = "query",
+};
+
+const char *const sb_redaction_names[] = {"DEFAULT", "REDACTED", "MASKED", "PLAIN_TEXT", NULL};
+const char *const sb_order_names[] = {"ASCENDING", "DESCENDING", "NONE", NULL};
+
+const char *sb_op_name(enum sb_op op)
+{
+	if ((unsigned)op >= _SB_OP_MAX)
+		return NULL;
+	return sb_op_names[op];
+}
+
+enum sb_op sb_op_from_name(const char *name)
+{
+	for (int i = 0; i < _SB_OP_MAX; i++)
+		if (strcmp(sb_op_names[i], name) == 0)
+			return (enum sb_op)i;
+	return SB_OP_INVALID;
+}
+
+bool sb_op_needs_subject(enum sb_op op)
+{
+	return op >= SB_OP_EXCHANGE && op < _SB_OP_MAX;
+}
+
+/* ------------------------------------------------------------ field tables */
+
+#define REQ_OFF(op, m) offsetof(struct sb_request, u.op.m) - offsetof(struct sb_request, u)
+#define RES_OFF(op, m) offsetof(struct sb_reply, u.op.m) - offsetof(struct sb_reply, u)
+
+#define SUBJECT(op) {"subject_token", FT_STR, F_REQUIRED | F_SECRET, SB_MAX_TOKEN_LEN, 0, NULL, REQ_OFF(op, subject_token)}
+#define TABLE(op) {"table", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL, REQ_OFF(op, table)}
+#define REDACTION(op) {"redaction", FT_ENUM, 0, 0, 0, sb_redaction_names, REQ_OFF(op, redaction)}
+#define OPT_BOOL(op, m) {#m, FT_BOOL, 0, 0, 0, NULL, REQ_OFF(op, m)}
+#define NAMES(op, m, fl) {#m, FT_STRV, fl, SB_MAX_IDS, SB_MAX_NAME_LEN, NULL, REQ_OFF(op, m)}
+
+static const struct field hello_req[] = {
+	{"versions", FT_U64V, F_REQUIRED, SB_MAX_VERSIONS, 0, NULL, REQ_OFF(hello, versions)},
+	{"client", FT_STR, F_REQUIRED, SB_MAX_CLIENT_NAME, 0, NULL, REQ_OFF(hello, client)},
+};
+static const struct field exchange_req[] = {SUBJECT(exchange)};
+static const struct field get_records_req[] = {
+	SUBJECT(get_records),
+	TABLE(get_records),
+	NAMES(get_records, skyflow_ids, 0),
+	REDACTION(get_records),
+	NAMES(get_records, fields, 0),
+	{"offset", FT_U64, 0, 0, 0, NULL, REQ_OFF(get_records, offset)},
+	{"limit", FT_U64, 0, SB_MAX_GET_LIMIT, 0, NULL, REQ_OFF(get_records, limit)},
+	{"column_name", FT_STR, 0, SB_MAX_NAME_LEN, 0, NULL, REQ_OFF(get_records, column_name)},
+	NAMES(get_records, column_values, 0),
+	{"order_by", FT_ENUM, 0, 0, 0, sb_order_names, REQ_OFF(get_records, order_by)},
+	OPT_BOOL(get_records, tokenization),
+	OPT_BOOL(get_records, download_url),
+};
+static const struct field get_record_req[] = {
+	SUBJECT(get_record),
+	TABLE(get_record),
+	{"skyflow_id", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL, REQ_OFF(get_record, skyflow_id)},
+	REDACTION(get_record),
+	NAMES(get_record, fields, 0),
+	OPT_BOOL(get_record, tokenization),
+	OPT_BOOL(get_record, download_url),
+};
+static const struct field insert_records_req[] = {
+	SUBJECT(insert_records),
+	TABLE(insert_records),
+	{"records", FT_MAPARRAY, F_REQUIRED, SB_MAX_RECORDS, 0, NULL, REQ_OFF(insert_records, records)},
+	OPT_BOOL(insert_records, tokenization),
+	{"upsert", FT_STR, 0, SB_MAX_NAME_LEN, 0, NULL, REQ_OFF(insert_records, upsert)},
+};
+static const struct field update_record_req[] = {
+	SUBJECT(update_record),
+	TABLE(update_record),
+	{"skyflow_id", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL, REQ_OFF(update_record, skyflow_id)},
+	{"fields", FT_MAP, F_REQUIRED, 0, 0, NULL, REQ_OFF(update_record, fields)},
+	OPT_BOOL(update_record, tokenization),
+};
+static const struct field delete_records_req[] = {
+	SUBJECT(delete_records),
+	TABLE(delete_records),
+	NAMES(delete_records, skyflow_ids, F_REQUIRED),
+};
+static const struct field detokenize_req[] = {
+	SUBJECT(detokenize),
+	NAMES(detokenize, tokens, F_REQUIRED),
+	REDACTION(detokenize),
+	OPT_BOOL(detokenize, continue_on_error),
+};
+static const struct field tokenize_req[] = {
+	SUBJECT(tokenize),
+	{"column_group", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL, REQ_OFF(tokenize, column_group)},
+	{"values", FT_STRV, F_REQUIRED | F_SECRET, SB_MAX_IDS, SB_MAX_VALUE_LEN, NULL, REQ_OFF(tokenize, values)},
+};
+static const struct field query_req[] = {
+	SUBJECT(query),
+	{"query", FT_STR, F_REQUIRED, SB_MAX_QUERY_LEN, 0, NULL, REQ_OFF(query, query)},
+};
+
+#define T(a) {a, sizeof(a) / sizeof(a[0])}
+const struct table sb_request_tables[_SB_OP_MAX] = {
+	[SB_OP_HELLO] = T(hello_req),
+	[SB_OP_PING] = {NULL, 0},
+	[SB_OP_HEALTH] = {NULL, 0},
+	[SB_OP_STATS] = {NULL, 0},
+	[SB_OP_EXCHANGE] = T(exchange_req),
+	[SB_OP_GET_RECORDS] = T(get_records_req),
+	[SB_OP_GET_RECORD] = T(get_record_req),
+	[SB_OP_INSERT_RECORDS] = T(insert_records_req),
+	[SB_OP_UPDATE_RECORD] = T(update_record_req),
+	[SB_OP_DELETE_RECORDS] = T(delete_records_req),
+	[SB_OP_DETOKENIZE] = T(detokenize_req),
+	[SB_OP_TOKENIZE] = T(tokenize_req),
+	[SB_OP_QUERY] = T(query_req),
+};
+
+static const struct field hello_res[] = {
+	{"version", FT_U64, F_REQUIRED, 0, 0, NULL, RES_OFF(hello, version)},
+	{"tenant", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL, RES_OFF(hello, tenant)},
+	{"server", FT_STR, F_REQUIRED, SB_MAX_CLIENT_NAME, 0, NULL, RES_OFF(hello, server)},
+	{"operations", FT_STRV, F_REQUIRED, _SB_OP_MAX * 4, SB_MAX_NAME_LEN, NULL, RES_OFF(hello, operations)},
+	{"max_request_frame", FT_U64, F_REQUIRED, 0, 0, NULL, RES_OFF(hello, max_request_frame)},
+	{"max_reply_frame", FT_U64, F_REQUIRED, 0, 0, NULL, RES_OFF(hello, max_reply_frame)},
+};
+static const struct field health_res[] = {
+	{"ready", FT_BOOL, F_REQUIRED, 0, 0, NULL, RES_OFF(health, ready)},
+	{"tenant", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL, RES_OFF(health, tenant)},
+	{"reasons", FT_STRV, F_REQUIRED, SB_MAX_IDS, SB_MAX_MESSAGE_LEN, NULL, RES_OFF(health, reasons)},
+};
+static const struct field stats_res[] = {
+	{"uptime_s", FT_U64, F_REQUIRED, 0, 0, NULL, RES_OFF(stats, uptime_s)},
+	{"connections", FT_MAP, F_REQUIRED, 0, 0, NULL, RES_OFF(stats, connections)},
+	{"requests", FT_MAP, F_REQUIRED, 0, 0, NULL, RES_OFF(stats, requests)},
+	{"latency_us", FT_MAP, F_REQUIRED, 0, 0, NULL, RES_OFF(stats, latency_us)},
+	{"cache", FT_MAP, F_REQUIRED, 0, 0, NULL, RES_OFF(stats, cache)},
+};
+static const struct field exchange_res[] = {
+	{"expires_at", FT_U64, F_REQUIRED, 0, 0, NULL, RES_OFF(exchange, expires_at)},
+	{"token_type", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL, RES_OFF(exchange, token_type)},
+	{"issued_token_type", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL, RES_OFF(exchange, issued_token_type)},
+	{"context", FT_MAP, 0, 0, 0, NULL, RES_OFF(exchange, context)},
+	{"access_token", FT_STR, F_SECRET, SB_MAX_TOKEN_LEN, 0, NULL, RES_OFF(exchange, access_token)},
+};
+static const struct field records_res[] = {
+	{"records", FT_MAPARRAY, F_REQUIRED, SB_MAX_CONTAINER, 0, NULL, RES_OFF(records, records)},
+};
+static const struct field get_record_res[] = {
+	{"record", FT_MAP, F_REQUIRED, 0, 0, NULL, RES_OFF(get_record, record)},
+};
+static const struct field update_record_res[] = {
+	{"skyflow_id", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL, RES_OFF(update_record, skyflow_id)},
+	{"tokens", FT_MAP, 0, 0, 0, NULL, RES_OFF(update_record, tokens)},
+};
+static const struct field delete_records_res[] = {
+	{"skyflow_ids", FT_STRV, F_REQUIRED, SB_MAX_CONTAINER, SB_MAX_NAME_LEN, NULL, RES_OFF(delete_records, skyflow_ids)},
+};
+
+const struct table sb_result_tables[_SB_OP_MAX] = {
+	[SB_OP_HELLO] = T(hello_res),
+	[SB_OP_PING] = {NULL, 0},
+	[SB_OP_HEALTH] = T(health_res),
+	[SB_OP_STATS] = T(stats_res),
+	[SB_OP_EXCHANGE] = T(exchange_res),
+	[SB_OP_GET_RECORDS] = T(records_res),
+	[SB_OP_GET_RECORD] = T(get_record_res),
+	[SB_OP_INSERT_RECORDS] = T(records_res),
+	[SB_OP_UPDATE_RECORD] = T(update_record_res),
+	[SB_OP_DELETE_RECORDS] = T(delete_records_res),
+	[SB_OP_DETOKENIZE] = T(records_res),
+	[SB_OP_TOKENIZE] = T(records_res),
+	[SB_OP_QUERY] = T(records_res),
+};
+
+const struct field sb_error_code_field = {"code", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL,
+					  0};
+static const struct field error_fields[] = {
+	{"message", FT_STR, F_REQUIRED, SB_MAX_MESSAGE_LEN, 0, NULL, offsetof(struct sb_error, message)},
+	{"retryable", FT_BOOL, F_REQUIRED, 0, 0, NULL, offsetof(struct sb_error, retryable)},
+	{"upstream_status", FT_U64, 0, 999, 0, NULL, offsetof(struct sb_error, upstream_status)},
+	{"request_id", FT_STR, 0, SB_MAX_REQUEST_ID, 0, NULL, offsetof(struct sb_error, request_id)},
+};
+const struct table sb_error_table = T(error_fields);
