@@ -165,7 +165,7 @@ int sb_request_encode(const struct sb_request *req, struct sb_buf *out, size_t m
 	pk_str(&p, "id");
 	msgpack_pack_uint64(&p.pk, req->id);
 	pk_str(&p, "op");
-	pk_str(&p, sb_op_names[req->op]);
+	pk_str(&p, sb_operations[req->op].name);
 	encode_table_body(&p, t, (const char *)&req->u);
 	return finish_frame(&p, mark, max_payload);
 }

@@ -357,7 +357,7 @@ static int decode_request_op(const msgpack_object *root, enum sb_op *op,
 	if (v->type != MSGPACK_OBJECT_STR)
 		return type_error(e, "op", "a string");
 	for (int i = 0; i < _SB_OP_MAX; i++)
-		if (key_is(v, sb_op_names[i]))
+		if (key_is(v, sb_operations[i].name))
 			*op = (enum sb_op)i;
 	if (*op == SB_OP_INVALID)
 		return sb_proto_error_set(e, -EOPNOTSUPP, "unknown operation");

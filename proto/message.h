@@ -43,11 +43,38 @@ enum sb_op {
 	SB_OP_INVALID = -1,
 };
 
+/*
+ * The operation table (PROTOCOL.md section 7): each operation's wire name and policy, stated
+ * in one row of proto/schema.c. Everything that asks "may this op ...?" reads these flags: the
+ * configuration (which ops a tenant may be allowed), the broker's dispatch gate (which socket,
+ * allow_operations, rate limit), the hello reply, and clients (what is safe to retry). No code
+ * depends on the order of enum sb_op. The handler of each op is bound by the broker module
+ * that implements it (broker/runtime/dispatch.h).
+ */
+enum sb_op_flag {
+	SB_OPF_HANDSHAKE = 1u << 0,    /* hello: the first request, never dispatched after it */
+	SB_OPF_TENANT = 1u << 1,       /* offered on a tenant's socket */
+	SB_OPF_ADMIN = 1u << 2,        /* offered on the admin socket */
+	SB_OPF_ALWAYS = 1u << 3,       /* on a tenant socket whatever allow_operations says */
+	SB_OPF_SUBJECT = 1u << 4,      /* carries a subject_token, validated before upstream */
+	SB_OPF_RATE_LIMITED = 1u << 5, /* counts against the tenant's rate_limit */
+	SB_OPF_IDEMPOTENT = 1u << 6,   /* the same request may be sent again after a lost reply */
+};
+
+struct sb_op_info {
+	const char *name; /* the wire name */
+	unsigned flags;   /* enum sb_op_flag */
+};
+
+/* The row of op, or NULL for an out-of-range value. */
+const struct sb_op_info *sb_op_info(enum sb_op op);
+/* The flags of op; 0 for an out-of-range value. */
+unsigned sb_op_flags(enum sb_op op);
 /* "hello", "get_records", ...; NULL for an out-of-range value. */
 const char *sb_op_name(enum sb_op op);
 /* The op for a wire name, or SB_OP_INVALID. */
 enum sb_op sb_op_from_name(const char *name);
-/* Whether the op carries a subject_token (everything but hello, ping, health, stats). */
+/* Whether the op carries a subject_token (its SB_OPF_SUBJECT flag). */
 bool sb_op_needs_subject(enum sb_op op);
 
 /* Optional scalars: `set` tells whether the field was present. */

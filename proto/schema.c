@@ -1,50 +1,71 @@
 /* SPDX-License-Identifier: MIT */
-/* schema: the op names and the v1 messages' field tables (wire name, type, limit, offset). */
+/* schema: the operation table and the v1 messages' field tables (wire name, type, limit, offset). */
 #include <stddef.h>
 #include <string.h>
 
 #include "limits.h"
 #include "schema.h"
 
-/* ------------------------------------------------------------------ names */
+/* ------------------------------------------------------------------ operations */
 
-const char *const sb_op_names[_SB_OP_MAX] = {
-	[SB_OP_HELLO] = "hello",
-	[SB_OP_PING] = "ping",
-	[SB_OP_HEALTH] = "health",
-	[SB_OP_STATS] = "stats",
-	[SB_OP_EXCHANGE] = "exchange",
-	[SB_OP_GET_RECORDS] = "get_records",
-	[SB_OP_GET_RECORD] = "get_record",
-	[SB_OP_INSERT_RECORDS] = "insert_records",
-	[SB_OP_UPDATE_RECORD] = "update_record",
-	[SB_OP_DELETE_RECORDS] = "delete_records",
-	[SB_OP_DETOKENIZE] = "detokenize",
-	[SB_OP_TOKENIZE] = "tokenize",
-	[SB_OP_QUERY] = "query",
+#define TENANT_READ (SB_OPF_TENANT | SB_OPF_SUBJECT | SB_OPF_RATE_LIMITED | SB_OPF_IDEMPOTENT)
+#define TENANT_WRITE (SB_OPF_TENANT | SB_OPF_SUBJECT | SB_OPF_RATE_LIMITED)
+
+/* The operation table (message.h): one row per operation, its wire name and its policy. */
+const struct sb_op_info sb_operations[_SB_OP_MAX] = {
+	[SB_OP_HELLO] = {"hello", SB_OPF_HANDSHAKE | SB_OPF_IDEMPOTENT},
+	[SB_OP_PING] = {"ping", SB_OPF_TENANT | SB_OPF_ADMIN | SB_OPF_ALWAYS | SB_OPF_IDEMPOTENT},
+	[SB_OP_HEALTH] = {"health", SB_OPF_TENANT | SB_OPF_ALWAYS | SB_OPF_IDEMPOTENT},
+	[SB_OP_STATS] = {"stats", SB_OPF_ADMIN | SB_OPF_IDEMPOTENT},
+	/* the same token gives the same (cached) Skyflow token */
+	[SB_OP_EXCHANGE] = {"exchange", TENANT_READ},
+	[SB_OP_GET_RECORDS] = {"get_records", TENANT_READ},
+	[SB_OP_GET_RECORD] = {"get_record", TENANT_READ},
+	/* a resent insert inserts twice; a resent delete answers not_found */
+	[SB_OP_INSERT_RECORDS] = {"insert_records", TENANT_WRITE},
+	[SB_OP_UPDATE_RECORD] = {"update_record", TENANT_WRITE},
+	[SB_OP_DELETE_RECORDS] = {"delete_records", TENANT_WRITE},
+	[SB_OP_DETOKENIZE] = {"detokenize", TENANT_READ},
+	/* Skyflow returns the existing token of a value already in the vault */
+	[SB_OP_TOKENIZE] = {"tokenize", TENANT_READ},
+	[SB_OP_QUERY] = {"query", TENANT_READ},
 };
 
 const char *const sb_redaction_names[] = {"DEFAULT", "REDACTED", "MASKED", "PLAIN_TEXT", NULL};
 const char *const sb_order_names[] = {"ASCENDING", "DESCENDING", "NONE", NULL};
 
-const char *sb_op_name(enum sb_op op)
+const struct sb_op_info *sb_op_info(enum sb_op op)
 {
 	if ((unsigned)op >= _SB_OP_MAX)
 		return NULL;
-	return sb_op_names[op];
+	return &sb_operations[op];
+}
+
+unsigned sb_op_flags(enum sb_op op)
+{
+	const struct sb_op_info *info = sb_op_info(op);
+
+	return info ? info->flags : 0;
+}
+
+const char *sb_op_name(enum sb_op op)
+{
+	const struct sb_op_info *info = sb_op_info(op);
+
+	return info ? info->name : NULL;
 }
 
 enum sb_op sb_op_from_name(const char *name)
 {
 	for (int i = 0; i < _SB_OP_MAX; i++)
-		if (strcmp(sb_op_names[i], name) == 0)
+		if (strcmp(sb_operations[i].name, name) == 0)
 			return (enum sb_op)i;
 	return SB_OP_INVALID;
 }
 
 bool sb_op_needs_subject(enum sb_op op)
 {
-	return op >= SB_OP_EXCHANGE && op < _SB_OP_MAX;
+	return (sb_op_flags(op) & SB_OPF_SUBJECT) != 0;
 }
 
 /* ------------------------------------------------------------ field tables */

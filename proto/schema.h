@@ -45,8 +45,8 @@ struct table {
 	size_t n;
 };
 
-/* Wire names of the operations, indexed by enum sb_op. */
-extern const char *const sb_op_names[_SB_OP_MAX];
+/* The operation table, indexed by enum sb_op (message.h). */
+extern const struct sb_op_info sb_operations[_SB_OP_MAX];
 
 /* Request arguments and results by op, into sb_request.u and sb_reply.u. */
 extern const struct table sb_request_tables[_SB_OP_MAX];

@@ -18,7 +18,8 @@ static dispatch_handler handlers[_SB_OP_MAX];
 
 void dispatch_register(enum sb_op op, dispatch_handler h)
 {
-	if ((int)op >= 0 && op < _SB_OP_MAX && op != SB_OP_HELLO)
+	/* hello is dispatch's own (it changes the connection's state) */
+	if (sb_op_info(op) && !(sb_op_flags(op) & SB_OPF_HANDSHAKE))
 		handlers[op] = h;
 }
 
@@ -32,14 +33,18 @@ bool dispatch_has_handler(enum sb_op op)
 	return (int)op >= 0 && op < _SB_OP_MAX && handlers[op] != NULL;
 }
 
-/* Operations this connection may call after hello. */
+/* Whether this connection may call op after hello (the operation table's socket flags, then
+ * the tenant's allow_operations, which always holds the SB_OPF_ALWAYS ones). */
 static bool op_permitted(const struct conn *c, enum sb_op op)
 {
+	unsigned flags = sb_op_flags(op);
+
 	if (c->admin)
-		return op == SB_OP_PING || op == SB_OP_STATS;
-	if (op == SB_OP_STATS || op == SB_OP_HELLO)
+		return flags & SB_OPF_ADMIN;
+	if (!(flags & SB_OPF_TENANT))
 		return false;
-	return (tenant_config(c->tenant)->allow_operations & (1u << op)) != 0;
+	return (flags & SB_OPF_ALWAYS) ||
+	       (tenant_config(c->tenant)->allow_operations & (1u << op)) != 0;
 }
 
 /* ---------------------------------------------------------------- hello */
@@ -69,7 +74,7 @@ static int handle_hello(struct request_ctx *rc)
 
 	ops[n_ops++] = sb_op_name(SB_OP_HELLO);
 	for (int op = 0; op < _SB_OP_MAX; op++)
-		if (op != SB_OP_HELLO && handlers[op] && op_permitted(c, (enum sb_op)op))
+		if (handlers[op] && op_permitted(c, (enum sb_op)op))
 			ops[n_ops++] = sb_op_name((enum sb_op)op);
 
 	rep.u.hello = (struct sb_hello_result){
@@ -116,7 +121,7 @@ static bool over_rate_limit(struct request_ctx *rc, struct tenant *t, uint64_t n
 	char msg[160];
 	struct sb_error limited = {.code = SB_ERR_RATE_LIMITED, .message = msg, .retryable = true};
 
-	if (!sb_op_needs_subject(request_ctx_op(rc)) || ratelimit_take(t, now))
+	if (!(sb_op_flags(request_ctx_op(rc)) & SB_OPF_RATE_LIMITED) || ratelimit_take(t, now))
 		return false;
 	tc = tenant_config(t);
 	snprintf(msg, sizeof(msg),
@@ -134,7 +139,7 @@ static void dispatch_request(struct conn *c, struct request_ctx *rc, uint64_t no
 	enum sb_op op = request_ctx_op(rc);
 	int r;
 
-	if (op == SB_OP_HELLO) {
+	if (sb_op_flags(op) & SB_OPF_HANDSHAKE) {
 		request_ctx_reply_error(rc, -EBADMSG, "hello was already answered");
 		return;
 	}
@@ -180,7 +185,7 @@ void dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
 		return;
 	}
 	if (c->state == CONN_HELLO) {
-		if (request_ctx_op(rc) != SB_OP_HELLO) {
+		if (!(sb_op_flags(request_ctx_op(rc)) & SB_OPF_HANDSHAKE)) {
 			conn_log(c, LOG_NOTICE, "closing: %s before hello",
 				 sb_op_name(request_ctx_op(rc)));
 			request_ctx_fail_fatal(rc, SB_ERR_BAD_REQUEST, "the first request must be hello");
