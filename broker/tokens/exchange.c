@@ -214,6 +214,7 @@ static char *assertion_payload(const struct credentials *creds, const char *audi
 	return json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
+/* base64url of n bytes of data in a new NUL-terminated string, or NULL. */
 static char *b64url_alloc(const void *data, size_t n)
 {
 	char *s = malloc(b64url_encoded_len(n) + 1);
@@ -307,6 +308,8 @@ int exchange_sign_assertion(const struct credentials *creds, const char *audienc
 	return 0;
 }
 
+/* Drops the claims reference and frees x (the HTTP request is gone or cancelled). Returns
+ * NULL. */
 static struct exchange_request *x_free(struct exchange_request *x)
 {
 	if (!x)

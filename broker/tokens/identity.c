@@ -253,6 +253,7 @@ static bool issuer_ok(const struct identity *id, const char *iss)
 	return segment_ok(rest + pl + 1);
 }
 
+/* Whether aud (a string, or an array of them) shares a value with the configured audiences. */
 static bool audience_ok(const struct identity *id, json_t *aud)
 {
 	if (json_is_string(aud)) {

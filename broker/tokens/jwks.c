@@ -455,6 +455,7 @@ void jwks_wait_cancel(struct jwks_wait *w)
 	free(w);
 }
 
+/* Frees what jwks_source_free left: the held set, strings and src. */
 static void source_release(struct jwks_source *src)
 {
 	jwks_unref(src->keys);
@@ -494,6 +495,7 @@ static int on_source_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* (Re)arms the one refresh timer sec seconds from now; a failure is logged. */
 static void source_schedule(struct jwks_source *src, uint32_t sec)
 {
 	uint64_t when = clock_now_usec(src->event) + (uint64_t)sec * 1000000u;
@@ -564,6 +566,8 @@ static void source_failed(struct jwks_source *src, const char *why)
 	source_schedule(src, delay);
 }
 
+/* A fetch finished: the set is replaced or the failure noted, then waiters and the changed
+ * callback are told. The source may be freed by a callback: it then goes at the end. */
 static void on_fetch_done(struct upstream_request *req, const struct upstream_response *resp,
 			  void *userdata)
 {
@@ -595,6 +599,7 @@ static void on_fetch_done(struct upstream_request *req, const struct upstream_re
 		source_release(src);
 }
 
+/* Starts a fetch unless one is running. Returns 0 or -errno (status set). */
 static int source_fetch(struct jwks_source *src)
 {
 	int r;

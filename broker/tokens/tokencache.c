@@ -87,6 +87,7 @@ static void waiters_free(struct tokencache_flight *f)
 	}
 }
 
+/* shamap free function of the positive map: drops the token, or aborts a running flight. */
 static void entry_free(void *v)
 {
 	struct entry *e = v;
@@ -152,6 +153,7 @@ struct tokencache *tokencache_free(struct tokencache *tc)
 	return NULL;
 }
 
+/* A new waiter at the head of f's list, or NULL on ENOMEM. */
 static struct tokencache_waiter *waiter_add(struct tokencache_flight *f, tokencache_done_t done,
 					    void *userdata)
 {

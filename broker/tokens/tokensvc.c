@@ -89,6 +89,7 @@ static void stats_sync(struct tsvc_tenant *ts)
 
 /* ---- acquisition ---- */
 
+/* Wipes the copy of the subject token and frees. NULL is fine. Returns NULL. */
 static struct tokensvc_acq *acq_free(struct tokensvc_acq *a)
 {
 	if (!a)
@@ -103,6 +104,8 @@ static struct tokensvc_acq *acq_free(struct tokensvc_acq *a)
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct tokensvc_acq *, acq_free)
 
+/* Answers a's caller once (tok borrowed for the call; err defaults to strerror(-r)), then
+ * frees a. */
 static void acq_finish(struct tokensvc_acq *a, int r, struct skyflow_token *tok,
 		       const struct error_detail *err)
 {
@@ -118,6 +121,7 @@ static void acq_finish(struct tokensvc_acq *a, int r, struct skyflow_token *tok,
 	acq_free(a);
 }
 
+/* acq_finish with an error of our own: r and message. */
 static void acq_fail(struct tokensvc_acq *a, int r, const char *message)
 {
 	struct error_detail err = { 0 };
@@ -137,6 +141,7 @@ void tokensvc_acquire_cancel(struct tokensvc_acq *a)
 	acq_free(a);
 }
 
+/* The leader's exchange finished: completes its flight, which answers every waiter. */
 static void on_exchange_done(struct exchange_request *x, int r, struct skyflow_token *tok,
 			     const struct error_detail *err, void *userdata)
 {
@@ -155,6 +160,7 @@ static void on_exchange_done(struct exchange_request *x, int r, struct skyflow_t
 	tenant_unref(t); /* may free ts */
 }
 
+/* The cache is freed with the flight running (tenant gone): the exchange stops. */
 static void on_flight_abort(struct tokencache_flight *f, void *userdata)
 {
 	struct tsvc_flight *fl = userdata;
@@ -163,6 +169,7 @@ static void on_flight_abort(struct tokencache_flight *f, void *userdata)
 	free(fl);
 }
 
+/* The flight a waited for completed. */
 static void on_cache_done(struct tokencache_waiter *w, int r, struct skyflow_token *tok,
 			  const struct error_detail *err, void *userdata)
 {
@@ -243,6 +250,8 @@ static void on_jwks_refetched(struct jwks_wait *w, bool found, void *userdata)
 	tenant_unref(t); /* may free the tenant; the JWKS source defers its own free */
 }
 
+/* The negative cache, then validation (one JWKS refetch for an unknown kid), then acq_token.
+ * a is answered (and freed) here or later. */
 static void acq_validate(struct tokensvc_acq *a)
 {
 	struct tsvc_tenant *ts = a->ts;
@@ -342,6 +351,8 @@ struct xop {
 	struct tokensvc_acq *acq;
 };
 
+/* The `exchange` operation's reply: the token (without its text unless the tenant exposes
+ * tokens) and the context it carries, or the error; the audit names sub and fingerprint. */
 static void xop_done(struct tokensvc_acq *a, int r, struct skyflow_token *tok,
 		     struct identity_claims *claims, const struct error_detail *err,
 		     void *userdata)
@@ -397,6 +408,7 @@ static void xop_done(struct tokensvc_acq *a, int r, struct skyflow_token *tok,
 	}
 }
 
+/* The request went away (its connection closed): the acquisition is dropped. */
 static void xop_cancel(struct request_ctx *rc, void *userdata)
 {
 	struct xop *xo = userdata;
@@ -406,6 +418,7 @@ static void xop_cancel(struct request_ctx *rc, void *userdata)
 	(void)request_ctx_reply_error(rc, -ECANCELED, NULL);
 }
 
+/* The `exchange` operation: a Skyflow token for the request's subject token. */
 static int op_exchange(struct request_ctx *rc)
 {
 	const struct sb_request *req = request_ctx_request(rc);
@@ -656,6 +669,7 @@ static int tsvc_tenant_new(struct tenant *t, sd_event *event, struct tsvc_tenant
 	return 0;
 }
 
+/* Tenant hook: builds the tenant's token service and starts its first JWKS fetch. */
 static int tsvc_attach(struct tenant *t, sd_event *event, void *userdata)
 {
 	struct tsvc_tenant *ts;
@@ -676,6 +690,7 @@ static int tsvc_attach(struct tenant *t, sd_event *event, void *userdata)
 	return 0;
 }
 
+/* Tenant hook: the tenant goes; its flights are aborted. */
 static void tsvc_detach(struct tenant *t, void *userdata)
 {
 	if (svc_slot < 0)

@@ -17,6 +17,7 @@ static char *zone_strdup(msgpack_zone *zone, const char *s, size_t n)
 	return c;
 }
 
+/* A JSON object as a msgpack map (keys and values copied into zone). */
 static int j2m_object(json_t *j, msgpack_zone *zone, msgpack_object *o, unsigned depth)
 {
 	size_t n = json_object_size(j), i = 0;
@@ -46,6 +47,7 @@ static int j2m_object(json_t *j, msgpack_zone *zone, msgpack_object *o, unsigned
 	return 0;
 }
 
+/* A JSON array as a msgpack array. */
 static int j2m_array(json_t *j, msgpack_zone *zone, msgpack_object *o, unsigned depth)
 {
 	size_t n = json_array_size(j);
@@ -64,6 +66,7 @@ static int j2m_array(json_t *j, msgpack_zone *zone, msgpack_object *o, unsigned 
 	return 0;
 }
 
+/* A JSON string as a msgpack str (bytes copied, NULs included). */
 static int j2m_string(json_t *j, msgpack_zone *zone, msgpack_object *o)
 {
 	size_t n = json_string_length(j);
