@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* credentials: Skyflow service-account credentials.json, read from a private file and parsed. */
 #include "tokens/credentials.h"
 
 #include <errno.h>
@@ -20,9 +21,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "tokens/libcleanup.h"
 #include "util/hash.h"
-#include "util/log.h"
 #include "util/jsonbound.h"
+#include "util/log.h"
 
 static int why_fail(char *why, size_t why_len, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -97,19 +99,18 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
+/* The unencrypted PEM RSA private key (>= 2048 bits) of pem[0..len) into *ret (owned). */
 static int parse_private_key(const char *pem, size_t len, EVP_PKEY **ret, char *why,
 			     size_t why_len)
 {
-	BIO *bio;
-	EVP_PKEY *key;
+	_cleanup_(BIO_freep) BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
 	unsigned long e;
 	char err[256] = "";
 
-	bio = BIO_new_mem_buf(pem, (int)len);
 	if (!bio)
 		return -ENOMEM;
 	key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-	BIO_free(bio);
 	if (!key) {
 		e = ERR_get_error();
 		if (e)
@@ -119,29 +120,43 @@ static int parse_private_key(const char *pem, size_t len, EVP_PKEY **ret, char *
 				"credentials: privateKey is not an unencrypted PEM private key (%s)",
 				err);
 	}
-	if (!EVP_PKEY_is_a(key, "RSA")) {
-		EVP_PKEY_free(key);
-		return why_fail(why, why_len, -EBADMSG, "credentials: privateKey is not an RSA key");
-	}
-	if (EVP_PKEY_get_bits(key) < 2048) {
-		EVP_PKEY_free(key);
+	if (!EVP_PKEY_is_a(key, "RSA"))
+		return why_fail(why, why_len, -EBADMSG,
+				"credentials: privateKey is not an RSA key");
+	if (EVP_PKEY_get_bits(key) < 2048)
 		return why_fail(why, why_len, -EBADMSG,
 				"credentials: privateKey is shorter than 2048 bits");
-	}
-	*ret = key;
+	*ret = TAKE_PTR(key);
 	return 0;
 }
 
-static void key_fingerprint(EVP_PKEY *key, char out[13])
+/* The fingerprint of key's public half (DER SubjectPublicKeyInfo), or "unknown". */
+static void key_fingerprint(EVP_PKEY *key, char out[static HASH_FINGERPRINT_LEN + 1])
 {
-	unsigned char *der = NULL;
+	_cleanup_(openssl_freep) unsigned char *der = NULL;
 	int n = i2d_PUBKEY(key, &der);
 
 	if (n > 0)
 		(void)hash_fingerprint(der, (size_t)n, out);
 	else
-		(void)snprintf(out, 13, "unknown");
-	OPENSSL_free(der);
+		(void)snprintf(out, HASH_FINGERPRINT_LEN + 1, "unknown");
+}
+
+static const char *const names_private_key[] = { "privateKey", "private_key", NULL };
+
+/* Frees a parsed credentials.json after wiping jansson's copies of the PEM text, under any
+ * spelling: they are ours to wipe before they return to the heap. */
+static void credentials_json_freep(json_t **p)
+{
+	if (!*p)
+		return;
+	for (const char *const *n = names_private_key; json_is_object(*p) && *n; n++) {
+		json_t *v = json_object_get(*p, *n);
+
+		if (json_is_string(v))
+			explicit_bzero((char *)json_string_value(v), json_string_length(v));
+	}
+	json_decref(*p);
 }
 
 int credentials_parse(const char *text, size_t len, struct credentials **ret, char *why,
@@ -152,9 +167,9 @@ int credentials_parse(const char *text, size_t len, struct credentials **ret, ch
 	static const char *const n_client[] = { "clientID", "clientId", "client_id", NULL };
 	static const char *const n_key[] = { "keyID", "keyId", "key_id", NULL };
 	static const char *const n_uri[] = { "tokenURI", "tokenUri", "token_uri", NULL };
-	static const char *const n_pk[] = { "privateKey", "private_key", NULL };
-	struct credentials *c = NULL;
-	json_t *root = NULL, *pk;
+	_cleanup_(credentials_json_freep) json_t *root = NULL;
+	_cleanup_(credentials_freep) struct credentials *c = NULL;
+	json_t *pk;
 	int r, dup = 0;
 
 	*ret = NULL;
@@ -162,47 +177,30 @@ int credentials_parse(const char *text, size_t len, struct credentials **ret, ch
 	if (r < 0)
 		return why_fail(why, why_len, r, "credentials: not a JSON document%s",
 				r == -EMSGSIZE ? " within the size limits" : "");
-	if (!json_is_object(root)) {
-		r = why_fail(why, why_len, -EBADMSG, "credentials: not a JSON object");
-		goto out;
-	}
+	if (!json_is_object(root))
+		return why_fail(why, why_len, -EBADMSG, "credentials: not a JSON object");
 	c = calloc(1, sizeof(*c));
-	if (!c) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!c)
+		return -ENOMEM;
 	r = string_field(root, n_client, &c->client_id, why, why_len);
 	if (r >= 0)
 		r = string_field(root, n_key, &c->key_id, why, why_len);
 	if (r >= 0)
 		r = string_field(root, n_uri, &c->token_uri, why, why_len);
 	if (r < 0)
-		goto out;
-	pk = field(root, n_pk, &dup);
-	if (dup) {
-		r = why_fail(why, why_len, -EBADMSG, "credentials: 'privateKey' is given twice");
-		goto out;
-	}
-	if (!json_is_string(pk) || json_string_length(pk) == 0) {
-		r = why_fail(why, why_len, -EBADMSG, "credentials: 'privateKey' is missing");
-		goto out;
-	}
+		return r;
+	pk = field(root, names_private_key, &dup);
+	if (dup)
+		return why_fail(why, why_len, -EBADMSG, "credentials: 'privateKey' is given twice");
+	if (!json_is_string(pk) || json_string_length(pk) == 0)
+		return why_fail(why, why_len, -EBADMSG, "credentials: 'privateKey' is missing");
 	r = parse_private_key(json_string_value(pk), json_string_length(pk), &c->key, why,
 			      why_len);
 	if (r < 0)
-		goto out;
+		return r;
 	key_fingerprint(c->key, c->fingerprint);
-	*ret = c;
-	c = NULL;
-	r = 0;
-out:
-	/* jansson's copy of the PEM text is ours to wipe before it returns to the heap. */
-	pk = json_is_object(root) ? field(root, n_pk, &dup) : NULL;
-	if (json_is_string(pk))
-		explicit_bzero((char *)json_string_value(pk), json_string_length(pk));
-	json_decref(root);
-	credentials_free(c);
-	return r;
+	*ret = TAKE_PTR(c);
+	return 0;
 }
 
 /* Whether the real path of file lies inside the real path of dir. */
@@ -217,98 +215,125 @@ static int path_inside(const char *file, const char *dir)
 	return strncmp(rf, rd, n) == 0 && (rf[n] == '/' || (n == 1 && rd[0] == '/'));
 }
 
+/* *ret gets path, or, when path is a bare name, credentials_dir/path written into joined. */
+static int resolve_path(const char *path, const char *credentials_dir, char joined[static PATH_MAX],
+			const char **ret, char *why, size_t why_len)
+{
+	if (!path || !*path)
+		return why_fail(why, why_len, -EINVAL, "credentials: no file configured");
+	*ret = path;
+	if (strchr(path, '/'))
+		return 0;
+	if (!credentials_dir || !*credentials_dir)
+		return why_fail(why, why_len, -ENOENT,
+				"credentials: '%s' is a bare name but $CREDENTIALS_DIRECTORY is not set",
+				path);
+	if ((size_t)snprintf(joined, PATH_MAX, "%s/%s", credentials_dir, path) >= PATH_MAX)
+		return why_fail(why, why_len, -ENAMETOOLONG, "credentials: path too long");
+	*ret = joined;
+	return 0;
+}
+
+/* Opens path (*ret, owned) after the file rule of credentials.h: a regular file of at most
+ * CREDENTIALS_MAX_FILE bytes, private to us unless it lies in credentials_dir. */
+static int open_checked(const char *path, const char *credentials_dir, int *ret, char *why,
+			size_t why_len)
+{
+	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+
+	if (fd < 0)
+		return why_fail(why, why_len, -errno, "credentials: cannot open %s: %s", path,
+				strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return why_fail(why, why_len, -errno, "credentials: cannot stat %s: %s", path,
+				strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return why_fail(why, why_len, -EINVAL, "credentials: %s is not a regular file",
+				path);
+	if ((st.st_mode & 077) && !path_inside(path, credentials_dir))
+		return why_fail(why, why_len, -EACCES,
+				"credentials: %s is accessible by group or others (mode %04o); "
+				"chmod 600 it, or load it through $CREDENTIALS_DIRECTORY",
+				path, (unsigned)(st.st_mode & 07777));
+	if (st.st_size > (off_t)CREDENTIALS_MAX_FILE)
+		return why_fail(why, why_len, -EMSGSIZE, "credentials: %s is larger than %u bytes",
+				path, CREDENTIALS_MAX_FILE);
+	*ret = fd;
+	fd = -1;
+	return 0;
+}
+
+/* A file's contents: a buffer locked in memory where RLIMIT_MEMLOCK allows, wiped when done. */
+struct locked_buf {
+	char *p; /* owned */
+	size_t cap, len;
+	bool locked;
+};
+
+static void locked_buf_done(struct locked_buf *b)
+{
+	if (!b->p)
+		return;
+	explicit_bzero(b->p, b->cap);
+	if (b->locked)
+		(void)munlock(b->p, b->cap);
+	free(b->p);
+}
+
+/* Reads all of fd (path for messages), at most CREDENTIALS_MAX_FILE bytes, into b. */
+static int read_locked(int fd, const char *path, struct locked_buf *b, char *why, size_t why_len)
+{
+	b->cap = CREDENTIALS_MAX_FILE + 1;
+	b->p = malloc(b->cap);
+	if (!b->p)
+		return -ENOMEM;
+	/* Best effort: a low RLIMIT_MEMLOCK only means the bytes may be swapped briefly. */
+	b->locked = mlock(b->p, b->cap) == 0;
+	for (;;) {
+		ssize_t n = read(fd, b->p + b->len, b->cap - b->len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return why_fail(why, why_len, -errno, "credentials: cannot read %s: %s",
+					path, strerror(errno));
+		if (n == 0)
+			return 0;
+		b->len += (size_t)n;
+		if (b->len >= b->cap)
+			return why_fail(why, why_len, -EMSGSIZE,
+					"credentials: %s is larger than %u bytes", path,
+					CREDENTIALS_MAX_FILE);
+	}
+}
+
 int credentials_load(const char *path, const char *credentials_dir, struct credentials **ret,
 		     char *why, size_t why_len)
 {
+	_cleanup_(locked_buf_done) struct locked_buf buf = { 0 };
+	_cleanup_(closep) int fd = -1;
 	char joined[PATH_MAX];
-	struct stat st;
-	char *buf = NULL;
-	size_t got = 0, cap = 0;
-	bool locked = false;
-	int fd, r;
+	int r;
 
 	*ret = NULL;
 	if (!credentials_dir)
 		credentials_dir = getenv("CREDENTIALS_DIRECTORY");
-	if (!path || !*path)
-		return why_fail(why, why_len, -EINVAL, "credentials: no file configured");
-	if (!strchr(path, '/')) {
-		if (!credentials_dir || !*credentials_dir)
-			return why_fail(why, why_len, -ENOENT,
-					"credentials: '%s' is a bare name but $CREDENTIALS_DIRECTORY is not set",
-					path);
-		if ((size_t)snprintf(joined, sizeof(joined), "%s/%s", credentials_dir, path) >=
-		    sizeof(joined))
-			return why_fail(why, why_len, -ENAMETOOLONG, "credentials: path too long");
-		path = joined;
-	}
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return why_fail(why, why_len, -errno, "credentials: cannot open %s: %s", path,
-				strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		r = why_fail(why, why_len, -errno, "credentials: cannot stat %s: %s", path,
-			     strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = why_fail(why, why_len, -EINVAL, "credentials: %s is not a regular file", path);
-		goto out;
-	}
-	if ((st.st_mode & 077) && !path_inside(path, credentials_dir)) {
-		r = why_fail(why, why_len, -EACCES,
-			     "credentials: %s is accessible by group or others (mode %04o); "
-			     "chmod 600 it, or load it through $CREDENTIALS_DIRECTORY",
-			     path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	if (st.st_size > (off_t)CREDENTIALS_MAX_FILE) {
-		r = why_fail(why, why_len, -EMSGSIZE, "credentials: %s is larger than %u bytes",
-			     path, CREDENTIALS_MAX_FILE);
-		goto out;
-	}
-	cap = CREDENTIALS_MAX_FILE + 1;
-	buf = malloc(cap);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
-	/* Best effort: a low RLIMIT_MEMLOCK only means the bytes may be swapped briefly. */
-	locked = mlock(buf, cap) == 0;
-	for (;;) {
-		ssize_t n = read(fd, buf + got, cap - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = why_fail(why, why_len, -errno, "credentials: cannot read %s: %s", path,
-				     strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got >= cap) {
-			r = why_fail(why, why_len, -EMSGSIZE,
-				     "credentials: %s is larger than %u bytes", path,
-				     CREDENTIALS_MAX_FILE);
-			goto out;
-		}
-	}
-	r = credentials_parse(buf, got, ret, why, why_len);
-	if (r >= 0)
-		log_printf(LOG_INFO, "credentials loaded from %s: public key fingerprint %s", path,
-		      (*ret)->fingerprint);
-out:
-	if (buf) {
-		explicit_bzero(buf, cap);
-		if (locked)
-			(void)munlock(buf, cap);
-		free(buf);
-	}
-	close(fd);
-	return r;
+	r = resolve_path(path, credentials_dir, joined, &path, why, why_len);
+	if (r < 0)
+		return r;
+	r = open_checked(path, credentials_dir, &fd, why, why_len);
+	if (r < 0)
+		return r;
+	r = read_locked(fd, path, &buf, why, why_len);
+	if (r < 0)
+		return r;
+	r = credentials_parse(buf.p, buf.len, ret, why, why_len);
+	if (r < 0)
+		return r;
+	log_printf(LOG_INFO, "credentials loaded from %s: public key fingerprint %s", path,
+		   (*ret)->fingerprint);
+	return 0;
 }
 
 int credentials_secure_heap_init(size_t size)

@@ -5,6 +5,9 @@
 
 #include <openssl/evp.h>
 
+#include "util/cleanup.h"
+#include "util/hash.h"
+
 /*
  * Skyflow service-account credentials (credentials.json, reference/skyflow-api.md §1.1).
  *
@@ -32,7 +35,8 @@ struct credentials {
 	char *key_id;     /* owned */
 	char *token_uri;  /* owned */
 	EVP_PKEY *key;    /* owned RSA private key */
-	char fingerprint[13]; /* SHA-256 prefix of the public key, safe to log */
+	char fingerprint[HASH_FINGERPRINT_LEN + 1]; /* hash_fingerprint of the DER public key,
+						     * safe to log */
 };
 
 /*
@@ -53,6 +57,7 @@ int credentials_load(const char *path, const char *credentials_dir, struct crede
 
 /* Wipes and frees. NULL is fine. Returns NULL. */
 struct credentials *credentials_free(struct credentials *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct credentials *, credentials_free)
 
 /*
  * Initialises OpenSSL's secure heap (size bytes, a power of two) so that private keys live in

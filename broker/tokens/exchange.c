@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* exchange: a validated subject token exchanged upstream (sts or ctx) for a Skyflow token. */
 #include "tokens/exchange.h"
 
 #include <errno.h>
@@ -9,9 +10,10 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "tokens/libcleanup.h"
 #include "util/b64.h"
-#include "util/log.h"
 #include "util/jsonbound.h"
+#include "util/log.h"
 
 struct exchange_request {
 	struct upstream_request *http;
@@ -76,6 +78,9 @@ static void cut_at_word(char *s, bool cut)
 		s[0] = '\0';
 }
 
+/* Copies n bytes of s, control characters and bytes >= 0x7f turned into spaces. Not
+ * sanitize_for_log, on purpose: its '?' would glue words together for redact_tokens and
+ * cut_at_word, and change the messages clients see. */
 static void copy_printable(char *out, size_t out_len, const char *s, size_t n)
 {
 	size_t o = 0;
@@ -88,6 +93,7 @@ static void copy_printable(char *out, size_t out_len, const char *s, size_t n)
 	out[o] = '\0';
 }
 
+/* The human message of a Skyflow error body in any of its shapes (borrowed from j), or NULL. */
 static const char *json_message(json_t *j)
 {
 	json_t *e, *m;
@@ -114,9 +120,10 @@ static const char *json_message(json_t *j)
 void exchange_error_message(const char *body, size_t len, char *out, size_t out_len)
 {
 	static const struct jsonbound_limits lim = { .max_size = 64u * 1024u, .max_depth = 8 };
-	json_t *j = NULL;
+	_cleanup_(json_decrefp) json_t *j = NULL;
+	_cleanup_(wiped_buf_done) struct wiped_buf tmp = { 0 };
 	const char *m = NULL;
-	char *tmp;
+	char *text;
 	size_t n;
 
 	if (!out_len)
@@ -128,31 +135,30 @@ void exchange_error_message(const char *body, size_t len, char *out, size_t out_
 	 * a body that is not JSON (a proxy's or load balancer's page) is never echoed. */
 	if (jsonbound_parse(body, len, &lim, &j, NULL) >= 0)
 		m = json_message(j);
-	if (m) {
-		/* Redact before bounding, so a token cut at the bound is still recognised. */
-		n = strlen(m);
-		tmp = malloc(n + 1);
-		if (tmp) {
-			copy_printable(tmp, n + 1, m, n);
-			redact_tokens(tmp);
-			(void)snprintf(out, out_len, "%s", tmp);
-			/* A word cut by the bound is dropped. */
-			cut_at_word(out, strlen(tmp) > strlen(out));
-			explicit_bzero(tmp, n + 1);
-			free(tmp);
-		}
-	}
-	json_decref(j);
+	if (!m)
+		return;
+	/* Redact before bounding, so a token cut at the bound is still recognised. */
+	n = strlen(m);
+	tmp.p = malloc(n + 1);
+	if (!tmp.p)
+		return;
+	tmp.n = n + 1;
+	text = (char *)tmp.p;
+	copy_printable(text, tmp.n, m, n);
+	redact_tokens(text);
+	(void)snprintf(out, out_len, "%s", text);
+	/* A word cut by the bound is dropped. */
+	cut_at_word(out, strlen(text) > strlen(out));
 }
 
 int exchange_peek_jwt(const char *jwt, size_t len, int64_t *exp, json_t **ctx)
 {
 	static const struct jsonbound_limits lim = { .max_size = EXCHANGE_MAX_TOKEN,
 						     .max_depth = 8 };
+	_cleanup_(wiped_buf_done) struct wiped_buf p = { 0 };
+	_cleanup_(json_decrefp) json_t *payload = NULL;
 	const char *d1, *d2;
-	uint8_t *p = NULL;
-	size_t pl = 0;
-	json_t *payload = NULL, *v;
+	json_t *v;
 	int r;
 
 	if (ctx)
@@ -161,16 +167,11 @@ int exchange_peek_jwt(const char *jwt, size_t len, int64_t *exp, json_t **ctx)
 	d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - jwt)) : NULL;
 	if (!d1 || !d2)
 		return -EBADMSG;
-	r = b64url_decode_alloc(d1 + 1, (size_t)(d2 - d1 - 1), &p, &pl);
-	if (r < 0)
+	if (b64url_decode_alloc(d1 + 1, (size_t)(d2 - d1 - 1), &p.p, &p.n) < 0)
 		return -EBADMSG;
-	r = jsonbound_parse(p, pl, &lim, &payload, NULL);
-	explicit_bzero(p, pl);
-	free(p);
-	if (r < 0 || !json_is_object(payload)) {
-		json_decref(payload);
+	r = jsonbound_parse(p.p, p.n, &lim, &payload, NULL);
+	if (r < 0 || !json_is_object(payload))
 		return -EBADMSG;
-	}
 	v = json_object_get(payload, "exp");
 	if (json_is_integer(v)) {
 		*exp = json_integer_value(v);
@@ -183,7 +184,6 @@ int exchange_peek_jwt(const char *jwt, size_t len, int64_t *exp, json_t **ctx)
 		if (v)
 			*ctx = json_deep_copy(v);
 	}
-	json_decref(payload);
 	return r;
 }
 
@@ -196,6 +196,25 @@ static void wipe_member(json_t *obj, const char *key)
 		explicit_bzero((char *)json_string_value(v), json_string_length(v));
 }
 
+/* The compact JSON of the assertion's claims (iss = sub = clientID, key, aud, exp, and ctx
+ * unless empty, as the SDKs do), or NULL on ENOMEM. Caller frees. */
+static char *assertion_payload(const struct credentials *creds, const char *audience,
+			       json_t *ctx, int64_t now)
+{
+	_cleanup_(json_decrefp) json_t *claims = NULL;
+
+	claims = json_pack("{s:s, s:s, s:s, s:s, s:I}", "iss", creds->client_id, "key",
+			   creds->key_id, "aud", audience, "sub", creds->client_id, "exp",
+			   (json_int_t)(now + EXCHANGE_ASSERTION_TTL));
+	if (!claims)
+		return NULL;
+	if (ctx && !(json_is_object(ctx) && json_object_size(ctx) == 0) &&
+	    json_object_set(claims, "ctx", ctx) < 0)
+		return NULL;
+	return json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+/* base64url of n bytes of data in a new NUL-terminated string, or NULL. */
 static char *b64url_alloc(const void *data, size_t n)
 {
 	char *s = malloc(b64url_encoded_len(n) + 1);
@@ -205,94 +224,101 @@ static char *b64url_alloc(const void *data, size_t n)
 	return s;
 }
 
-int exchange_sign_assertion(const struct credentials *creds, const char *audience, json_t *ctx,
-			    int64_t now, char **ret)
+/* "b64(header).b64(payload)" in a buffer with room for ".b64(signature)" of up to 1024 bytes,
+ * or NULL on ENOMEM. Caller wipes and frees. */
+static char *signing_input(const char *header, const char *payload)
 {
-	static const char header[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
-	json_t *claims = NULL;
-	char *payload = NULL, *h64 = NULL, *p64 = NULL, *s64 = NULL, *out = NULL;
-	unsigned char *sig = NULL;
-	size_t sig_len = 0, hl, pl, sl, in_len;
-	EVP_MD_CTX *md = NULL;
-	int r = -ENOMEM;
+	_cleanup_free_ char *h64 = b64url_alloc(header, strlen(header));
+	_cleanup_free_ char *p64 = b64url_alloc(payload, strlen(payload));
+	size_t hl, pl;
+	char *out;
 
-	*ret = NULL;
-	if (!creds || !creds->key || !audience)
-		return -EINVAL;
-	claims = json_pack("{s:s, s:s, s:s, s:s, s:I}", "iss", creds->client_id, "key",
-			   creds->key_id, "aud", audience, "sub", creds->client_id, "exp",
-			   (json_int_t)(now + EXCHANGE_ASSERTION_TTL));
-	if (!claims)
-		goto out;
-	/* An empty context is omitted, as the SDKs do. */
-	if (ctx && !(json_is_object(ctx) && json_object_size(ctx) == 0) &&
-	    json_object_set(claims, "ctx", ctx) < 0)
-		goto out;
-	payload = json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!payload)
-		goto out;
-	h64 = b64url_alloc(header, sizeof(header) - 1);
-	p64 = b64url_alloc(payload, strlen(payload));
 	if (!h64 || !p64)
-		goto out;
+		return NULL;
 	hl = strlen(h64);
 	pl = strlen(p64);
-	in_len = hl + 1 + pl;
-	out = malloc(in_len + 1 + b64url_encoded_len(1024) + 1);
+	out = malloc(hl + 1 + pl + 1 + b64url_encoded_len(1024) + 1);
 	if (!out)
-		goto out;
+		return NULL;
 	memcpy(out, h64, hl);
 	out[hl] = '.';
 	memcpy(out + hl + 1, p64, pl);
-	out[in_len] = '\0';
+	out[hl + 1 + pl] = '\0';
+	return out;
+}
 
-	md = EVP_MD_CTX_new();
+/* RS256 (EVP_DigestSign, SHA-256) of in[0..in_len) with key; *ret (OPENSSL_free) gets at most
+ * 1024 bytes. Returns 0, -ENOMEM, -EIO (logged with OpenSSL's reason). */
+static int rs256_sign(EVP_PKEY *key, const char *in, size_t in_len, unsigned char **ret,
+		      size_t *ret_len)
+{
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+	_cleanup_(openssl_freep) unsigned char *sig = NULL;
+	size_t sig_len = 0;
+
 	if (!md)
-		goto out;
-	if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, creds->key) != 1 ||
-	    EVP_DigestSign(md, NULL, &sig_len, (unsigned char *)out, in_len) != 1 ||
+		return -ENOMEM;
+	if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
+	    EVP_DigestSign(md, NULL, &sig_len, (const unsigned char *)in, in_len) != 1 ||
 	    sig_len > 1024 || !(sig = OPENSSL_malloc(sig_len)) ||
-	    EVP_DigestSign(md, sig, &sig_len, (unsigned char *)out, in_len) != 1) {
+	    EVP_DigestSign(md, sig, &sig_len, (const unsigned char *)in, in_len) != 1) {
 		char e[256] = "unknown error";
 
 		if (ERR_peek_last_error())
 			ERR_error_string_n(ERR_get_error(), e, sizeof(e));
 		ERR_clear_error();
-		log_printf(LOG_ERR, "exchange: signing the service-account assertion failed: %s", e);
-		r = -EIO;
-		goto out;
+		log_printf(LOG_ERR, "exchange: signing the service-account assertion failed: %s",
+			   e);
+		return -EIO;
 	}
-	s64 = b64url_alloc(sig, sig_len);
-	if (!s64)
-		goto out;
-	sl = strlen(s64);
-	out[in_len] = '.';
-	memcpy(out + in_len + 1, s64, sl + 1);
-	*ret = out;
-	out = NULL;
-	r = 0;
-out:
-	EVP_MD_CTX_free(md);
-	OPENSSL_free(sig);
-	if (out) {
-		explicit_bzero(out, strlen(out));
-		free(out);
-	}
-	free(h64);
-	free(p64);
-	free(s64);
-	free(payload);
-	json_decref(claims);
-	return r;
+	*ret = TAKE_PTR(sig);
+	*ret_len = sig_len;
+	return 0;
 }
 
-static void x_free(struct exchange_request *x)
+int exchange_sign_assertion(const struct credentials *creds, const char *audience, json_t *ctx,
+			    int64_t now, char **ret)
+{
+	static const char header[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
+	_cleanup_free_ char *payload = NULL, *s64 = NULL;
+	_cleanup_(erase_and_freep) char *out = NULL;
+	_cleanup_(openssl_freep) unsigned char *sig = NULL;
+	size_t sig_len = 0, in_len;
+	int r;
+
+	*ret = NULL;
+	if (!creds || !creds->key || !audience)
+		return -EINVAL;
+	payload = assertion_payload(creds, audience, ctx, now);
+	if (!payload)
+		return -ENOMEM;
+	out = signing_input(header, payload);
+	if (!out)
+		return -ENOMEM;
+	in_len = strlen(out);
+	r = rs256_sign(creds->key, out, in_len, &sig, &sig_len);
+	if (r < 0)
+		return r;
+	s64 = b64url_alloc(sig, sig_len);
+	if (!s64)
+		return -ENOMEM;
+	out[in_len] = '.';
+	memcpy(out + in_len + 1, s64, strlen(s64) + 1);
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+/* Drops the claims reference and frees x (the HTTP request is gone or cancelled). Returns
+ * NULL. */
+static struct exchange_request *x_free(struct exchange_request *x)
 {
 	if (!x)
-		return;
+		return NULL;
 	identity_claims_unref(x->claims);
 	free(x);
+	return NULL;
 }
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct exchange_request *, x_free)
 
 void exchange_cancel(struct exchange_request *x)
 {
@@ -302,105 +328,241 @@ void exchange_cancel(struct exchange_request *x)
 	x_free(x);
 }
 
+static const char *x_mode_name(const struct exchange_request *x)
+{
+	return x->mode == EXCHANGE_STS ? "sts" : "ctx";
+}
+
+/* Completes x with error r: message prefix + detail, and what upstream said (resp). */
 static void finish_error(struct exchange_request *x, int r, const struct upstream_response *resp,
 			 const char *prefix, const char *detail)
 {
-	struct tokencache_error err = { .r = r };
+	struct error_detail err = { 0 };
 
-	if (resp) {
-		err.upstream_status = resp->status;
-		(void)snprintf(err.request_id, sizeof(err.request_id), "%s", resp->request_id);
-	}
-	(void)snprintf(err.message, sizeof(err.message), "%s%s", prefix, detail ? detail : "");
-	log_printf(LOG_WARNING, "tenant=%s exchange (%s) for sub-hash %02x%02x%02x%02x failed: %s%s%s",
-	      x->tenant, x->mode == EXCHANGE_STS ? "sts" : "ctx", x->claims->hash[0],
-	      x->claims->hash[1], x->claims->hash[2], x->claims->hash[3], err.message,
-	      err.request_id[0] ? " request_id=" : "", err.request_id);
+	if (resp)
+		error_detail_set_upstream(&err, resp->status, resp->request_id);
+	(void)error_detail_set(&err, r, "%s%s", prefix, detail ? detail : "");
+	log_printf(LOG_WARNING,
+		   "tenant=%s exchange (%s) for sub-hash %02x%02x%02x%02x failed: %s%s%s",
+		   x->tenant, x_mode_name(x), x->claims->hash[0], x->claims->hash[1],
+		   x->claims->hash[2], x->claims->hash[3], err.message,
+		   err.request_id[0] ? " request_id=" : "", err.request_id);
 	x->done(x, r, NULL, &err, x->userdata);
 }
 
-static void on_http_done(struct upstream_request *req, const struct upstream_response *resp,
-			 void *userdata)
+/* Completes x with the error of a non-2xx status, Skyflow's message included. */
+static void finish_refused(struct exchange_request *x, int r, const struct upstream_response *resp)
 {
-	struct exchange_request *x = userdata;
-	json_t *body = NULL, *at, *tt, *itt, *ctx = NULL;
-	char msg[200];
-	struct sb_token *tok = NULL;
+	char msg[200], status_msg[300];
+
+	exchange_error_message(resp->body, resp->body_len, msg, sizeof(msg));
+	(void)snprintf(status_msg, sizeof(status_msg), "HTTP %ld%s%s", resp->status,
+		       msg[0] ? ": " : "", msg);
+	finish_error(x, r, resp, "token endpoint refused: ", status_msg);
+}
+
+/* Frees a token endpoint's reply after wiping the access token jansson copied. */
+static void token_reply_freep(json_t **p)
+{
+	if (!*p)
+		return;
+	wipe_member(*p, "accessToken");
+	wipe_member(*p, "access_token");
+	json_decref(*p);
+}
+
+/* The members of a token endpoint's reply, camelCase or snake_case (borrowed from it). */
+struct token_reply {
+	json_t *access_token, *token_type, *issued_token_type;
+};
+
+static json_t *member_either(json_t *body, const char *camel, const char *snake)
+{
+	json_t *v = json_object_get(body, camel);
+
+	return v ? v : json_object_get(body, snake);
+}
+
+/* Whether body holds a usable accessToken (a string without NUL of 1 to EXCHANGE_MAX_TOKEN
+ * bytes) and string type members when present; *tr gets them. */
+static bool token_reply_get(json_t *body, struct token_reply *tr)
+{
+	json_t *at = member_either(body, "accessToken", "access_token");
+
+	tr->access_token = at;
+	tr->token_type = member_either(body, "tokenType", "token_type");
+	tr->issued_token_type = member_either(body, "issuedTokenType", "issued_token_type");
+	return json_is_string(at) && json_string_length(at) > 0 &&
+	       json_string_length(at) <= EXCHANGE_MAX_TOKEN &&
+	       strlen(json_string_value(at)) == json_string_length(at) &&
+	       (!tr->token_type || json_is_string(tr->token_type)) &&
+	       (!tr->issued_token_type || json_is_string(tr->issued_token_type));
+}
+
+/*
+ * The token of a usable reply (*ret, one reference): its expiry is its own exp, else the
+ * mode's fallback, capped by the subject token's; its context is the one it carries, else the
+ * subject's claims. Returns 0, -EIO (already expired: message set), -ENOMEM.
+ */
+static int token_from_reply(const struct exchange_request *x, const struct upstream_response *resp,
+			    const struct token_reply *tr, struct skyflow_token **ret)
+{
+	_cleanup_(skyflow_token_unrefp) struct skyflow_token *tok = NULL;
+	_cleanup_(json_decrefp) json_t *ctx = NULL;
+	const char *at = json_string_value(tr->access_token);
 	int64_t exp = 0;
 	int r;
 
-	x->http = NULL;
-	if (resp->r < 0) {
-		r = resp->r == -ETIMEDOUT ? -ETIMEDOUT : -EIO;
-		finish_error(x, r, resp, "token endpoint unreachable: ", resp->error);
-		goto out;
-	}
-	r = exchange_errno_from_status(resp->status);
-	if (r < 0) {
-		char status_msg[300];
-
-		exchange_error_message(resp->body, resp->body_len, msg, sizeof(msg));
-		(void)snprintf(status_msg, sizeof(status_msg), "HTTP %ld%s%s", resp->status,
-			       msg[0] ? ": " : "", msg);
-		finish_error(x, r, resp, "token endpoint refused: ", status_msg);
-		goto out;
-	}
-	r = upstream_response_json(resp, NULL, &body);
-	if (r < 0 || !json_is_object(body)) {
-		finish_error(x, -EIO, resp, "token endpoint answered with malformed JSON", NULL);
-		goto out;
-	}
-	at = json_object_get(body, "accessToken");
-	if (!at)
-		at = json_object_get(body, "access_token");
-	tt = json_object_get(body, "tokenType");
-	if (!tt)
-		tt = json_object_get(body, "token_type");
-	itt = json_object_get(body, "issuedTokenType");
-	if (!itt)
-		itt = json_object_get(body, "issued_token_type");
-	if (!json_is_string(at) || json_string_length(at) == 0 ||
-	    json_string_length(at) > EXCHANGE_MAX_TOKEN ||
-	    strlen(json_string_value(at)) != json_string_length(at) ||
-	    (tt && !json_is_string(tt)) || (itt && !json_is_string(itt))) {
-		finish_error(x, -EIO, resp, "token endpoint answer has no usable accessToken", NULL);
-		goto out;
-	}
-	r = exchange_peek_jwt(json_string_value(at), json_string_length(at), &exp, &ctx);
+	r = exchange_peek_jwt(at, json_string_length(tr->access_token), &exp, &ctx);
 	if (r < 0)
 		exp = x->now + (x->mode == EXCHANGE_STS ? EXCHANGE_STS_FALLBACK_TTL :
 				EXCHANGE_ASSERTION_TTL);
 	if (exp > x->claims->exp)
 		exp = x->claims->exp;
-	if (exp <= x->now) {
-		finish_error(x, -EIO, resp, "token endpoint issued an already expired token", NULL);
-		goto out;
-	}
+	if (exp <= x->now)
+		return -EIO;
 	/* Every reply names the issued type; the ctx endpoint does not, its tokens are JWTs. */
-	tok = sb_token_new(json_string_value(at), tt ? json_string_value(tt) : "Bearer",
-			   itt ? json_string_value(itt) :
-			   (r >= 0 || r == -ENOENT) ? EXCHANGE_TOKEN_TYPE_JWT :
-			   EXCHANGE_TOKEN_TYPE_ACCESS, exp);
-	if (!tok) {
-		finish_error(x, -ENOMEM, resp, "out of memory", NULL);
-		goto out;
-	}
+	tok = skyflow_token_new(at, tr->token_type ? json_string_value(tr->token_type) : "Bearer",
+				tr->issued_token_type ? json_string_value(tr->issued_token_type) :
+				(r >= 0 || r == -ENOENT) ? EXCHANGE_TOKEN_TYPE_JWT :
+				EXCHANGE_TOKEN_TYPE_ACCESS, exp);
+	if (!tok)
+		return -ENOMEM;
 	(void)snprintf(tok->request_id, sizeof(tok->request_id), "%s", resp->request_id);
 	tok->context_json = json_dumps(ctx ? ctx : x->claims->context,
 				       JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-	log_printf(LOG_INFO, "tenant=%s exchange (%s) ok: expires in %lld s%s%s", x->tenant,
-	      x->mode == EXCHANGE_STS ? "sts" : "ctx", (long long)(exp - x->now),
-	      resp->request_id[0] ? ", request_id=" : "", resp->request_id);
-	x->done(x, 0, tok, NULL, x->userdata);
-out:
-	sb_token_unref(tok);
-	json_decref(ctx);
-	if (body) {
-		wipe_member(body, "accessToken");
-		wipe_member(body, "access_token");
+	*ret = TAKE_PTR(tok);
+	return 0;
+}
+
+/* Completes x from a 2xx reply: its token, or the reason it has none. */
+static void finish_reply(struct exchange_request *x, const struct upstream_response *resp)
+{
+	_cleanup_(token_reply_freep) json_t *body = NULL;
+	_cleanup_(skyflow_token_unrefp) struct skyflow_token *tok = NULL;
+	struct token_reply tr;
+	int r;
+
+	r = upstream_response_json(resp, NULL, &body);
+	if (r < 0 || !json_is_object(body)) {
+		finish_error(x, -EIO, resp, "token endpoint answered with malformed JSON", NULL);
+		return;
 	}
-	json_decref(body);
-	x_free(x);
+	if (!token_reply_get(body, &tr)) {
+		finish_error(x, -EIO, resp, "token endpoint answer has no usable accessToken",
+			     NULL);
+		return;
+	}
+	r = token_from_reply(x, resp, &tr, &tok);
+	if (r < 0) {
+		finish_error(x, r, resp, r == -ENOMEM ? "out of memory" :
+			     "token endpoint issued an already expired token", NULL);
+		return;
+	}
+	log_printf(LOG_INFO, "tenant=%s exchange (%s) ok: expires in %lld s%s%s", x->tenant,
+		   x_mode_name(x), (long long)(tok->expires_at - x->now),
+		   resp->request_id[0] ? ", request_id=" : "", resp->request_id);
+	x->done(x, 0, tok, NULL, x->userdata);
+}
+
+static void on_http_done(struct upstream_request *req, const struct upstream_response *resp,
+			 void *userdata)
+{
+	_cleanup_(x_freep) struct exchange_request *x = userdata;
+	int r;
+
+	x->http = NULL;
+	if (resp->r < 0) {
+		finish_error(x, resp->r == -ETIMEDOUT ? -ETIMEDOUT : -EIO, resp,
+			     "token endpoint unreachable: ", resp->error);
+		return;
+	}
+	r = exchange_errno_from_status(resp->status);
+	if (r < 0) {
+		finish_refused(x, r, resp);
+		return;
+	}
+	finish_reply(x, resp);
+}
+
+/* Frees a request body after wiping the secrets jansson copied into it. */
+static void request_body_freep(json_t **p)
+{
+	if (!*p)
+		return;
+	wipe_member(*p, "subject_token");
+	wipe_member(*p, "assertion");
+	json_decref(*p);
+}
+
+/* sts: the token-exchange request for the subject token (*ret, owned). */
+static int sts_body(const struct exchange_config *cfg, const char *subject_token,
+		    size_t subject_len, json_t **ret)
+{
+	_cleanup_(request_body_freep) json_t *body = NULL;
+	_cleanup_(erase_and_freep) char *subject = NULL;
+
+	if (!cfg->sts_url || !subject_token || subject_len == 0)
+		return -EINVAL;
+	subject = strndup(subject_token, subject_len);
+	if (!subject)
+		return -ENOMEM;
+	body = json_pack("{s:s, s:s, s:s}", "grant_type", EXCHANGE_GRANT_TOKEN_EXCHANGE,
+			 "subject_token", subject, "subject_token_type", EXCHANGE_TOKEN_TYPE_JWT);
+	if (!body)
+		return -ENOMEM;
+	if (cfg->service_account_id && *cfg->service_account_id &&
+	    json_object_set_new(body, "service_account_id",
+				json_string(cfg->service_account_id)) < 0)
+		return -ENOMEM;
+	*ret = TAKE_PTR(body);
+	return 0;
+}
+
+/* ctx: the jwt-bearer request with an assertion carrying the user's context (*ret, owned).
+ * Never an assertion without user context on behalf of a user: that would mint a pure
+ * service-account token. The validated sub always goes into ctx. */
+static int ctx_body(const struct exchange_config *cfg, const struct identity_claims *claims,
+		    int64_t now, json_t **ret)
+{
+	_cleanup_(request_body_freep) json_t *body = NULL;
+	_cleanup_(json_decrefp) json_t *ctx = NULL;
+	_cleanup_(erase_and_freep) char *assertion = NULL;
+	int r;
+
+	if (!cfg->creds)
+		return -EINVAL;
+	if (!claims->sub || !json_is_object(claims->context) ||
+	    json_object_size(claims->context) == 0)
+		return -EACCES;
+	ctx = json_deep_copy(claims->context);
+	if (!ctx || json_object_set_new(ctx, "sub", json_string(claims->sub)) < 0)
+		return -ENOMEM;
+	r = exchange_sign_assertion(cfg->creds, cfg->creds->token_uri, ctx, now, &assertion);
+	if (r < 0)
+		return r;
+	body = json_pack("{s:s, s:s}", "grant_type", EXCHANGE_GRANT_JWT_BEARER, "assertion",
+			 assertion);
+	if (!body)
+		return -ENOMEM;
+	*ret = TAKE_PTR(body);
+	return 0;
+}
+
+/* POSTs body to url for x (x->http set); the text is wiped once upstream has its copy. */
+static int x_post(struct upstream *u, const struct exchange_config *cfg,
+		  struct exchange_request *x, const char *url, json_t *body)
+{
+	_cleanup_(erase_and_freep) char *text = json_dumps(body, JSON_COMPACT);
+	struct upstream_opts http = cfg->http;
+	char tag[128];
+
+	if (!text)
+		return -ENOMEM;
+	(void)snprintf(tag, sizeof(tag), "tenant=%s %s", x->tenant, x_mode_name(x));
+	http.log_tag = tag;
+	return upstream_request_start(u, &http, "POST", url, text, strlen(text), true, on_http_done,
+				      x, &x->http);
 }
 
 int exchange_start(struct upstream *u, const struct exchange_config *cfg,
@@ -408,14 +570,11 @@ int exchange_start(struct upstream *u, const struct exchange_config *cfg,
 		   struct identity_claims *claims, int64_t now, exchange_done_t done,
 		   void *userdata, struct exchange_request **ret)
 {
-	struct exchange_request *x;
-	json_t *body = NULL;
-	char *text = NULL, *assertion = NULL, *subject = NULL;
-	json_t *ctx = NULL;
+	_cleanup_(x_freep) struct exchange_request *x = NULL;
+	_cleanup_(request_body_freep) json_t *body = NULL;
+	struct exchange_request *started;
 	const char *url;
-	struct upstream_opts http;
-	char tag[128];
-	int r = -ENOMEM;
+	int r;
 
 	if (ret)
 		*ret = NULL;
@@ -433,80 +592,18 @@ int exchange_start(struct upstream *u, const struct exchange_config *cfg,
 
 	if (cfg->mode == EXCHANGE_STS) {
 		url = cfg->sts_url;
-		if (!url || !subject_token || subject_len == 0) {
-			r = -EINVAL;
-			goto out;
-		}
-		subject = strndup(subject_token, subject_len);
-		if (!subject)
-			goto out;
-		body = json_pack("{s:s, s:s, s:s}", "grant_type", EXCHANGE_GRANT_TOKEN_EXCHANGE,
-				 "subject_token", subject, "subject_token_type",
-				 EXCHANGE_TOKEN_TYPE_JWT);
-		if (body && cfg->service_account_id && *cfg->service_account_id &&
-		    json_object_set_new(body, "service_account_id",
-					json_string(cfg->service_account_id)) < 0)
-			goto out;
+		r = sts_body(cfg, subject_token, subject_len, &body);
 	} else {
-		if (!cfg->creds) {
-			r = -EINVAL;
-			goto out;
-		}
-		url = cfg->token_url ? cfg->token_url : cfg->creds->token_uri;
-		/* Never an assertion without user context on behalf of a user: that would mint a
-		 * pure service-account token. The validated sub always goes into ctx. */
-		if (!claims->sub || !json_is_object(claims->context) ||
-		    json_object_size(claims->context) == 0) {
-			r = -EACCES;
-			goto out;
-		}
-		ctx = json_deep_copy(claims->context);
-		if (!ctx || json_object_set_new(ctx, "sub", json_string(claims->sub)) < 0)
-			goto out;
-		r = exchange_sign_assertion(cfg->creds, cfg->creds->token_uri, ctx, now,
-					    &assertion);
-		if (r < 0)
-			goto out;
-		r = -ENOMEM;
-		body = json_pack("{s:s, s:s}", "grant_type", EXCHANGE_GRANT_JWT_BEARER, "assertion",
-				 assertion);
+		url = cfg->token_url ? cfg->token_url : cfg->creds ? cfg->creds->token_uri : NULL;
+		r = ctx_body(cfg, claims, now, &body);
 	}
-	if (!body)
-		goto out;
-	text = json_dumps(body, JSON_COMPACT);
-	if (!text)
-		goto out;
-
-	http = cfg->http;
-	(void)snprintf(tag, sizeof(tag), "tenant=%s %s", x->tenant,
-		       cfg->mode == EXCHANGE_STS ? "sts" : "ctx");
-	http.log_tag = tag;
-	r = upstream_request_start(u, &http, "POST", url, text, strlen(text), true, on_http_done,
-				   x, &x->http);
-out:
-	if (text) {
-		explicit_bzero(text, strlen(text));
-		free(text);
-	}
-	if (body) {
-		wipe_member(body, "subject_token");
-		wipe_member(body, "assertion");
-		json_decref(body);
-	}
-	if (subject) {
-		explicit_bzero(subject, subject_len);
-		free(subject);
-	}
-	if (assertion) {
-		explicit_bzero(assertion, strlen(assertion));
-		free(assertion);
-	}
-	json_decref(ctx);
-	if (r < 0) {
-		x_free(x);
+	if (r < 0)
 		return r;
-	}
+	r = x_post(u, cfg, x, url, body);
+	if (r < 0)
+		return r;
+	started = TAKE_PTR(x); /* upstream's callback owns it now */
 	if (ret)
-		*ret = x;
+		*ret = started;
 	return 0;
 }

@@ -64,8 +64,8 @@ struct exchange_request;
  * Completion: r == 0 with tok (borrowed for the call) or r < 0 with err. Called once, from
  * the event loop, unless cancelled; the request is freed afterwards.
  */
-typedef void (*exchange_done_t)(struct exchange_request *x, int r, struct sb_token *tok,
-				const struct tokencache_error *err, void *userdata);
+typedef void (*exchange_done_t)(struct exchange_request *x, int r, struct skyflow_token *tok,
+				const struct error_detail *err, void *userdata);
 
 /*
  * Starts an exchange for a subject token that identity_validate accepted (claims is

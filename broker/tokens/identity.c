@@ -1,23 +1,19 @@
 /* SPDX-License-Identifier: MIT */
+/* identity: Descope subject-token (JWT) validation, one function per check, and its cache. */
 #include "tokens/identity.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/bn.h>
-#include <openssl/ec.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
+#include "proto/mpcheck.h"
+#include "tokens/libcleanup.h"
 #include "util/b64.h"
-#include "util/log.h"
 #include "util/jsonbound.h"
+#include "util/ref.h"
 #include "util/shamap.h"
 
 #define HEADER_MAX_DECODED 2048u
@@ -37,20 +33,18 @@ struct identity {
 	uint64_t hits;
 };
 
-static int fail(struct identity_error *err, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct identity_error *err, int r, const char *fmt, ...)
-{
-	va_list ap;
+/* The three base64url segments of a compact JWS, borrowed from the token text. */
+struct jwt_segments {
+	const char *header, *payload, *signature;
+	size_t header_len, payload_len, signature_len;
+	size_t signed_len; /* "header.payload", the signing input */
+};
 
-	if (err) {
-		err->r = r;
-		va_start(ap, fmt);
-		(void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
+/* What the header says (both strings borrowed from the header object). */
+struct jwt_header {
+	const char *alg;
+	const char *kid;
+};
 
 /* s when it is a short, plain word that is safe to echo in a log line; otherwise a marker. */
 static const char *loggable(const char *s)
@@ -67,47 +61,6 @@ static const char *loggable(const char *s)
 			return "(not shown)";
 	}
 	return s;
-}
-
-/* Strict UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
-static bool utf8_valid(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint8_t c = p[i];
-		size_t len;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
 }
 
 /* Like loggable, for issuer values: URL characters allowed, up to 96 characters. */
@@ -127,45 +80,19 @@ static const char *loggable_url(const char *s)
 	return s;
 }
 
-struct identity_claims *identity_claims_ref(struct identity_claims *c)
+static void identity_claims_free(struct identity_claims *c)
 {
-	if (c)
-		c->n_ref++;
-	return c;
-}
-
-struct identity_claims *identity_claims_unref(struct identity_claims *c)
-{
-	if (!c || --c->n_ref > 0)
-		return NULL;
 	free(c->sub);
 	json_decref(c->context);
 	explicit_bzero(c, sizeof(*c));
 	free(c);
-	return NULL;
 }
+
+DEFINE_REF_UNREF(struct identity_claims, identity_claims, identity_claims_free)
 
 static void claims_free_cb(void *v)
 {
 	identity_claims_unref(v);
-}
-
-static char **strv_dup(const char *const *v, size_t n)
-{
-	char **out = calloc(n + 1, sizeof(char *));
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		out[i] = strdup(v[i] ? v[i] : "");
-		if (!out[i]) {
-			for (size_t j = 0; j < i; j++)
-				free(out[j]);
-			free(out);
-			return NULL;
-		}
-	}
-	return out;
 }
 
 static void strv_free(char **v, size_t n)
@@ -175,6 +102,23 @@ static void strv_free(char **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+/* A copy of the n strings of v (NULL entries become ""), or NULL on ENOMEM. */
+static char **strv_dup(const char *const *v, size_t n)
+{
+	char **out = calloc(n + 1, sizeof(char *));
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		out[i] = strdup(v[i] ? v[i] : "");
+		if (!out[i]) {
+			strv_free(out, i);
+			return NULL;
+		}
+	}
+	return out;
 }
 
 struct identity *identity_free(struct identity *id)
@@ -191,24 +135,33 @@ struct identity *identity_free(struct identity *id)
 	return NULL;
 }
 
+/* Whether cfg can be used: a project id (no '/'), at most IDENTITY_MAX_CLAIMS context claims,
+ * each a Skyflow ctx key, which must match ^[a-zA-Z0-9_]+$ (CEL names). */
+static bool config_ok(const struct identity_config *cfg)
+{
+	if (!cfg || !cfg->project_id || !*cfg->project_id || strchr(cfg->project_id, '/') ||
+	    cfg->n_context_claims > IDENTITY_MAX_CLAIMS)
+		return false;
+	for (size_t i = 0; i < cfg->n_context_claims; i++) {
+		const char *n = cfg->context_claims[i];
+
+		if (!n || !*n || strlen(n) > 64 ||
+		    strspn(n, "abcdefghijklmnopqrstuvwxyz"
+			      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != strlen(n))
+			return false;
+	}
+	return true;
+}
+
 int identity_new(const struct identity_config *cfg, struct identity **ret)
 {
-	struct identity *id;
+	_cleanup_(identity_freep) struct identity *id = NULL;
 	const char *base;
 	size_t bl;
 	int r;
 
-	if (!cfg || !cfg->project_id || !*cfg->project_id || strchr(cfg->project_id, '/') ||
-	    cfg->n_context_claims > IDENTITY_MAX_CLAIMS)
+	if (!config_ok(cfg))
 		return -EINVAL;
-	/* Context claims become Skyflow ctx keys, which must match ^[a-zA-Z0-9_]+$ (CEL names). */
-	for (size_t i = 0; i < cfg->n_context_claims; i++) {
-		const char *n = cfg->context_claims[i];
-
-		if (!n || !*n || strlen(n) > 64 || strspn(n, "abcdefghijklmnopqrstuvwxyz"
-						      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != strlen(n))
-			return -EINVAL;
-	}
 	id = calloc(1, sizeof(*id));
 	if (!id)
 		return -ENOMEM;
@@ -220,10 +173,8 @@ int identity_new(const struct identity_config *cfg, struct identity **ret)
 	id->base_url = strndup(base, bl);
 	if (cfg->issuer && *cfg->issuer) {
 		id->issuer = strdup(cfg->issuer);
-		if (!id->issuer) {
-			identity_free(id);
+		if (!id->issuer)
 			return -ENOMEM;
-		}
 	}
 	id->n_audiences = cfg->n_audiences;
 	id->audiences = strv_dup(cfg->audiences, cfg->n_audiences);
@@ -232,23 +183,19 @@ int identity_new(const struct identity_config *cfg, struct identity **ret)
 	id->max_token_len = cfg->max_token_len ? cfg->max_token_len : IDENTITY_DEFAULT_MAX_TOKEN;
 	id->leeway = cfg->leeway_sec ? cfg->leeway_sec : IDENTITY_DEFAULT_LEEWAY;
 	id->allow_at_jwt = cfg->allow_at_jwt;
-	if (!id->project_id || !id->base_url || !id->audiences || !id->context_claims) {
-		identity_free(id);
+	if (!id->project_id || !id->base_url || !id->audiences || !id->context_claims)
 		return -ENOMEM;
-	}
 	r = shamap_new(cfg->cache_size ? cfg->cache_size : IDENTITY_DEFAULT_CACHE, claims_free_cb,
 		       &id->verified);
-	if (r < 0) {
-		identity_free(id);
+	if (r < 0)
 		return r;
-	}
-	*ret = id;
+	*ret = TAKE_PTR(id);
 	return 0;
 }
 
-void identity_token_hash(const char *token, size_t len, uint8_t out[static 32])
+void identity_token_hash(const char *token, size_t len, uint8_t out[static HASH_SHA256_LEN])
 {
-	SHA256((const unsigned char *)token, len, out);
+	hash_sha256(token, len, out);
 }
 
 size_t identity_cache_size(const struct identity *id)
@@ -306,6 +253,7 @@ static bool issuer_ok(const struct identity *id, const char *iss)
 	return segment_ok(rest + pl + 1);
 }
 
+/* Whether aud (a string, or an array of them) shares a value with the configured audiences. */
 static bool audience_ok(const struct identity *id, json_t *aud)
 {
 	if (json_is_string(aud)) {
@@ -354,353 +302,480 @@ static int numeric_date(json_t *payload, const char *name, int64_t *ret)
 	return -EBADMSG;
 }
 
-static int verify_signature(const struct jwk *key, const char *signing_input, size_t input_len,
-			    const uint8_t *sig, size_t sig_len)
+/* ---- the checks, in the order of identity.h; each returns 0 or sets err and fails ---- */
+
+/* 1a. Size: not empty, within the cap, no NUL byte. */
+static int check_size(const struct identity *id, const char *token, size_t len,
+		      struct error_detail *err)
 {
-	EVP_MD_CTX *md = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *check_sig = sig;
-	size_t check_len = sig_len;
-	int r = -EKEYREJECTED, ok;
+	if (!token || len == 0)
+		return error_detail_set(err, -EKEYREJECTED, "token is empty");
+	if (len > id->max_token_len)
+		return error_detail_set(err, -EKEYREJECTED, "token is %zu bytes, more than %zu",
+					len, id->max_token_len);
+	if (memchr(token, '\0', len))
+		return error_detail_set(err, -EKEYREJECTED, "token contains a NUL byte");
+	return 0;
+}
 
-	if (key->alg == JWK_ALG_ES256) {
-		ECDSA_SIG *es;
-		BIGNUM *br, *bs;
-		int der_len;
+/* 1b. Exactly three non-empty segments of base64url characters (no padding) into *s. */
+static int split_segments(const char *token, size_t len, struct jwt_segments *s,
+			  struct error_detail *err)
+{
+	const char *dot1 = memchr(token, '.', len);
+	const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
 
-		/* JWS ES256 signatures are the raw 32-byte r and s (RFC 7518 §3.4). */
-		if (sig_len != 64)
-			return -EKEYREJECTED;
-		es = ECDSA_SIG_new();
-		br = BN_bin2bn(sig, 32, NULL);
-		bs = BN_bin2bn(sig + 32, 32, NULL);
-		if (!es || !br || !bs || !ECDSA_SIG_set0(es, br, bs)) {
-			ECDSA_SIG_free(es);
-			BN_free(br);
-			BN_free(bs);
-			return -ENOMEM;
-		}
-		der_len = i2d_ECDSA_SIG(es, &der);
-		ECDSA_SIG_free(es);
-		if (der_len <= 0)
-			return -ENOMEM;
-		check_sig = der;
-		check_len = (size_t)der_len;
-	}
+	if (!dot1 || !dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
+		return error_detail_set(err, -EKEYREJECTED,
+					"token does not have exactly three segments");
+	if (dot1 == token || dot2 == dot1 + 1 || dot2 + 1 == token + len)
+		return error_detail_set(err, -EKEYREJECTED, "token has an empty segment");
+	*s = (struct jwt_segments){
+		.header = token,
+		.header_len = (size_t)(dot1 - token),
+		.payload = dot1 + 1,
+		.payload_len = (size_t)(dot2 - dot1 - 1),
+		.signature = dot2 + 1,
+		.signature_len = len - (size_t)(dot2 + 1 - token),
+		.signed_len = (size_t)(dot2 - token),
+	};
+	if (!b64url_valid_chars(s->header, s->header_len) ||
+	    !b64url_valid_chars(s->payload, s->payload_len) ||
+	    !b64url_valid_chars(s->signature, s->signature_len))
+		return error_detail_set(err, -EKEYREJECTED,
+					"token has characters outside the base64url alphabet (or padding)");
+	return 0;
+}
 
-	md = EVP_MD_CTX_new();
-	if (!md) {
-		r = -ENOMEM;
-		goto out;
+/* 2a. The header decoded and parsed into an object (*ret, owned), before any key or library
+ * is involved. Garbage is told apart from a JSON header with bad bytes inside. */
+static int header_decode(const struct jwt_segments *s, json_t **ret, struct error_detail *err)
+{
+	static const struct jsonbound_limits lim = { .max_size = HEADER_MAX_DECODED,
+						     .max_depth = 2 };
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_(json_decrefp) json_t *header = NULL;
+	size_t n = 0;
+	int r;
+
+	if (b64url_decoded_max(s->header_len) > HEADER_MAX_DECODED + 2)
+		return error_detail_set(err, -EKEYREJECTED, "token header is too large");
+	if (b64url_decode_alloc(s->header, s->header_len, &buf, &n) < 0)
+		return error_detail_set(err, -EKEYREJECTED,
+					"token header is not canonical base64url");
+	if (n == 0 || buf[0] != '{')
+		return error_detail_set(err, -EKEYREJECTED, "token header is not a JSON object");
+	if (!sb_utf8_valid(buf, n))
+		return error_detail_set(err, -EKEYREJECTED, "token header is not valid UTF-8");
+	r = jsonbound_parse(buf, n, &lim, &header, NULL);
+	if (r == -EMSGSIZE)
+		return error_detail_set(err, -EKEYREJECTED, "token header is nested too deep");
+	if (r < 0)
+		return error_detail_set(err, -EKEYREJECTED,
+					"token header is not JSON (or has a duplicate member)");
+	if (!json_is_object(header))
+		return error_detail_set(err, -EKEYREJECTED, "token header is not a JSON object");
+	*ret = TAKE_PTR(header);
+	return 0;
+}
+
+/* 2b. alg exactly "RS256" or "ES256" (case-sensitive), before anything else is looked at. */
+static int header_alg(json_t *header, const char **ret, struct error_detail *err)
+{
+	json_t *v = json_object_get(header, "alg");
+	const char *alg;
+
+	if (!json_is_string(v))
+		return error_detail_set(err, -EKEYREJECTED, "token header has no alg");
+	alg = json_string_value(v);
+	if (strcmp(alg, "RS256") != 0 && strcmp(alg, "ES256") != 0)
+		return error_detail_set(err, -EKEYREJECTED,
+					"token alg '%s' is not allowed (RS256, ES256)",
+					loggable(alg));
+	*ret = alg;
+	return 0;
+}
+
+/* 2c. typ, when present, "JWT" in any case ("at+jwt" too when the configuration allows it). */
+static int header_typ(const struct identity *id, json_t *header, struct error_detail *err)
+{
+	json_t *v = json_object_get(header, "typ");
+	const char *typ;
+
+	if (!v)
+		return 0;
+	typ = json_is_string(v) ? json_string_value(v) : "";
+	if (strcasecmp(typ, "JWT") != 0 &&
+	    !(id->allow_at_jwt && (strcasecmp(typ, "at+jwt") == 0 ||
+				   strcasecmp(typ, "application/at+jwt") == 0)))
+		return error_detail_set(err, -EKEYREJECTED, "token typ '%s' is not accepted",
+					loggable(typ));
+	return 0;
+}
+
+/* 2d. No crit: we support no extension a token could declare critical. */
+static int header_crit(json_t *header, struct error_detail *err)
+{
+	if (json_object_get(header, "crit"))
+		return error_detail_set(err, -EKEYREJECTED,
+					"token header has crit extensions we do not support");
+	return 0;
+}
+
+/* 2e. A kid of 1 to JWKS_MAX_KID bytes without NUL (*ret borrowed from header). */
+static int header_kid(json_t *header, const char **ret, struct error_detail *err)
+{
+	json_t *v = json_object_get(header, "kid");
+
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > JWKS_MAX_KID ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return error_detail_set(err, -EKEYREJECTED, "token header has no usable kid");
+	*ret = json_string_value(v);
+	return 0;
+}
+
+/* 2. The header: decoded into *ret (owned), alg, typ, crit and kid checked into *h. */
+static int check_header(const struct identity *id, const struct jwt_segments *s, json_t **ret,
+			struct jwt_header *h, struct error_detail *err)
+{
+	_cleanup_(json_decrefp) json_t *header = NULL;
+	int r;
+
+	r = header_decode(s, &header, err);
+	if (r < 0)
+		return r;
+	r = header_alg(header, &h->alg, err);
+	if (r < 0)
+		return r;
+	r = header_typ(id, header, err);
+	if (r < 0)
+		return r;
+	r = header_crit(header, err);
+	if (r < 0)
+		return r;
+	r = header_kid(header, &h->kid, err);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(header);
+	return 0;
+}
+
+/* 3. The key named by kid (*ret borrowed from keys), bound to alg. -EAGAIN without a key set;
+ * -ENOKEY, the kid copied to unknown_kid (may be NULL), when the set does not hold it. */
+static int find_key(const struct jwks *keys, const struct jwt_header *h, const struct jwk **ret,
+		    struct error_detail *err, char *unknown_kid)
+{
+	const struct jwk *key;
+
+	if (!keys)
+		return error_detail_set(err, -EAGAIN, "no key set loaded yet");
+	key = jwks_find(keys, h->kid);
+	if (!key) {
+		if (unknown_kid)
+			(void)snprintf(unknown_kid, JWKS_MAX_KID + 1, "%s", h->kid);
+		return error_detail_set(err, -ENOKEY, "token kid '%.64s' is not in the key set",
+					loggable(h->kid));
 	}
-	if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key->pkey) != 1) {
-		log_printf(LOG_ERR, "identity: EVP_DigestVerifyInit: %s",
-		      ERR_reason_error_string(ERR_peek_last_error()) ?: "unknown error");
-		r = -EKEYREJECTED;
-		goto out;
-	}
-	ok = EVP_DigestVerify(md, check_sig, check_len, (const unsigned char *)signing_input,
-			      input_len);
-	r = ok == 1 ? 0 : -EKEYREJECTED;
-out:
-	ERR_clear_error();
-	EVP_MD_CTX_free(md);
-	OPENSSL_free(der);
+	if (strcmp(jwk_alg_name(key->alg), h->alg) != 0)
+		return error_detail_set(err, -EKEYREJECTED,
+					"token alg %s does not match key '%.64s' (%s)", h->alg,
+					loggable(h->kid), jwk_alg_name(key->alg));
+	*ret = key;
+	return 0;
+}
+
+/* 4. The signature over the first two segments as they were sent. -ENOMEM leaves err alone. */
+static int check_signature(const struct jwk *key, const char *token, const struct jwt_segments *s,
+			   const char *kid, struct error_detail *err)
+{
+	_cleanup_free_ uint8_t *sig = NULL;
+	size_t n = 0;
+	int r;
+
+	if (b64url_decode_alloc(s->signature, s->signature_len, &sig, &n) < 0)
+		return error_detail_set(err, -EKEYREJECTED,
+					"token signature is not canonical base64url");
+	r = jwk_verify(key, token, s->signed_len, sig, n);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return error_detail_set(err, -EKEYREJECTED,
+					"token signature does not verify with key '%.64s'",
+					loggable(kid));
+	return 0;
+}
+
+/* 5. The payload decoded (its bytes wiped after parsing) into an object *ret (owned); jansson
+ * rejects invalid UTF-8 too, but the message is ours. */
+static int payload_decode(const struct jwt_segments *s, size_t len, json_t **ret,
+			  struct error_detail *err)
+{
+	struct jsonbound_limits lim = { .max_size = len, .max_depth = 8 };
+	_cleanup_(wiped_buf_done) struct wiped_buf buf = { 0 };
+	_cleanup_(json_decrefp) json_t *payload = NULL;
+	int r;
+
+	if (b64url_decode_alloc(s->payload, s->payload_len, &buf.p, &buf.n) < 0)
+		return error_detail_set(err, -EKEYREJECTED,
+					"token payload is not canonical base64url");
+	if (!sb_utf8_valid(buf.p, buf.n))
+		return error_detail_set(err, -EKEYREJECTED, "token payload is not valid UTF-8");
+	r = jsonbound_parse(buf.p, buf.n, &lim, &payload, NULL);
+	if (r == -EMSGSIZE)
+		return error_detail_set(err, -EKEYREJECTED, "token payload is nested too deep");
+	if (r < 0)
+		return error_detail_set(err, -EKEYREJECTED,
+					"token payload is not JSON (or has a duplicate claim)");
+	if (!json_is_object(payload))
+		return error_detail_set(err, -EKEYREJECTED, "token payload is not a JSON object");
+	*ret = TAKE_PTR(payload);
+	return 0;
+}
+
+/* 6. iss in the configured project's issuer family (or exactly the configured issuer). */
+static int check_issuer(const struct identity *id, json_t *payload, struct error_detail *err)
+{
+	json_t *v = json_object_get(payload, "iss");
+	const char *iss;
+
+	if (!json_is_string(v))
+		return error_detail_set(err, -EKEYREJECTED, "token has no iss");
+	iss = json_string_value(v);
+	if (strlen(iss) != json_string_length(v) || !issuer_ok(id, iss))
+		return error_detail_set(err, -EKEYREJECTED,
+					"token iss '%s' is not the configured project's issuer",
+					loggable_url(iss));
+	return 0;
+}
+
+/* 7. aud names this service, when audiences are configured. */
+static int check_audience(const struct identity *id, json_t *payload, struct error_detail *err)
+{
+	json_t *v;
+
+	if (id->n_audiences == 0)
+		return 0;
+	v = json_object_get(payload, "aud");
+	if (!v)
+		return error_detail_set(err, -EKEYREJECTED,
+					"token has no aud, and an audience is required");
+	if (!audience_ok(id, v))
+		return error_detail_set(err, -EKEYREJECTED, "token aud does not name this service");
+	return 0;
+}
+
+/* 8a. exp present, and not passed by more than the leeway; *ret gets it. */
+static int check_exp(const struct identity *id, json_t *payload, int64_t now, int64_t *ret,
+		     struct error_detail *err)
+{
+	int64_t exp;
+	int r;
+
+	r = numeric_date(payload, "exp", &exp);
+	if (r < 0)
+		return error_detail_set(err, -EKEYREJECTED, "%s",
+					r == -ENOENT ? "token has no exp" :
+					"token exp is not a number");
+	if (now >= exp + id->leeway)
+		return error_detail_set(err, -EKEYEXPIRED, "token expired %lld s ago",
+					(long long)(now - exp));
+	*ret = exp;
+	return 0;
+}
+
+/* 8b. nbf, when present, not later than now + leeway. */
+static int check_nbf(const struct identity *id, json_t *payload, int64_t now,
+		     struct error_detail *err)
+{
+	int64_t nbf;
+	int r;
+
+	r = numeric_date(payload, "nbf", &nbf);
+	if (r == -EBADMSG)
+		return error_detail_set(err, -EKEYREJECTED, "token nbf is not a number");
+	if (r == 0 && nbf > now + id->leeway)
+		return error_detail_set(err, -EKEYEXPIRED, "token is not valid yet (nbf in %lld s)",
+					(long long)(nbf - now));
+	return 0;
+}
+
+/* 8c. iat, when present, not later than now + leeway. */
+static int check_iat(const struct identity *id, json_t *payload, int64_t now,
+		     struct error_detail *err)
+{
+	int64_t iat;
+	int r;
+
+	r = numeric_date(payload, "iat", &iat);
+	if (r == -EBADMSG)
+		return error_detail_set(err, -EKEYREJECTED, "token iat is not a number");
+	if (r == 0 && iat > now + id->leeway)
+		return error_detail_set(err, -EKEYEXPIRED,
+					"token was issued in the future (iat in %lld s)",
+					(long long)(iat - now));
+	return 0;
+}
+
+/* 9. Refresh tokens share keys and issuer with session tokens: drn tells them apart. */
+static int check_drn(json_t *payload, struct error_detail *err)
+{
+	json_t *v = json_object_get(payload, "drn");
+
+	if (json_is_string(v) && strcmp(json_string_value(v), "DSR") == 0)
+		return error_detail_set(err, -EKEYREJECTED,
+					"token is a Descope refresh token (drn DSR)");
+	return 0;
+}
+
+/* 10. sub a non-empty string of at most IDENTITY_MAX_SUB bytes (*ret borrowed). */
+static int payload_sub(json_t *payload, const char **ret, struct error_detail *err)
+{
+	json_t *v = json_object_get(payload, "sub");
+
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > IDENTITY_MAX_SUB ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return error_detail_set(err, -EKEYREJECTED, "token has no usable sub");
+	*ret = json_string_value(v);
+	return 0;
+}
+
+/* 6 to 10: the claims of a verified payload; *exp and *sub (borrowed) get theirs. */
+static int check_claims(const struct identity *id, json_t *payload, int64_t now, int64_t *exp,
+			const char **sub, struct error_detail *err)
+{
+	int r;
+
+	r = check_issuer(id, payload, err);
+	if (r >= 0)
+		r = check_audience(id, payload, err);
+	if (r >= 0)
+		r = check_exp(id, payload, now, exp, err);
+	if (r >= 0)
+		r = check_nbf(id, payload, now, err);
+	if (r >= 0)
+		r = check_iat(id, payload, now, err);
+	if (r >= 0)
+		r = check_drn(payload, err);
+	if (r >= 0)
+		r = payload_sub(payload, sub, err);
 	return r;
 }
 
-static int validate_uncached(struct identity *id, const struct jwks *keys, const char *token,
-			     size_t len, const char *dot1, const char *dot2, int64_t now,
-			     const uint8_t hash[32], struct identity_claims **ret,
-			     struct identity_error *err)
+/* The result of a validation: *ret gets new claims (one reference) holding the configured
+ * context claims the payload carries. Returns 0 or -ENOMEM. */
+static int claims_new(const struct identity *id, json_t *payload, const uint8_t *hash,
+		      int64_t exp, const struct jwk *key, const char *kid, const char *sub,
+		      struct identity_claims **ret)
 {
-	static const struct jsonbound_limits header_lim = { .max_size = HEADER_MAX_DECODED,
-							    .max_depth = 2 };
-	struct jsonbound_limits payload_lim = { .max_size = len, .max_depth = 8 };
-	const char *h64 = token, *p64 = dot1 + 1, *s64 = dot2 + 1;
-	size_t hl = (size_t)(dot1 - token), pl = (size_t)(dot2 - p64), sl = len - (size_t)(s64 - token);
-	uint8_t *hbuf = NULL, *pbuf = NULL, *sbuf = NULL;
-	size_t hbuf_len = 0, pbuf_len = 0, sbuf_len = 0;
-	json_t *header = NULL, *payload = NULL, *v;
-	struct identity_claims *c = NULL;
-	const struct jwk *key;
-	const char *alg, *kid, *iss;
-	int64_t exp, nbf, iat;
-	int r;
+	_cleanup_(identity_claims_unrefp) struct identity_claims *c = calloc(1, sizeof(*c));
 
-	/* 2. Header, before any key or library is involved. */
-	if (b64url_decoded_max(hl) > HEADER_MAX_DECODED + 2) {
-		r = fail(err, -EKEYREJECTED, "token header is too large");
-		goto out;
-	}
-	if (b64url_decode_alloc(h64, hl, &hbuf, &hbuf_len) < 0) {
-		r = fail(err, -EKEYREJECTED, "token header is not canonical base64url");
-		goto out;
-	}
-	/* Garbage is told apart from a JSON header with bad bytes inside. */
-	if (hbuf_len == 0 || hbuf[0] != '{') {
-		r = fail(err, -EKEYREJECTED, "token header is not a JSON object");
-		goto out;
-	}
-	if (!utf8_valid(hbuf, hbuf_len)) {
-		r = fail(err, -EKEYREJECTED, "token header is not valid UTF-8");
-		goto out;
-	}
-	r = jsonbound_parse(hbuf, hbuf_len, &header_lim, &header, NULL);
-	if (r < 0 || !json_is_object(header)) {
-		r = fail(err, -EKEYREJECTED, r == -EMSGSIZE ? "token header is nested too deep" :
-			 r < 0 ? "token header is not JSON (or has a duplicate member)" :
-			 "token header is not a JSON object");
-		goto out;
-	}
-	v = json_object_get(header, "alg");
-	if (!json_is_string(v)) {
-		r = fail(err, -EKEYREJECTED, "token header has no alg");
-		goto out;
-	}
-	alg = json_string_value(v);
-	if (strcmp(alg, "RS256") != 0 && strcmp(alg, "ES256") != 0) {
-		r = fail(err, -EKEYREJECTED, "token alg '%s' is not allowed (RS256, ES256)",
-			 loggable(alg));
-		goto out;
-	}
-	v = json_object_get(header, "typ");
-	if (v) {
-		const char *typ = json_is_string(v) ? json_string_value(v) : "";
-
-		if (strcasecmp(typ, "JWT") != 0 &&
-		    !(id->allow_at_jwt && (strcasecmp(typ, "at+jwt") == 0 ||
-					   strcasecmp(typ, "application/at+jwt") == 0))) {
-			r = fail(err, -EKEYREJECTED, "token typ '%s' is not accepted", loggable(typ));
-			goto out;
-		}
-	}
-	if (json_object_get(header, "crit")) {
-		r = fail(err, -EKEYREJECTED, "token header has crit extensions we do not support");
-		goto out;
-	}
-	v = json_object_get(header, "kid");
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > JWKS_MAX_KID || strlen(json_string_value(v)) != json_string_length(v)) {
-		r = fail(err, -EKEYREJECTED, "token header has no usable kid");
-		goto out;
-	}
-	kid = json_string_value(v);
-
-	/* 3. Key. */
-	if (!keys) {
-		r = fail(err, -EAGAIN, "no key set loaded yet");
-		goto out;
-	}
-	key = jwks_find(keys, kid);
-	if (!key) {
-		if (err)
-			(void)snprintf(err->kid, sizeof(err->kid), "%s", kid);
-		r = fail(err, -ENOKEY, "token kid '%.64s' is not in the key set", loggable(kid));
-		goto out;
-	}
-	if (strcmp(jwk_alg_name(key->alg), alg) != 0) {
-		r = fail(err, -EKEYREJECTED, "token alg %s does not match key '%.64s' (%s)", alg,
-			 loggable(kid), jwk_alg_name(key->alg));
-		goto out;
-	}
-
-	/* 4. Signature over the first two segments as they were sent. */
-	if (b64url_decode_alloc(s64, sl, &sbuf, &sbuf_len) < 0) {
-		r = fail(err, -EKEYREJECTED, "token signature is not canonical base64url");
-		goto out;
-	}
-	r = verify_signature(key, token, (size_t)(dot2 - token), sbuf, sbuf_len);
-	if (r == -ENOMEM)
-		goto out;
-	if (r < 0) {
-		r = fail(err, -EKEYREJECTED, "token signature does not verify with key '%.64s'",
-			 loggable(kid));
-		goto out;
-	}
-
-	/* 5. Payload. */
-	if (b64url_decode_alloc(p64, pl, &pbuf, &pbuf_len) < 0) {
-		r = fail(err, -EKEYREJECTED, "token payload is not canonical base64url");
-		goto out;
-	}
-	if (!utf8_valid(pbuf, pbuf_len)) {
-		r = fail(err, -EKEYREJECTED, "token payload is not valid UTF-8");
-		goto out;
-	}
-	r = jsonbound_parse(pbuf, pbuf_len, &payload_lim, &payload, NULL);
-	if (r < 0 || !json_is_object(payload)) {
-		r = fail(err, -EKEYREJECTED, r == -EMSGSIZE ? "token payload is nested too deep" :
-			 r < 0 ? "token payload is not JSON (or has a duplicate claim)" :
-			 "token payload is not a JSON object");
-		goto out;
-	}
-
-	/* 6. Issuer. */
-	v = json_object_get(payload, "iss");
-	if (!json_is_string(v)) {
-		r = fail(err, -EKEYREJECTED, "token has no iss");
-		goto out;
-	}
-	iss = json_string_value(v);
-	if (strlen(iss) != json_string_length(v) || !issuer_ok(id, iss)) {
-		r = fail(err, -EKEYREJECTED, "token iss '%s' is not the configured project's issuer",
-			 loggable_url(iss));
-		goto out;
-	}
-
-	/* 7. Audience. */
-	if (id->n_audiences > 0) {
-		v = json_object_get(payload, "aud");
-		if (!v) {
-			r = fail(err, -EKEYREJECTED, "token has no aud, and an audience is required");
-			goto out;
-		}
-		if (!audience_ok(id, v)) {
-			r = fail(err, -EKEYREJECTED, "token aud does not name this service");
-			goto out;
-		}
-	}
-
-	/* 8. Time. */
-	r = numeric_date(payload, "exp", &exp);
-	if (r < 0) {
-		r = fail(err, -EKEYREJECTED, r == -ENOENT ? "token has no exp" :
-			 "token exp is not a number");
-		goto out;
-	}
-	if (now >= exp + id->leeway) {
-		r = fail(err, -EKEYEXPIRED, "token expired %lld s ago", (long long)(now - exp));
-		goto out;
-	}
-	r = numeric_date(payload, "nbf", &nbf);
-	if (r == -EBADMSG) {
-		r = fail(err, -EKEYREJECTED, "token nbf is not a number");
-		goto out;
-	}
-	if (r == 0 && nbf > now + id->leeway) {
-		r = fail(err, -EKEYEXPIRED, "token is not valid yet (nbf in %lld s)",
-			 (long long)(nbf - now));
-		goto out;
-	}
-	r = numeric_date(payload, "iat", &iat);
-	if (r == -EBADMSG) {
-		r = fail(err, -EKEYREJECTED, "token iat is not a number");
-		goto out;
-	}
-	if (r == 0 && iat > now + id->leeway) {
-		r = fail(err, -EKEYEXPIRED, "token was issued in the future (iat in %lld s)",
-			 (long long)(iat - now));
-		goto out;
-	}
-
-	/* 9. Refresh tokens share keys and issuer with session tokens: tell them apart. */
-	v = json_object_get(payload, "drn");
-	if (json_is_string(v) && strcmp(json_string_value(v), "DSR") == 0) {
-		r = fail(err, -EKEYREJECTED, "token is a Descope refresh token (drn DSR)");
-		goto out;
-	}
-
-	/* 10. Subject. */
-	v = json_object_get(payload, "sub");
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > IDENTITY_MAX_SUB ||
-	    strlen(json_string_value(v)) != json_string_length(v)) {
-		r = fail(err, -EKEYREJECTED, "token has no usable sub");
-		goto out;
-	}
-
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!c)
+		return -ENOMEM;
 	c->n_ref = 1;
-	memcpy(c->hash, hash, 32);
+	memcpy(c->hash, hash, HASH_SHA256_LEN);
 	c->exp = exp;
 	c->alg = key->alg;
 	(void)snprintf(c->kid, sizeof(c->kid), "%s", kid);
-	c->sub = strdup(json_string_value(v));
+	c->sub = strdup(sub);
 	c->context = json_object();
-	if (!c->sub || !c->context) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!c->sub || !c->context)
+		return -ENOMEM;
 	for (size_t i = 0; i < id->n_context_claims; i++) {
 		json_t *cv = json_object_get(payload, id->context_claims[i]);
 
 		if (cv && json_object_set_new(c->context, id->context_claims[i],
-					      json_deep_copy(cv)) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
+					      json_deep_copy(cv)) < 0)
+			return -ENOMEM;
 	}
-	*ret = c;
-	c = NULL;
-	r = 0;
-out:
-	identity_claims_unref(c);
-	json_decref(header);
-	json_decref(payload);
-	if (pbuf) {
-		explicit_bzero(pbuf, pbuf_len);
-		free(pbuf);
+	*ret = TAKE_PTR(c);
+	return 0;
+}
+
+/* Steps 2 to 10 for a token of the right shape that the cache did not answer. */
+static int validate_uncached(const struct identity *id, const struct jwks *keys,
+			     const char *token, size_t len, const struct jwt_segments *s,
+			     int64_t now, const uint8_t *hash, struct identity_claims **ret,
+			     struct error_detail *err, char *unknown_kid)
+{
+	_cleanup_(json_decrefp) json_t *header = NULL, *payload = NULL;
+	struct jwt_header h;
+	const struct jwk *key = NULL;
+	const char *sub = NULL;
+	int64_t exp = 0;
+	int r;
+
+	r = check_header(id, s, &header, &h, err);
+	if (r < 0)
+		return r;
+	r = find_key(keys, &h, &key, err, unknown_kid);
+	if (r < 0)
+		return r;
+	r = check_signature(key, token, s, h.kid, err);
+	if (r < 0)
+		return r;
+	r = payload_decode(s, len, &payload, err);
+	if (r < 0)
+		return r;
+	r = check_claims(id, payload, now, &exp, &sub, err);
+	if (r < 0)
+		return r;
+	return claims_new(id, payload, hash, exp, key, h.kid, sub, ret);
+}
+
+/* The verified-token cache: 1 with *ret (a new reference) on a hit, 0 on a miss, or
+ * -EKEYEXPIRED for a remembered token that expired. A remembered token whose kid left keys is
+ * forgotten: a miss, so that it is checked again. */
+static int cache_lookup(struct identity *id, const struct jwks *keys, const uint8_t *hash,
+			int64_t now, struct identity_claims **ret, struct error_detail *err)
+{
+	struct identity_claims *c = shamap_get(id->verified, hash);
+
+	if (!c)
+		return 0;
+	if (now >= c->exp + id->leeway) {
+		shamap_remove(id->verified, hash, true);
+		return error_detail_set(err, -EKEYEXPIRED, "token expired");
 	}
-	free(hbuf);
-	free(sbuf);
-	return r;
+	/* A key withdrawn from the set withdraws its tokens. */
+	if (keys && jwks_find(keys, c->kid)) {
+		id->hits++;
+		*ret = identity_claims_ref(c);
+		return 1;
+	}
+	shamap_remove(id->verified, hash, true);
+	return 0;
 }
 
 int identity_validate(struct identity *id, const struct jwks *keys, const char *token,
 		      size_t len, int64_t now, struct identity_claims **ret,
-		      struct identity_error *err)
+		      struct error_detail *err, char *unknown_kid)
 {
-	const char *dot1, *dot2;
-	struct identity_claims *c;
-	uint8_t hash[32];
+	struct identity_claims *c = NULL;
+	struct jwt_segments s;
+	uint8_t hash[HASH_SHA256_LEN];
 	int r;
 
 	*ret = NULL;
-	if (err)
-		memset(err, 0, sizeof(*err));
+	error_detail_clear(err);
+	if (unknown_kid)
+		unknown_kid[0] = '\0';
 
 	/* 1. Shape, before anything is decoded. */
-	if (!token || len == 0)
-		return fail(err, -EKEYREJECTED, "token is empty");
-	if (len > id->max_token_len)
-		return fail(err, -EKEYREJECTED, "token is %zu bytes, more than %zu", len,
-			    id->max_token_len);
-	if (memchr(token, '\0', len))
-		return fail(err, -EKEYREJECTED, "token contains a NUL byte");
-	dot1 = memchr(token, '.', len);
-	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
-	if (!dot1 || !dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
-		return fail(err, -EKEYREJECTED, "token does not have exactly three segments");
-	if (dot1 == token || dot2 == dot1 + 1 || dot2 + 1 == token + len)
-		return fail(err, -EKEYREJECTED, "token has an empty segment");
-	if (!b64url_valid_chars(token, (size_t)(dot1 - token)) ||
-	    !b64url_valid_chars(dot1 + 1, (size_t)(dot2 - dot1 - 1)) ||
-	    !b64url_valid_chars(dot2 + 1, len - (size_t)(dot2 + 1 - token)))
-		return fail(err, -EKEYREJECTED,
-			    "token has characters outside the base64url alphabet (or padding)");
+	r = check_size(id, token, len, err);
+	if (r < 0)
+		return r;
+	r = split_segments(token, len, &s, err);
+	if (r < 0)
+		return r;
 
 	identity_token_hash(token, len, hash);
-	c = shamap_get(id->verified, hash);
-	if (c) {
-		if (now >= c->exp + id->leeway) {
-			shamap_remove(id->verified, hash, true);
-			return fail(err, -EKEYEXPIRED, "token expired");
-		}
-		/* A key withdrawn from the set withdraws its tokens. */
-		if (keys && jwks_find(keys, c->kid)) {
-			id->hits++;
-			*ret = identity_claims_ref(c);
-			return 0;
-		}
-		shamap_remove(id->verified, hash, true);
-	}
+	r = cache_lookup(id, keys, hash, now, ret, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
 
-	r = validate_uncached(id, keys, token, len, dot1, dot2, now, hash, &c, err);
+	r = validate_uncached(id, keys, token, len, &s, now, hash, &c, err, unknown_kid);
 	if (r < 0)
 		return r;
 	/* Remembering is an optimisation: a full cache only costs a signature check later. */

@@ -8,6 +8,9 @@
 #include <jansson.h>
 
 #include "tokens/jwks.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/hash.h"
 
 /*
  * Subject-token (Descope JWT) validation, done entirely by the broker: libjwt 1.10 takes the
@@ -62,10 +65,10 @@ struct identity_config {
 	bool allow_at_jwt;              /* accept typ "at+jwt" too */
 };
 
-/* What a validated token says; reference-counted, immutable. */
+/* What a validated token says; reference-counted (util/ref.h), immutable. */
 struct identity_claims {
 	unsigned n_ref;
-	uint8_t hash[32];  /* SHA-256 of the token text */
+	uint8_t hash[HASH_SHA256_LEN]; /* SHA-256 of the token text */
 	char *sub;
 	int64_t exp;
 	char kid[JWKS_MAX_KID + 1];
@@ -74,14 +77,9 @@ struct identity_claims {
 };
 
 struct identity_claims *identity_claims_ref(struct identity_claims *c);
+/* Drops a reference; frees at zero. NULL is fine. Returns NULL. */
 struct identity_claims *identity_claims_unref(struct identity_claims *c);
-
-/* Why a token was refused: a short sentence without any token content except the kid. */
-struct identity_error {
-	int r;
-	char message[160];
-	char kid[JWKS_MAX_KID + 1]; /* for -ENOKEY */
-};
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct identity_claims *, identity_claims_unref)
 
 struct identity;
 
@@ -89,18 +87,22 @@ struct identity;
  * not [A-Za-z0-9_]+, which Skyflow requires of ctx keys), -ENOMEM. */
 int identity_new(const struct identity_config *cfg, struct identity **ret);
 struct identity *identity_free(struct identity *id);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct identity *, identity_free)
 
 /*
  * Validates len bytes of token against keys (borrowed; NULL when none loaded) at wall-clock
  * time now (seconds). On success *ret is a new reference. err (may be NULL) receives the
- * reason of a failure. Returns 0 or a negative errno listed above.
+ * reason of a failure: r and a short sentence without any token content but the kid (no
+ * upstream part). unknown_kid (may be NULL; JWKS_MAX_KID + 1 bytes) receives the token's kid
+ * on -ENOKEY, for jwks_source_refetch_for_kid(), and "" otherwise.
+ * Returns 0 or a negative errno listed above.
  */
 int identity_validate(struct identity *id, const struct jwks *keys, const char *token,
 		      size_t len, int64_t now, struct identity_claims **ret,
-		      struct identity_error *err);
+		      struct error_detail *err, char *unknown_kid);
 
 /* SHA-256 of a token, the key of every per-token cache. */
-void identity_token_hash(const char *token, size_t len, uint8_t out[static 32]);
+void identity_token_hash(const char *token, size_t len, uint8_t out[static HASH_SHA256_LEN]);
 
 /* Verified-token cache size, and hits since creation (for stats and tests). */
 size_t identity_cache_size(const struct identity *id);

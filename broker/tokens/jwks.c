@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* jwks: JSON Web Key Sets parsed into OpenSSL keys, JWS signature checks, per-tenant fetching. */
 #include "tokens/jwks.h"
 
 #include <errno.h>
@@ -6,17 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 
+#include "tokens/libcleanup.h"
 #include "util/b64.h"
-#include "util/log.h"
+#include "util/clock.h"
 #include "util/jsonbound.h"
+#include "util/log.h"
+#include "util/ref.h"
 
 const char *jwk_alg_name(enum jwk_alg alg)
 {
@@ -52,9 +56,9 @@ static void log_openssl(const char *what)
 static uint8_t *member_b64(json_t *k, const char *name, size_t max, size_t *len)
 {
 	json_t *v = json_object_get(k, name);
+	_cleanup_free_ uint8_t *out = NULL;
 	const char *s;
 	size_t n;
-	uint8_t *out;
 
 	if (!json_is_string(v))
 		return NULL;
@@ -64,84 +68,70 @@ static uint8_t *member_b64(json_t *k, const char *name, size_t max, size_t *len)
 		return NULL;
 	if (b64url_decode_alloc(s, n, &out, len) < 0)
 		return NULL;
-	if (*len == 0 || *len > max) {
-		free(out);
+	if (*len == 0 || *len > max)
 		return NULL;
-	}
-	return out;
+	return TAKE_PTR(out);
 }
 
+/* A checked public key of type ("RSA", "EC") from the parameters in bld, or NULL (logged). */
 static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld)
 {
-	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-	EVP_PKEY_CTX *ctx = NULL, *check = NULL;
-	EVP_PKEY *pkey = NULL;
+	_cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL, *check = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 
 	if (!params)
-		goto out;
+		return NULL;
 	ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
 	if (!ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
 	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
 		log_openssl("EVP_PKEY_fromdata");
-		pkey = NULL;
-		goto out;
+		return NULL;
 	}
 	check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 	if (!check || EVP_PKEY_public_check(check) <= 0) {
 		log_openssl("EVP_PKEY_public_check");
-		EVP_PKEY_free(pkey);
-		pkey = NULL;
+		return NULL;
 	}
-out:
-	EVP_PKEY_CTX_free(check);
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	return pkey;
+	return TAKE_PTR(pkey);
 }
 
+/* The RSA public key of JWK k (n, e; at least 2048 bits), or NULL. */
 static EVP_PKEY *rsa_from_jwk(json_t *k)
 {
 	size_t n_len = 0, e_len = 0;
-	uint8_t *n = member_b64(k, "n", 1024, &n_len); /* up to 8192 bits */
-	uint8_t *e = member_b64(k, "e", 8, &e_len);
-	BIGNUM *bn_n = NULL, *bn_e = NULL;
-	OSSL_PARAM_BLD *bld = NULL;
-	EVP_PKEY *pkey = NULL;
+	_cleanup_free_ uint8_t *n = member_b64(k, "n", 1024, &n_len); /* up to 8192 bits */
+	_cleanup_free_ uint8_t *e = member_b64(k, "e", 8, &e_len);
+	_cleanup_(BN_freep) BIGNUM *bn_n = NULL, *bn_e = NULL;
+	_cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = NULL;
 
 	if (!n || !e)
-		goto out;
+		return NULL;
 	bn_n = BN_bin2bn(n, (int)n_len, NULL);
 	bn_e = BN_bin2bn(e, (int)e_len, NULL);
 	if (!bn_n || !bn_e)
-		goto out;
+		return NULL;
 	/* RFC 7518 §3.3: at least 2048 bits; e odd and > 1. */
 	if (BN_num_bits(bn_n) < 2048 || !BN_is_odd(bn_e) || BN_is_one(bn_e))
-		goto out;
+		return NULL;
 	bld = OSSL_PARAM_BLD_new();
 	if (!bld || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e))
-		goto out;
-	pkey = pkey_from_params("RSA", bld);
-out:
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(bn_n);
-	BN_free(bn_e);
-	free(n);
-	free(e);
-	return pkey;
+		return NULL;
+	return pkey_from_params("RSA", bld);
 }
 
+/* The P-256 public key of JWK k (x, y: 32 bytes each, the point checked), or NULL. */
 static EVP_PKEY *ec_from_jwk(json_t *k)
 {
 	size_t x_len = 0, y_len = 0;
-	uint8_t *x = member_b64(k, "x", 32, &x_len);
-	uint8_t *y = member_b64(k, "y", 32, &y_len);
+	_cleanup_free_ uint8_t *x = member_b64(k, "x", 32, &x_len);
+	_cleanup_free_ uint8_t *y = member_b64(k, "y", 32, &y_len);
+	_cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = NULL;
 	uint8_t point[65];
-	OSSL_PARAM_BLD *bld = NULL;
-	EVP_PKEY *pkey = NULL;
 
 	if (!x || !y || x_len != 32 || y_len != 32)
-		goto out;
+		return NULL;
 	point[0] = 0x04; /* uncompressed */
 	memcpy(point + 1, x, 32);
 	memcpy(point + 33, y, 32);
@@ -149,13 +139,8 @@ static EVP_PKEY *ec_from_jwk(json_t *k)
 	if (!bld ||
 	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
 	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)))
-		goto out;
-	pkey = pkey_from_params("EC", bld);
-out:
-	OSSL_PARAM_BLD_free(bld);
-	free(x);
-	free(y);
-	return pkey;
+		return NULL;
+	return pkey_from_params("EC", bld);
 }
 
 static bool kid_ok(const char *kid, size_t len)
@@ -174,9 +159,9 @@ static int jwk_parse_one(json_t *k, struct jwk *out, size_t idx)
 	json_t *kty = json_object_get(k, "kty"), *use = json_object_get(k, "use");
 	json_t *alg = json_object_get(k, "alg"), *kid = json_object_get(k, "kid");
 	json_t *crv = json_object_get(k, "crv");
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 	const char *t;
 	enum jwk_alg a;
-	EVP_PKEY *pkey;
 
 	if (!json_is_object(k) || !json_is_string(kty) || !json_is_string(kid) ||
 	    !kid_ok(json_string_value(kid), json_string_length(kid))) {
@@ -210,20 +195,43 @@ static int jwk_parse_one(json_t *k, struct jwk *out, size_t idx)
 		return 0;
 	}
 	out->kid = strdup(json_string_value(kid));
-	if (!out->kid) {
-		EVP_PKEY_free(pkey);
+	if (!out->kid)
 		return -ENOMEM;
-	}
 	out->alg = a;
-	out->pkey = pkey;
+	out->pkey = TAKE_PTR(pkey);
 	return 1;
+}
+
+/* Parses every key of the array keys into s (allocated for all of them), skipping and counting
+ * unusable ones. Returns 0, -EBADMSG (a duplicate kid), -ENOMEM. */
+static int parse_keys(json_t *keys, struct jwks *s, char *why, size_t why_len)
+{
+	for (size_t i = 0; i < json_array_size(keys); i++) {
+		int r = jwk_parse_one(json_array_get(keys, i), &s->keys[s->n_keys], i);
+
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			s->n_skipped++;
+			continue;
+		}
+		if (jwks_find(s, s->keys[s->n_keys].kid)) {
+			why_set(why, why_len, "JWKS has two keys with kid '%.64s'",
+				s->keys[s->n_keys].kid);
+			s->n_keys++; /* so that it is freed */
+			return -EBADMSG;
+		}
+		s->n_keys++;
+	}
+	return 0;
 }
 
 int jwks_parse(const void *text, size_t len, struct jwks **ret, char *why, size_t why_len)
 {
 	static const struct jsonbound_limits lim = { .max_size = JWKS_MAX_TEXT, .max_depth = 8 };
-	json_t *root = NULL, *keys;
-	struct jwks *s = NULL;
+	_cleanup_(json_decrefp) json_t *root = NULL;
+	_cleanup_(jwks_unrefp) struct jwks *s = NULL;
+	json_t *keys;
 	size_t n;
 	int r;
 
@@ -237,71 +245,39 @@ int jwks_parse(const void *text, size_t len, struct jwks **ret, char *why, size_
 	keys = json_object_get(root, "keys");
 	if (!json_is_object(root) || !json_is_array(keys)) {
 		why_set(why, why_len, "JWKS has no \"keys\" array");
-		r = -EBADMSG;
-		goto out;
+		return -EBADMSG;
 	}
 	n = json_array_size(keys);
 	if (n > JWKS_MAX_KEYS) {
 		why_set(why, why_len, "JWKS has %zu keys, more than %u", n, JWKS_MAX_KEYS);
-		r = -EMSGSIZE;
-		goto out;
+		return -EMSGSIZE;
 	}
 	s = calloc(1, sizeof(*s) + n * sizeof(struct jwk));
-	if (!s) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!s)
+		return -ENOMEM;
 	s->n_ref = 1;
-	for (size_t i = 0; i < n; i++) {
-		r = jwk_parse_one(json_array_get(keys, i), &s->keys[s->n_keys], i);
-		if (r < 0)
-			goto out;
-		if (r == 0) {
-			s->n_skipped++;
-			continue;
-		}
-		if (jwks_find(s, s->keys[s->n_keys].kid)) {
-			why_set(why, why_len, "JWKS has two keys with kid '%.64s'",
-				s->keys[s->n_keys].kid);
-			s->n_keys++; /* so that it is freed */
-			r = -EBADMSG;
-			goto out;
-		}
-		s->n_keys++;
-	}
+	r = parse_keys(keys, s, why, why_len);
+	if (r < 0)
+		return r;
 	if (s->n_keys == 0) {
 		why_set(why, why_len, "JWKS has no usable signature key (%zu skipped)",
 			s->n_skipped);
-		r = -EBADMSG;
-		goto out;
+		return -EBADMSG;
 	}
-	*ret = s;
-	s = NULL;
-	r = 0;
-out:
-	jwks_unref(s);
-	json_decref(root);
-	return r;
+	*ret = TAKE_PTR(s);
+	return 0;
 }
 
-struct jwks *jwks_ref(struct jwks *s)
+static void jwks_free(struct jwks *s)
 {
-	if (s)
-		s->n_ref++;
-	return s;
-}
-
-struct jwks *jwks_unref(struct jwks *s)
-{
-	if (!s || --s->n_ref > 0)
-		return NULL;
 	for (size_t i = 0; i < s->n_keys; i++) {
 		free(s->keys[i].kid);
 		EVP_PKEY_free(s->keys[i].pkey);
 	}
 	free(s);
-	return NULL;
 }
+
+DEFINE_REF_UNREF(struct jwks, jwks, jwks_free)
 
 const struct jwk *jwks_find(const struct jwks *s, const char *kid)
 {
@@ -311,6 +287,70 @@ const struct jwk *jwks_find(const struct jwks *s, const char *kid)
 		if (s->keys[i].kid && strcmp(s->keys[i].kid, kid) == 0)
 			return &s->keys[i];
 	return NULL;
+}
+
+/* ---- signatures ---- */
+
+/* JWS ES256 signatures are the raw 32-byte r and s (RFC 7518 §3.4); OpenSSL verifies DER.
+ * *ret (OPENSSL_free) gets the DER form. Returns 0, -EKEYREJECTED (not 64 bytes), -ENOMEM. */
+static int es256_to_der(const uint8_t *sig, size_t sig_len, unsigned char **ret, size_t *ret_len)
+{
+	_cleanup_(ECDSA_SIG_freep) ECDSA_SIG *es = NULL;
+	_cleanup_(BN_freep) BIGNUM *br = NULL, *bs = NULL;
+	unsigned char *der = NULL;
+	int der_len;
+
+	if (sig_len != 64)
+		return -EKEYREJECTED;
+	es = ECDSA_SIG_new();
+	br = BN_bin2bn(sig, 32, NULL);
+	bs = BN_bin2bn(sig + 32, 32, NULL);
+	if (!es || !br || !bs || !ECDSA_SIG_set0(es, br, bs))
+		return -ENOMEM;
+	/* es owns both numbers now. */
+	br = NULL;
+	bs = NULL;
+	der_len = i2d_ECDSA_SIG(es, &der);
+	if (der_len <= 0)
+		return -ENOMEM;
+	*ret = der;
+	*ret_len = (size_t)der_len;
+	return 0;
+}
+
+/* EVP_DigestVerify with SHA-256: 0 when sig verifies input with pkey, else -EKEYREJECTED
+ * (or -ENOMEM). */
+static int digest_verify(EVP_PKEY *pkey, const void *input, size_t input_len,
+			 const unsigned char *sig, size_t sig_len)
+{
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (!md)
+		return -ENOMEM;
+	if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pkey) != 1) {
+		log_printf(LOG_ERR, "identity: EVP_DigestVerifyInit: %s",
+			   ERR_reason_error_string(ERR_peek_last_error()) ?: "unknown error");
+		return -EKEYREJECTED;
+	}
+	return EVP_DigestVerify(md, sig, sig_len, input, input_len) == 1 ?
+		0 : -EKEYREJECTED;
+}
+
+int jwk_verify(const struct jwk *key, const void *input, size_t input_len, const uint8_t *sig,
+	       size_t sig_len)
+{
+	_cleanup_(openssl_freep) unsigned char *der = NULL;
+	int r;
+
+	if (key->alg == JWK_ALG_ES256) {
+		r = es256_to_der(sig, sig_len, &der, &sig_len);
+		if (r < 0)
+			return r;
+		sig = der;
+	}
+	r = digest_verify(key->pkey, input, input_len, sig, sig_len);
+	ERR_clear_error();
+	return r;
 }
 
 /* ---- fetching ---- */
@@ -362,18 +402,10 @@ static const char *kid_loggable(const char *kid)
 	return kid;
 }
 
-static uint64_t src_now(const struct jwks_source *src)
-{
-	uint64_t t = 0;
-
-	(void)sd_event_now(src->event, CLOCK_MONOTONIC, &t);
-	return t;
-}
-
 int jwks_source_new(sd_event *e, struct upstream *u, const struct jwks_source_config *cfg,
 		    jwks_source_changed_t changed, void *userdata, struct jwks_source **ret)
 {
-	struct jwks_source *src;
+	_cleanup_(jwks_source_freep) struct jwks_source *src = NULL;
 	char tag[160];
 
 	if (!e || !u || !cfg || !cfg->url || !ret)
@@ -390,10 +422,8 @@ int jwks_source_new(sd_event *e, struct upstream *u, const struct jwks_source_co
 	src->http = cfg->http;
 	if (cfg->http.ca_file)
 		src->ca_file = strdup(cfg->http.ca_file);
-	if (!src->url || !src->name || !src->log_tag || (cfg->http.ca_file && !src->ca_file)) {
-		jwks_source_free(src);
+	if (!src->url || !src->name || !src->log_tag || (cfg->http.ca_file && !src->ca_file))
 		return -ENOMEM;
-	}
 	src->http.ca_file = src->ca_file;
 	src->http.log_tag = src->log_tag;
 	src->refresh_sec = cfg->refresh_sec ? cfg->refresh_sec : JWKS_DEFAULT_REFRESH_SEC;
@@ -403,7 +433,7 @@ int jwks_source_new(sd_event *e, struct upstream *u, const struct jwks_source_co
 	src->changed = changed;
 	src->userdata = userdata;
 	(void)snprintf(src->status, sizeof(src->status), "JWKS not loaded yet");
-	*ret = src;
+	*ret = TAKE_PTR(src);
 	return 0;
 }
 
@@ -425,6 +455,7 @@ void jwks_wait_cancel(struct jwks_wait *w)
 	free(w);
 }
 
+/* Frees what jwks_source_free left: the held set, strings and src. */
 static void source_release(struct jwks_source *src)
 {
 	jwks_unref(src->keys);
@@ -464,9 +495,10 @@ static int on_source_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* (Re)arms the one refresh timer sec seconds from now; a failure is logged. */
 static void source_schedule(struct jwks_source *src, uint32_t sec)
 {
-	uint64_t when = src_now(src) + (uint64_t)sec * 1000000u;
+	uint64_t when = clock_now_usec(src->event) + (uint64_t)sec * 1000000u;
 	int r;
 
 	if (!src->timer) {
@@ -484,54 +516,70 @@ static void source_schedule(struct jwks_source *src, uint32_t sec)
 		      strerror(-r));
 }
 
+/* The key set a finished fetch brought (*set, one reference), or why it brought none. */
+static int fetch_result(const struct upstream_response *resp, struct jwks **set, char *why,
+			size_t why_len)
+{
+	if (resp->r < 0) {
+		(void)snprintf(why, why_len, "fetch failed: %s", resp->error);
+		return resp->r;
+	}
+	if (resp->status != 200) {
+		(void)snprintf(why, why_len, "fetch failed: HTTP status %ld", resp->status);
+		return -EIO;
+	}
+	return jwks_parse(resp->body, resp->body_len, set, why, why_len);
+}
+
+/* A new set replaces the held one (set's reference moves to src); the next refresh is due. */
+static void source_loaded(struct jwks_source *src, struct jwks *set)
+{
+	jwks_unref(src->keys);
+	src->keys = set;
+	src->failures = 0;
+	(void)snprintf(src->status, sizeof(src->status), "ok");
+	log_printf(LOG_INFO, "tenant=%s: JWKS loaded: %zu key(s), %zu skipped", src->name,
+		   set->n_keys, set->n_skipped);
+	source_schedule(src, src->refresh_sec);
+}
+
+/* A fetch failed: retry sooner than the refresh period, backing off exponentially to a minute;
+ * the first failure of a run is logged loudly, the repeats quietly. */
+static void source_failed(struct jwks_source *src, const char *why)
+{
+	uint32_t delay = src->retry_sec << (src->failures < 4 ? src->failures : 4);
+	int prio = src->failures == 0 ? LOG_ERR : LOG_DEBUG;
+
+	if (delay > 60)
+		delay = 60;
+	if (delay > src->refresh_sec)
+		delay = src->refresh_sec;
+	src->failures++;
+	if (src->keys) {
+		log_printf(prio == LOG_ERR ? LOG_WARNING : prio,
+			   "tenant=%s: JWKS refresh failed, keeping the last good set: %s",
+			   src->name, why);
+	} else {
+		(void)snprintf(src->status, sizeof(src->status), "JWKS %s", why);
+		log_printf(prio, "tenant=%s: JWKS not loaded: %s", src->name, why);
+	}
+	source_schedule(src, delay);
+}
+
+/* A fetch finished: the set is replaced or the failure noted, then waiters and the changed
+ * callback are told. The source may be freed by a callback: it then goes at the end. */
 static void on_fetch_done(struct upstream_request *req, const struct upstream_response *resp,
 			  void *userdata)
 {
 	struct jwks_source *src = userdata;
 	struct jwks *set = NULL;
 	char why[160] = "";
-	int r;
 
 	src->fetch = NULL;
-	if (resp->r < 0) {
-		(void)snprintf(why, sizeof(why), "fetch failed: %s", resp->error);
-		r = resp->r;
-	} else if (resp->status != 200) {
-		(void)snprintf(why, sizeof(why), "fetch failed: HTTP status %ld", resp->status);
-		r = -EIO;
-	} else {
-		r = jwks_parse(resp->body, resp->body_len, &set, why, sizeof(why));
-	}
-
-	if (r >= 0) {
-		jwks_unref(src->keys);
-		src->keys = set;
-		src->failures = 0;
-		(void)snprintf(src->status, sizeof(src->status), "ok");
-		log_printf(LOG_INFO, "tenant=%s: JWKS loaded: %zu key(s), %zu skipped", src->name,
-		      set->n_keys, set->n_skipped);
-		source_schedule(src, src->refresh_sec);
-	} else {
-		/* Retry sooner than the refresh period, backing off exponentially to a minute;
-		 * the first failure of a run is logged loudly, the repeats quietly. */
-		uint32_t delay = src->retry_sec << (src->failures < 4 ? src->failures : 4);
-		int prio = src->failures == 0 ? LOG_ERR : LOG_DEBUG;
-
-		if (delay > 60)
-			delay = 60;
-		if (delay > src->refresh_sec)
-			delay = src->refresh_sec;
-		src->failures++;
-		if (src->keys) {
-			log_printf(prio == LOG_ERR ? LOG_WARNING : prio,
-			      "tenant=%s: JWKS refresh failed, keeping the last good set: %s",
-			      src->name, why);
-		} else {
-			(void)snprintf(src->status, sizeof(src->status), "JWKS %s", why);
-			log_printf(prio, "tenant=%s: JWKS not loaded: %s", src->name, why);
-		}
-		source_schedule(src, delay);
-	}
+	if (fetch_result(resp, &set, why, sizeof(why)) >= 0)
+		source_loaded(src, set);
+	else
+		source_failed(src, why);
 
 	/* Waiters get their answer; each callback may cancel other waiters, or free the source
 	 * (then the loop ends, the waiters being cancelled, and the source goes below). */
@@ -551,6 +599,7 @@ static void on_fetch_done(struct upstream_request *req, const struct upstream_re
 		source_release(src);
 }
 
+/* Starts a fetch unless one is running. Returns 0 or -errno (status set). */
 static int source_fetch(struct jwks_source *src)
 {
 	int r;
@@ -610,7 +659,7 @@ int jwks_source_refetch_for_kid(struct jwks_source *src, const char *kid, jwks_w
 				void *userdata, struct jwks_wait **ret)
 {
 	struct jwks_wait *w;
-	uint64_t now = src_now(src);
+	uint64_t now = clock_now_usec(src->event);
 	int r;
 
 	*ret = NULL;

@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "upstream/upstream.h"
+#include "util/cleanup.h"
 
 /*
  * JSON Web Key Sets (RFC 7517) of a Descope project, and their fetching.
@@ -41,7 +42,16 @@ struct jwk {
 	EVP_PKEY *pkey;    /* owned public key */
 };
 
-/* An immutable, reference-counted key set: validations hold a reference while they run. */
+/*
+ * Whether sig is key's signature of input[0..input_len) under the key's one algorithm (SHA-256;
+ * an ES256 signature is the JWS form, raw r||s, RFC 7518 §3.4). Returns 0, -EKEYREJECTED
+ * (does not verify, malformed), -ENOMEM. Leaves OpenSSL's error queue empty.
+ */
+int jwk_verify(const struct jwk *key, const void *input, size_t input_len, const uint8_t *sig,
+	       size_t sig_len);
+
+/* An immutable, reference-counted key set (util/ref.h): validations hold a reference while
+ * they run. */
 struct jwks {
 	unsigned n_ref;
 	size_t n_keys;
@@ -58,6 +68,7 @@ int jwks_parse(const void *text, size_t len, struct jwks **ret, char *why, size_
 struct jwks *jwks_ref(struct jwks *s);
 /* Drops a reference; frees at zero. NULL is fine. Returns NULL. */
 struct jwks *jwks_unref(struct jwks *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct jwks *, jwks_unref)
 
 /* Key with exactly this kid (borrowed from s), or NULL. */
 const struct jwk *jwks_find(const struct jwks *s, const char *kid);
@@ -95,6 +106,7 @@ int jwks_source_new(sd_event *e, struct upstream *u, const struct jwks_source_co
 
 /* Cancels fetches, timers and waiters (no callbacks). NULL is fine. Returns NULL. */
 struct jwks_source *jwks_source_free(struct jwks_source *src);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct jwks_source *, jwks_source_free)
 
 /*
  * Gives a source a key set before its first fetch (a reference is taken): the set the same URL

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* tokencache: Skyflow tokens by subject-token hash, single-flight exchanges, negative cache. */
 #include "tokens/tokencache.h"
 
 #include <errno.h>
@@ -6,12 +7,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/ref.h"
 #include "util/shamap.h"
 
-struct sb_token *sb_token_new(const char *access_token, const char *token_type,
-			      const char *issued_token_type, int64_t expires_at)
+static void skyflow_token_free(struct skyflow_token *t)
 {
-	struct sb_token *t = calloc(1, sizeof(*t));
+	if (t->access_token) {
+		explicit_bzero(t->access_token, strlen(t->access_token));
+		free(t->access_token);
+	}
+	free(t->token_type);
+	free(t->issued_token_type);
+	free(t->context_json);
+	explicit_bzero(t, sizeof(*t));
+	free(t);
+}
+
+DEFINE_REF_UNREF(struct skyflow_token, skyflow_token, skyflow_token_free)
+
+struct skyflow_token *skyflow_token_new(const char *access_token, const char *token_type,
+					const char *issued_token_type, int64_t expires_at)
+{
+	_cleanup_(skyflow_token_unrefp) struct skyflow_token *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
@@ -22,31 +39,8 @@ struct sb_token *sb_token_new(const char *access_token, const char *token_type,
 	if (issued_token_type)
 		t->issued_token_type = strdup(issued_token_type);
 	if (!t->access_token || !t->token_type || (issued_token_type && !t->issued_token_type))
-		return sb_token_unref(t);
-	return t;
-}
-
-struct sb_token *sb_token_ref(struct sb_token *t)
-{
-	if (t)
-		t->n_ref++;
-	return t;
-}
-
-struct sb_token *sb_token_unref(struct sb_token *t)
-{
-	if (!t || --t->n_ref > 0)
 		return NULL;
-	if (t->access_token) {
-		explicit_bzero(t->access_token, strlen(t->access_token));
-		free(t->access_token);
-	}
-	free(t->token_type);
-	free(t->issued_token_type);
-	free(t->context_json);
-	explicit_bzero(t, sizeof(*t));
-	free(t);
-	return NULL;
+	return TAKE_PTR(t);
 }
 
 struct tokencache_waiter {
@@ -66,13 +60,13 @@ struct tokencache_flight {
 
 /* A positive-map value: a token, or a running flight. */
 struct entry {
-	struct sb_token *token;         /* owned reference, or NULL while in flight */
+	struct skyflow_token *token;    /* owned reference, or NULL while in flight */
 	struct tokencache_flight *flight;
 };
 
 struct negative {
 	int64_t until;
-	struct tokencache_error err;
+	struct error_detail err;
 };
 
 struct tokencache {
@@ -93,13 +87,14 @@ static void waiters_free(struct tokencache_flight *f)
 	}
 }
 
+/* shamap free function of the positive map: drops the token, or aborts a running flight. */
 static void entry_free(void *v)
 {
 	struct entry *e = v;
 
 	if (!e)
 		return;
-	sb_token_unref(e->token);
+	skyflow_token_unref(e->token);
 	if (e->flight) {
 		/* Only reached from tokencache_free: flights are never evicted. */
 		if (e->flight->abort_cb)
@@ -125,7 +120,7 @@ static bool entry_evictable(const void *v)
 int tokencache_new(const struct tokencache_config *cfg, struct tokencache **ret)
 {
 	static const struct tokencache_config dflt = { 0 };
-	struct tokencache *tc;
+	_cleanup_(tokencache_freep) struct tokencache *tc = NULL;
 	int r;
 
 	if (!cfg)
@@ -138,14 +133,13 @@ int tokencache_new(const struct tokencache_config *cfg, struct tokencache **ret)
 		TOKENCACHE_DEFAULT_NEGATIVE_TTL;
 	r = shamap_new(cfg->max_entries ? cfg->max_entries : TOKENCACHE_DEFAULT_SIZE, entry_free,
 		       &tc->entries);
-	if (r >= 0)
-		r = shamap_new(cfg->max_negative ? cfg->max_negative :
-			       TOKENCACHE_DEFAULT_NEGATIVE_SIZE, negative_free, &tc->negative);
-	if (r < 0) {
-		tokencache_free(tc);
+	if (r < 0)
 		return r;
-	}
-	*ret = tc;
+	r = shamap_new(cfg->max_negative ? cfg->max_negative : TOKENCACHE_DEFAULT_NEGATIVE_SIZE,
+		       negative_free, &tc->negative);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(tc);
 	return 0;
 }
 
@@ -159,6 +153,7 @@ struct tokencache *tokencache_free(struct tokencache *tc)
 	return NULL;
 }
 
+/* A new waiter at the head of f's list, or NULL on ENOMEM. */
 static struct tokencache_waiter *waiter_add(struct tokencache_flight *f, tokencache_done_t done,
 					    void *userdata)
 {
@@ -177,7 +172,7 @@ static struct tokencache_waiter *waiter_add(struct tokencache_flight *f, tokenca
 }
 
 int tokencache_rejected(struct tokencache *tc, const uint8_t key[static 32], int64_t now,
-			struct tokencache_error *neg)
+			struct error_detail *neg)
 {
 	struct negative *n = shamap_get(tc->negative, key);
 
@@ -193,14 +188,43 @@ int tokencache_rejected(struct tokencache *tc, const uint8_t key[static 32], int
 	return n->err.r;
 }
 
-int tokencache_acquire(struct tokencache *tc, const uint8_t key[static 32], int64_t now,
-		       tokencache_done_t done, void *userdata, struct sb_token **ret_token,
-		       struct tokencache_waiter **ret_waiter, struct tokencache_flight **ret_flight,
-		       struct tokencache_error *neg)
+/* A new flight for key with the caller's waiter (*ret_waiter) as its first one, its entry put in
+ * the map (never evicted while it runs). Returns 0, -ENOMEM, -ENOSPC. */
+static int flight_start(struct tokencache *tc, const uint8_t key[static 32],
+			tokencache_done_t done, void *userdata,
+			struct tokencache_waiter **ret_waiter,
+			struct tokencache_flight **ret_flight)
 {
-	struct negative *n;
+	_cleanup_free_ struct entry *e = calloc(1, sizeof(*e));
+	_cleanup_free_ struct tokencache_flight *f = calloc(1, sizeof(*f));
+	struct tokencache_flight *flight;
+	struct tokencache_waiter *w;
+	int r;
+
+	if (!e || !f)
+		return -ENOMEM;
+	f->tc = tc;
+	memcpy(f->key, key, 32);
+	w = waiter_add(f, done, userdata);
+	if (!w) /* f has no waiter yet */
+		return -ENOMEM;
+	flight = e->flight = TAKE_PTR(f);
+	/* The map owns the entry, its flight and the waiter from here, even on failure. */
+	r = shamap_put(tc->entries, key, TAKE_PTR(e), entry_evictable);
+	if (r < 0)
+		return r;
+	*ret_waiter = w;
+	*ret_flight = flight;
+	return 0;
+}
+
+int tokencache_acquire(struct tokencache *tc, const uint8_t key[static 32], int64_t now,
+		       tokencache_done_t done, void *userdata, struct skyflow_token **ret_token,
+		       struct tokencache_waiter **ret_waiter, struct tokencache_flight **ret_flight,
+		       struct error_detail *neg)
+{
+	struct tokencache_flight *f = NULL;
 	struct entry *e;
-	struct tokencache_flight *f;
 	int r;
 
 	*ret_token = NULL;
@@ -208,22 +232,15 @@ int tokencache_acquire(struct tokencache *tc, const uint8_t key[static 32], int6
 	if (ret_flight)
 		*ret_flight = NULL;
 
-	n = shamap_get(tc->negative, key);
-	if (n) {
-		if (now < n->until) {
-			tc->c.negative_hits++;
-			if (neg)
-				*neg = n->err;
-			return n->err.r;
-		}
-		shamap_remove(tc->negative, key, true);
-	}
+	r = tokencache_rejected(tc, key, now, neg);
+	if (r < 0)
+		return r;
 
 	e = shamap_get(tc->entries, key);
 	if (e && e->token) {
 		if (now < e->token->expires_at - tc->margin) {
 			tc->c.hits++;
-			*ret_token = sb_token_ref(e->token);
+			*ret_token = skyflow_token_ref(e->token);
 			return TOKENCACHE_HIT;
 		}
 		tc->c.expired++;
@@ -241,26 +258,9 @@ int tokencache_acquire(struct tokencache *tc, const uint8_t key[static 32], int6
 	}
 
 	tc->c.misses++;
-	e = calloc(1, sizeof(*e));
-	f = calloc(1, sizeof(*f));
-	if (!e || !f) {
-		free(e);
-		free(f);
-		return -ENOMEM;
-	}
-	f->tc = tc;
-	memcpy(f->key, key, 32);
-	e->flight = f;
-	r = shamap_put(tc->entries, key, e, entry_evictable);
+	r = flight_start(tc, key, done, userdata, ret_waiter, &f);
 	if (r < 0)
-		return r; /* e and f were freed by the map */
-	*ret_waiter = waiter_add(f, done, userdata);
-	if (!*ret_waiter) {
-		e->flight = NULL; /* not yet started: nothing to abort */
-		free(f);
-		shamap_remove(tc->entries, key, true);
-		return -ENOMEM;
-	}
+		return r;
 	tc->c.flights++;
 	if (ret_flight)
 		*ret_flight = f;
@@ -296,7 +296,7 @@ static bool remember_rejection(int r)
 }
 
 void tokencache_reject(struct tokencache *tc, const uint8_t key[static 32],
-		       const struct tokencache_error *err, int64_t now)
+		       const struct error_detail *err, int64_t now)
 {
 	struct negative *n = calloc(1, sizeof(*n));
 
@@ -308,9 +308,9 @@ void tokencache_reject(struct tokencache *tc, const uint8_t key[static 32],
 }
 
 void tokencache_complete(struct tokencache *tc, struct tokencache_flight *f, int r,
-			 struct sb_token *tok, const struct tokencache_error *err, int64_t now)
+			 struct skyflow_token *tok, const struct error_detail *err, int64_t now)
 {
-	struct tokencache_error generic = { .r = r };
+	struct error_detail generic = { 0 };
 	struct entry *e;
 
 	/* Detach the flight from its entry first: callbacks below may look the key up again. */
@@ -322,13 +322,13 @@ void tokencache_complete(struct tokencache *tc, struct tokencache_flight *f, int
 	if (r == 0 && tok && now < tok->expires_at - tc->margin) {
 		e = calloc(1, sizeof(*e));
 		if (e) {
-			e->token = sb_token_ref(tok);
+			e->token = skyflow_token_ref(tok);
 			if (shamap_put(tc->entries, f->key, e, entry_evictable) >= 0)
 				tc->c.stored++;
 		}
 	} else if (r < 0) {
 		if (!err) {
-			(void)snprintf(generic.message, sizeof(generic.message), "exchange failed");
+			(void)error_detail_set(&generic, r, "exchange failed");
 			err = &generic;
 		}
 		if (remember_rejection(r))
@@ -337,7 +337,7 @@ void tokencache_complete(struct tokencache *tc, struct tokencache_flight *f, int
 
 	/* Hold our own reference: a callback may drop the cache entry. */
 	if (r == 0)
-		sb_token_ref(tok);
+		skyflow_token_ref(tok);
 	while (f->waiters) {
 		struct tokencache_waiter *w = f->waiters;
 
@@ -348,7 +348,7 @@ void tokencache_complete(struct tokencache *tc, struct tokencache_flight *f, int
 		free(w);
 	}
 	if (r == 0)
-		sb_token_unref(tok);
+		skyflow_token_unref(tok);
 	free(f);
 }
 
@@ -370,7 +370,7 @@ static void adopt_one(const uint8_t *key, void *v, void *userdata)
 	copy = calloc(1, sizeof(*copy));
 	if (!copy)
 		return;
-	copy->token = sb_token_ref(e->token);
+	copy->token = skyflow_token_ref(e->token);
 	if (shamap_put(ac->dst->entries, key, copy, entry_evictable) >= 0)
 		ac->n++;
 }

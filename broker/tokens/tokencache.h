@@ -7,6 +7,9 @@
 
 #include <jansson.h>
 
+#include "util/cleanup.h"
+#include "util/error.h"
+
 /*
  * Per-tenant cache of Skyflow tokens, keyed by the SHA-256 of the subject token, with
  * single-flight exchanges and a short negative cache.
@@ -31,8 +34,8 @@
 #define TOKENCACHE_DEFAULT_NEGATIVE_TTL 10u
 #define TOKENCACHE_MAX_REQUEST_ID 128u
 
-/* A Skyflow token, immutable once built; reference-counted. */
-struct sb_token {
+/* A Skyflow token, immutable once built; reference-counted (util/ref.h). */
+struct skyflow_token {
 	unsigned n_ref;
 	char *access_token;      /* owned, wiped on free; a secret */
 	char *token_type;        /* "Bearer" */
@@ -43,19 +46,17 @@ struct sb_token {
 	char request_id[TOKENCACHE_MAX_REQUEST_ID + 1];
 };
 
-/* Creates a token with one reference; takes a copy of access_token. NULL on ENOMEM. */
-struct sb_token *sb_token_new(const char *access_token, const char *token_type,
-			      const char *issued_token_type, int64_t expires_at);
-struct sb_token *sb_token_ref(struct sb_token *t);
-struct sb_token *sb_token_unref(struct sb_token *t);
+/* Creates a token with one reference; takes copies of the strings (access_token is wiped
+ * when the last reference goes). NULL on ENOMEM. */
+struct skyflow_token *skyflow_token_new(const char *access_token, const char *token_type,
+					const char *issued_token_type, int64_t expires_at);
+struct skyflow_token *skyflow_token_ref(struct skyflow_token *t);
+/* Drops a reference; wipes and frees at zero. NULL is fine. Returns NULL. */
+struct skyflow_token *skyflow_token_unref(struct skyflow_token *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct skyflow_token *, skyflow_token_unref)
 
-/* An error shared by all waiters of a flight, or remembered by the negative cache. */
-struct tokencache_error {
-	int r;                  /* negative errno of proto/errors.h */
-	long upstream_status;   /* 0 when not from upstream */
-	char request_id[TOKENCACHE_MAX_REQUEST_ID + 1];
-	char message[256];      /* never contains a token */
-};
+/* Errors shared by all waiters of a flight, or remembered by the negative cache, are a
+ * struct error_detail (util/error.h): r, message (never a token), upstream status and id. */
 
 struct tokencache_config {
 	size_t max_entries;      /* 0: 10000 */
@@ -73,16 +74,18 @@ struct tokencache_waiter;
  * the call (take a reference to keep it) and NULL when r < 0; err is NULL when r == 0.
  * After the call the waiter is freed. The callback may acquire and cancel other waiters.
  */
-typedef void (*tokencache_done_t)(struct tokencache_waiter *w, int r, struct sb_token *tok,
-				  const struct tokencache_error *err, void *userdata);
+typedef void (*tokencache_done_t)(struct tokencache_waiter *w, int r, struct skyflow_token *tok,
+				  const struct error_detail *err, void *userdata);
 
 /* Called when a running flight is abandoned (tokencache_free): stop the exchange. */
 typedef void (*tokencache_abort_t)(struct tokencache_flight *f, void *userdata);
 
+/* cfg may be NULL (defaults). Returns 0 or -ENOMEM. */
 int tokencache_new(const struct tokencache_config *cfg, struct tokencache **ret);
 
 /* Aborts running flights (their abort hooks run, waiters get no callback) and frees. */
 struct tokencache *tokencache_free(struct tokencache *tc);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct tokencache *, tokencache_free)
 
 enum tokencache_outcome {
 	TOKENCACHE_HIT = 0,   /* *ret_token is a new reference; no callback will come */
@@ -98,9 +101,9 @@ enum tokencache_outcome {
  * Returns an outcome >= 0, the rejection, or -ENOMEM / -ENOSPC (every entry is a flight).
  */
 int tokencache_acquire(struct tokencache *tc, const uint8_t key[static 32], int64_t now,
-		       tokencache_done_t done, void *userdata, struct sb_token **ret_token,
+		       tokencache_done_t done, void *userdata, struct skyflow_token **ret_token,
 		       struct tokencache_waiter **ret_waiter, struct tokencache_flight **ret_flight,
-		       struct tokencache_error *neg);
+		       struct error_detail *neg);
 
 /* Sets the abort hook of a flight (the leader's exchange). userdata is borrowed. */
 void tokencache_flight_set_abort(struct tokencache_flight *f, tokencache_abort_t abort_cb,
@@ -113,7 +116,7 @@ void tokencache_flight_set_abort(struct tokencache_flight *f, tokencache_abort_t
  * The flight is freed.
  */
 void tokencache_complete(struct tokencache *tc, struct tokencache_flight *f, int r,
-			 struct sb_token *tok, const struct tokencache_error *err, int64_t now);
+			 struct skyflow_token *tok, const struct error_detail *err, int64_t now);
 
 /* Removes a waiter before its callback (its connection went away). The flight goes on. */
 void tokencache_waiter_cancel(struct tokencache_waiter *w);
@@ -123,11 +126,11 @@ void tokencache_waiter_cancel(struct tokencache_waiter *w);
  * *neg when non-NULL) or 0. Lets a caller skip validating a token it just refused.
  */
 int tokencache_rejected(struct tokencache *tc, const uint8_t key[static 32], int64_t now,
-			struct tokencache_error *neg);
+			struct error_detail *neg);
 
 /* Remembers a rejected subject token (validation failed before any flight). */
 void tokencache_reject(struct tokencache *tc, const uint8_t key[static 32],
-		       const struct tokencache_error *err, int64_t now);
+		       const struct error_detail *err, int64_t now);
 
 /*
  * Copies the tokens src holds and may still serve at now into dst (references taken; flights

@@ -1,27 +1,31 @@
 /* SPDX-License-Identifier: MIT */
+/* tokensvc: per-tenant token service (JWKS, identity, credentials, cache) and the exchange op. */
 #include "tokens/tokensvc.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "tenancy/config.h"
-#include "tokens/credentials.h"
-#include "runtime/dispatch.h"
-#include "tokens/exchange.h"
-#include "util/log.h"
-#include "util/jsonalloc.h"
-#include "tokens/jwks.h"
-#include "util/log.h"
-#include "runtime/stats.h"
 #include "proto/limits.h"
+#include "runtime/dispatch.h"
+#include "runtime/stats.h"
+#include "tenancy/config.h"
 #include "tenancy/tenant.h"
+#include "tokens/credentials.h"
+#include "tokens/exchange.h"
+#include "tokens/jwks.h"
+#include "tokens/libcleanup.h"
 #include "upstream/upstream.h"
+#include "util/clock.h"
+#include "util/hash.h"
+#include "util/jsonalloc.h"
+#include "util/log.h"
 
 #define SWEEP_INTERVAL_USEC (60u * 1000000u)
 #define SECURE_HEAP_SIZE (1024u * 1024u)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(msgpack_zone *, msgpack_zone_free)
 
 struct tsvc_tenant {
 	struct tenant *t; /* borrowed: we live inside it */
@@ -44,7 +48,7 @@ struct tokensvc_acq {
 	struct tsvc_tenant *ts;
 	char *token;
 	size_t len;
-	uint8_t hash[32];
+	uint8_t hash[HASH_SHA256_LEN];
 	struct identity_claims *claims;
 	struct jwks_wait *jwks_wait;
 	struct tokencache_waiter *waiter;
@@ -66,11 +70,6 @@ static struct upstream *svc_upstream; /* the daemon's; borrowed between init and
 
 static int svc_slot = -1;
 
-static int64_t wall_now(void)
-{
-	return (int64_t)time(NULL);
-}
-
 /* Adds what changed in this tenant's cache since the last call to the process-wide stats. */
 static void stats_sync(struct tsvc_tenant *ts)
 {
@@ -90,25 +89,30 @@ static void stats_sync(struct tsvc_tenant *ts)
 
 /* ---- acquisition ---- */
 
-static void acq_free(struct tokensvc_acq *a)
+/* Wipes the copy of the subject token and frees. NULL is fine. Returns NULL. */
+static struct tokensvc_acq *acq_free(struct tokensvc_acq *a)
 {
 	if (!a)
-		return;
+		return NULL;
 	if (a->token) {
 		explicit_bzero(a->token, a->len);
 		free(a->token);
 	}
 	identity_claims_unref(a->claims);
 	free(a);
+	return NULL;
 }
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct tokensvc_acq *, acq_free)
 
-static void acq_finish(struct tokensvc_acq *a, int r, struct sb_token *tok,
-		       const struct tokencache_error *err)
+/* Answers a's caller once (tok borrowed for the call; err defaults to strerror(-r)), then
+ * frees a. */
+static void acq_finish(struct tokensvc_acq *a, int r, struct skyflow_token *tok,
+		       const struct error_detail *err)
 {
-	struct tokencache_error generic = { .r = r };
+	struct error_detail generic = { 0 };
 
 	if (r < 0 && !err) {
-		(void)snprintf(generic.message, sizeof(generic.message), "%s", strerror(-r));
+		(void)error_detail_set(&generic, r, "%s", strerror(-r));
 		err = &generic;
 	}
 	if (a->ret_slot)
@@ -117,11 +121,12 @@ static void acq_finish(struct tokensvc_acq *a, int r, struct sb_token *tok,
 	acq_free(a);
 }
 
+/* acq_finish with an error of our own: r and message. */
 static void acq_fail(struct tokensvc_acq *a, int r, const char *message)
 {
-	struct tokencache_error err = { .r = r };
+	struct error_detail err = { 0 };
 
-	(void)snprintf(err.message, sizeof(err.message), "%s", message);
+	(void)error_detail_set(&err, r, "%s", message);
 	acq_finish(a, r, NULL, &err);
 }
 
@@ -136,8 +141,9 @@ void tokensvc_acquire_cancel(struct tokensvc_acq *a)
 	acq_free(a);
 }
 
-static void on_exchange_done(struct exchange_request *x, int r, struct sb_token *tok,
-			     const struct tokencache_error *err, void *userdata)
+/* The leader's exchange finished: completes its flight, which answers every waiter. */
+static void on_exchange_done(struct exchange_request *x, int r, struct skyflow_token *tok,
+			     const struct error_detail *err, void *userdata)
 {
 	struct tsvc_flight *fl = userdata;
 	struct tsvc_tenant *ts = fl->ts;
@@ -149,11 +155,12 @@ static void on_exchange_done(struct exchange_request *x, int r, struct sb_token 
 	 * close its connection and drop the last reference to a tenant a reload replaced: the
 	 * tenant (and ts, its cache) stays alive until we are done with it. */
 	tenant_ref(t);
-	tokencache_complete(ts->cache, f, r, tok, err, wall_now());
+	tokencache_complete(ts->cache, f, r, tok, err, clock_wall_sec());
 	stats_sync(ts);
 	tenant_unref(t); /* may free ts */
 }
 
+/* The cache is freed with the flight running (tenant gone): the exchange stops. */
 static void on_flight_abort(struct tokencache_flight *f, void *userdata)
 {
 	struct tsvc_flight *fl = userdata;
@@ -162,8 +169,9 @@ static void on_flight_abort(struct tokencache_flight *f, void *userdata)
 	free(fl);
 }
 
-static void on_cache_done(struct tokencache_waiter *w, int r, struct sb_token *tok,
-			  const struct tokencache_error *err, void *userdata)
+/* The flight a waited for completed. */
+static void on_cache_done(struct tokencache_waiter *w, int r, struct skyflow_token *tok,
+			  const struct error_detail *err, void *userdata)
 {
 	struct tokensvc_acq *a = userdata;
 
@@ -171,15 +179,41 @@ static void on_cache_done(struct tokencache_waiter *w, int r, struct sb_token *t
 	acq_finish(a, r, tok, err);
 }
 
+/* Leads flight f: starts the exchange for a, whose waiter the flight answers. When it cannot
+ * start, the flight completes at once with the error. */
+static void acq_lead(struct tokensvc_acq *a, struct tokencache_flight *f, int64_t now)
+{
+	struct tsvc_tenant *ts = a->ts;
+	_cleanup_free_ struct tsvc_flight *fl = calloc(1, sizeof(*fl));
+	struct error_detail err = { 0 };
+	int r = -ENOMEM;
+
+	if (fl) {
+		fl->ts = ts;
+		fl->f = f;
+		r = exchange_start(svc_upstream, &ts->xcfg, a->token, a->len, a->claims, now,
+				   on_exchange_done, fl, &fl->x);
+		if (r >= 0) {
+			ts->exchanges++;
+			/* The exchange's completion or the flight's abort frees fl. */
+			tokencache_flight_set_abort(f, on_flight_abort, TAKE_PTR(fl));
+			return;
+		}
+	}
+	(void)error_detail_set(&err, r == -ENOMEM ? -ENOMEM : -EIO, "exchange cannot start: %s",
+			       strerror(-r));
+	log_error("tenant=%s: %s", ts->name, err.message);
+	tokencache_complete(ts->cache, f, err.r, NULL, &err, now);
+}
+
 /* Last step: the token from the cache, a running flight, or a new exchange. */
 static void acq_token(struct tokensvc_acq *a)
 {
 	struct tsvc_tenant *ts = a->ts;
 	struct tokencache_flight *f = NULL;
-	struct tokencache_error neg;
-	struct sb_token *tok = NULL;
-	struct tsvc_flight *fl;
-	int64_t now = wall_now();
+	struct error_detail neg;
+	struct skyflow_token *tok = NULL;
+	int64_t now = clock_wall_sec();
 	int r;
 
 	r = tokencache_acquire(ts->cache, a->hash, now, on_cache_done, a, &tok, &a->waiter, &f,
@@ -188,45 +222,19 @@ static void acq_token(struct tokensvc_acq *a)
 	if (r == TOKENCACHE_HIT) {
 		a->cache_hit = true;
 		acq_finish(a, 0, tok, NULL);
-		sb_token_unref(tok);
+		skyflow_token_unref(tok);
 		return;
 	}
 	if (r == TOKENCACHE_WAIT)
 		return;
-	if (r < 0) {
-		if (r == -ENOSPC)
-			acq_fail(a, -EUSERS, "too many exchanges in flight");
-		else if (r == -ENOMEM)
-			acq_fail(a, -ENOMEM, "out of memory");
-		else
-			acq_finish(a, r, NULL, &neg);
-		return;
-	}
-
-	/* TOKENCACHE_LEAD: a's waiter is answered when the flight completes. */
-	fl = calloc(1, sizeof(*fl));
-	if (fl) {
-		fl->ts = ts;
-		fl->f = f;
-		r = exchange_start(svc_upstream, &ts->xcfg, a->token, a->len, a->claims, now,
-				   on_exchange_done, fl, &fl->x);
-		if (r >= 0) {
-			ts->exchanges++;
-			tokencache_flight_set_abort(f, on_flight_abort, fl);
-			return;
-		}
-		free(fl);
-	} else {
-		r = -ENOMEM;
-	}
-	{
-		struct tokencache_error err = { .r = r == -ENOMEM ? -ENOMEM : -EIO };
-
-		(void)snprintf(err.message, sizeof(err.message), "exchange cannot start: %s",
-			       strerror(-r));
-		log_error("tenant=%s: %s", ts->name, err.message);
-		tokencache_complete(ts->cache, f, err.r, NULL, &err, now);
-	}
+	if (r == -ENOSPC)
+		acq_fail(a, -EUSERS, "too many exchanges in flight");
+	else if (r == -ENOMEM)
+		acq_fail(a, -ENOMEM, "out of memory");
+	else if (r < 0)
+		acq_finish(a, r, NULL, &neg);
+	else /* TOKENCACHE_LEAD: a's waiter is answered when the flight completes. */
+		acq_lead(a, f, now);
 }
 
 static void acq_validate(struct tokensvc_acq *a);
@@ -242,12 +250,14 @@ static void on_jwks_refetched(struct jwks_wait *w, bool found, void *userdata)
 	tenant_unref(t); /* may free the tenant; the JWKS source defers its own free */
 }
 
+/* The negative cache, then validation (one JWKS refetch for an unknown kid), then acq_token.
+ * a is answered (and freed) here or later. */
 static void acq_validate(struct tokensvc_acq *a)
 {
 	struct tsvc_tenant *ts = a->ts;
-	struct identity_error ierr;
-	struct tokencache_error neg;
-	int64_t now = wall_now();
+	struct error_detail ierr, neg;
+	char kid[JWKS_MAX_KID + 1];
+	int64_t now = clock_wall_sec();
 	int r;
 
 	r = tokencache_rejected(ts->cache, a->hash, now, &neg);
@@ -257,10 +267,10 @@ static void acq_validate(struct tokensvc_acq *a)
 		return;
 	}
 	r = identity_validate(ts->id, jwks_source_keys(ts->jwks), a->token, a->len, now, &a->claims,
-			      &ierr);
+			      &ierr, kid);
 	if (r == -ENOKEY) {
 		if (!a->kid_refetched) {
-			r = jwks_source_refetch_for_kid(ts->jwks, ierr.kid, on_jwks_refetched, a,
+			r = jwks_source_refetch_for_kid(ts->jwks, kid, on_jwks_refetched, a,
 							&a->jwks_wait);
 			if (r == 1)
 				return;
@@ -277,13 +287,11 @@ static void acq_validate(struct tokensvc_acq *a)
 		return;
 	}
 	if (r < 0) {
-		struct tokencache_error err = { .r = r };
-
 		ts->rejected++;
-		(void)snprintf(err.message, sizeof(err.message), "%s", ierr.message);
+		ierr.r = r; /* also when identity left err alone (ENOMEM) */
 		if (r == -EKEYREJECTED || r == -EKEYEXPIRED)
-			tokencache_reject(ts->cache, a->hash, &err, now);
-		acq_finish(a, r, NULL, &err);
+			tokencache_reject(ts->cache, a->hash, &ierr, now);
+		acq_finish(a, r, NULL, &ierr);
 		return;
 	}
 	/* ctx mode: a token without any of the configured context claims would be exchanged for
@@ -300,8 +308,9 @@ static void acq_validate(struct tokensvc_acq *a)
 int tokensvc_acquire(struct tenant *t, const char *subject_token, size_t len,
 		     tokensvc_done_t done, void *userdata, struct tokensvc_acq **ret)
 {
+	_cleanup_(acq_freep) struct tokensvc_acq *a = NULL;
+	struct tokensvc_acq *pending;
 	struct tsvc_tenant *ts;
-	struct tokensvc_acq *a;
 
 	if (ret)
 		*ret = NULL;
@@ -321,115 +330,18 @@ int tokensvc_acquire(struct tenant *t, const char *subject_token, size_t len,
 	if (a->len > SB_MAX_TOKEN_LEN + 1)
 		a->len = SB_MAX_TOKEN_LEN + 1;
 	a->token = malloc(a->len + 1);
-	if (!a->token) {
-		free(a);
+	if (!a->token)
 		return -ENOMEM;
-	}
 	if (a->len)
 		memcpy(a->token, subject_token, a->len);
 	a->token[a->len] = '\0';
 	identity_token_hash(a->token, a->len, a->hash);
 	a->ret_slot = ret;
+	pending = TAKE_PTR(a); /* from here its callback owns it */
 	if (ret)
-		*ret = a;
-	acq_validate(a); /* may finish (and free) a */
+		*ret = pending;
+	acq_validate(pending); /* may finish (and free) it */
 	return 0;
-}
-
-/* ---- JSON -> msgpack ---- */
-
-static int j2m(json_t *j, msgpack_zone *zone, msgpack_object *o, unsigned depth)
-{
-	if (depth > 16)
-		return -EMSGSIZE;
-	memset(o, 0, sizeof(*o));
-	switch (json_typeof(j)) {
-	case JSON_OBJECT: {
-		size_t n = json_object_size(j), i = 0;
-		const char *k;
-		json_t *v;
-
-		o->type = MSGPACK_OBJECT_MAP;
-		o->via.map.size = (uint32_t)n;
-		o->via.map.ptr = n ? msgpack_zone_malloc(zone, n * sizeof(msgpack_object_kv)) : NULL;
-		if (n && !o->via.map.ptr)
-			return -ENOMEM;
-		json_object_foreach(j, k, v) {
-			msgpack_object_kv *kv = &o->via.map.ptr[i++];
-			size_t kl = strlen(k);
-			char *ks = msgpack_zone_malloc(zone, kl ? kl : 1);
-			int r;
-
-			if (!ks)
-				return -ENOMEM;
-			memcpy(ks, k, kl);
-			kv->key.type = MSGPACK_OBJECT_STR;
-			kv->key.via.str.ptr = ks;
-			kv->key.via.str.size = (uint32_t)kl;
-			r = j2m(v, zone, &kv->val, depth + 1);
-			if (r < 0)
-				return r;
-		}
-		return 0;
-	}
-	case JSON_ARRAY: {
-		size_t n = json_array_size(j);
-
-		o->type = MSGPACK_OBJECT_ARRAY;
-		o->via.array.size = (uint32_t)n;
-		o->via.array.ptr = n ? msgpack_zone_malloc(zone, n * sizeof(msgpack_object)) : NULL;
-		if (n && !o->via.array.ptr)
-			return -ENOMEM;
-		for (size_t i = 0; i < n; i++) {
-			int r = j2m(json_array_get(j, i), zone, &o->via.array.ptr[i], depth + 1);
-
-			if (r < 0)
-				return r;
-		}
-		return 0;
-	}
-	case JSON_STRING: {
-		size_t n = json_string_length(j);
-		char *s = msgpack_zone_malloc(zone, n ? n : 1);
-
-		if (!s)
-			return -ENOMEM;
-		memcpy(s, json_string_value(j), n);
-		o->type = MSGPACK_OBJECT_STR;
-		o->via.str.ptr = s;
-		o->via.str.size = (uint32_t)n;
-		return 0;
-	}
-	case JSON_INTEGER: {
-		json_int_t v = json_integer_value(j);
-
-		if (v >= 0) {
-			o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-			o->via.u64 = (uint64_t)v;
-		} else {
-			o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
-			o->via.i64 = v;
-		}
-		return 0;
-	}
-	case JSON_REAL:
-		o->type = MSGPACK_OBJECT_FLOAT64;
-		o->via.f64 = json_real_value(j);
-		return 0;
-	case JSON_TRUE:
-	case JSON_FALSE:
-		o->type = MSGPACK_OBJECT_BOOLEAN;
-		o->via.boolean = json_is_true(j);
-		return 0;
-	default:
-		o->type = MSGPACK_OBJECT_NIL;
-		return 0;
-	}
-}
-
-int tokensvc_json_to_msgpack(json_t *j, msgpack_zone *zone, msgpack_object *out)
-{
-	return j2m(j, zone, out, 1);
 }
 
 /* ---- the exchange operation ---- */
@@ -439,28 +351,19 @@ struct xop {
 	struct tokensvc_acq *acq;
 };
 
-static void hash_prefix(const uint8_t *hash, char out[13])
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < 6; i++) {
-		out[2 * i] = hex[hash[i] >> 4];
-		out[2 * i + 1] = hex[hash[i] & 15];
-	}
-	out[12] = '\0';
-}
-
-static void xop_done(struct tokensvc_acq *a, int r, struct sb_token *tok,
-		     struct identity_claims *claims, const struct tokencache_error *err,
+/* The `exchange` operation's reply: the token (without its text unless the tenant exposes
+ * tokens) and the context it carries, or the error; the audit names sub and fingerprint. */
+static void xop_done(struct tokensvc_acq *a, int r, struct skyflow_token *tok,
+		     struct identity_claims *claims, const struct error_detail *err,
 		     void *userdata)
 {
 	struct xop *xo = userdata;
 	struct request_ctx *rc = xo->rc;
 	struct tsvc_tenant *ts = a->ts;
-	char hp[13];
+	char hp[HASH_FINGERPRINT_LEN + 1];
 
 	free(xo);
-	hash_prefix(a->hash, hp);
+	hash_fingerprint_of_digest(a->hash, hp);
 	request_ctx_set_cancel(rc, NULL, NULL);
 	/* A cached token's upstream request belongs to the request that fetched it. */
 	request_ctx_set_audit(rc, NULL, claims ? claims->sub : NULL, hp,
@@ -483,7 +386,7 @@ static void xop_done(struct tokensvc_acq *a, int r, struct sb_token *tok,
 	}
 	{
 		struct sb_reply rep = { .op = SB_OP_EXCHANGE };
-		msgpack_zone *zone = NULL;
+		_cleanup_(msgpack_zone_freep) msgpack_zone *zone = NULL;
 		msgpack_object ctx;
 
 		rep.u.exchange.expires_at = tok->expires_at > 0 ? (uint64_t)tok->expires_at : 0;
@@ -491,22 +394,21 @@ static void xop_done(struct tokensvc_acq *a, int r, struct sb_token *tok,
 		rep.u.exchange.issued_token_type = tok->issued_token_type;
 		if (tok->context_json) {
 			/* Our own compact text: parsing it is cheap and cannot fail but on ENOMEM. */
-			json_t *j = json_loads(tok->context_json, JSON_DECODE_ANY, NULL);
+			_cleanup_(json_decrefp) json_t *j = json_loads(tok->context_json,
+								      JSON_DECODE_ANY, NULL);
 
 			zone = j ? msgpack_zone_new(1024) : NULL;
 			if (zone && json_is_object(j) &&
 			    tokensvc_json_to_msgpack(j, zone, &ctx) >= 0)
 				rep.u.exchange.context = &ctx;
-			json_decref(j);
 		}
 		/* Trust model 2: the token itself only where the tenant exposes tokens. */
 		rep.u.exchange.access_token = ts->expose_tokens ? tok->access_token : NULL;
 		(void)request_ctx_reply_ok(rc, &rep);
-		if (zone)
-			msgpack_zone_free(zone);
 	}
 }
 
+/* The request went away (its connection closed): the acquisition is dropped. */
 static void xop_cancel(struct request_ctx *rc, void *userdata)
 {
 	struct xop *xo = userdata;
@@ -516,11 +418,12 @@ static void xop_cancel(struct request_ctx *rc, void *userdata)
 	(void)request_ctx_reply_error(rc, -ECANCELED, NULL);
 }
 
+/* The `exchange` operation: a Skyflow token for the request's subject token. */
 static int op_exchange(struct request_ctx *rc)
 {
 	const struct sb_request *req = request_ctx_request(rc);
 	const char *token = req->u.exchange.subject_token;
-	struct xop *xo;
+	_cleanup_free_ struct xop *xo = NULL;
 	int r;
 
 	xo = calloc(1, sizeof(*xo));
@@ -532,9 +435,9 @@ static int op_exchange(struct request_ctx *rc)
 			     &xo->acq);
 	if (r < 0) {
 		request_ctx_set_cancel(rc, NULL, NULL);
-		free(xo);
 		return r == -ENOTCONN ? -EIO : r;
 	}
+	TAKE_PTR(xo); /* xop_done or xop_cancel frees it (xop_done may have already) */
 	return 0;
 }
 
@@ -554,17 +457,17 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct tsvc_tenant *ts = userdata;
 
-	tokencache_sweep(ts->cache, wall_now());
+	tokencache_sweep(ts->cache, clock_wall_sec());
 	stats_sync(ts);
 	(void)sd_event_source_set_time_relative(s, SWEEP_INTERVAL_USEC);
 	(void)sd_event_source_set_enabled(s, SD_EVENT_ON);
 	return 0;
 }
 
-static void tsvc_tenant_free(struct tsvc_tenant *ts)
+static struct tsvc_tenant *tsvc_tenant_free(struct tsvc_tenant *ts)
 {
 	if (!ts)
-		return;
+		return NULL;
 	sd_event_source_disable_unref(ts->sweep);
 	if (ts->cache) {
 		/* This tenant's entries leave the process-wide count with it. */
@@ -578,7 +481,9 @@ static void tsvc_tenant_free(struct tsvc_tenant *ts)
 	credentials_free(ts->creds);
 	free(ts->jwks_url);
 	free(ts);
+	return NULL;
 }
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct tsvc_tenant *, tsvc_tenant_free)
 
 static bool str_same(const char *a, const char *b)
 {
@@ -599,145 +504,188 @@ static bool same_exchange(const struct tenant_config *a, const struct tenant_con
 	return true;
 }
 
-static int tsvc_attach(struct tenant *t, sd_event *event, void *userdata)
+/* The HTTP options of a tenant's upstream requests (strings borrowed from tc). */
+static struct upstream_opts tenant_http(const struct tenant_config *tc)
 {
-	const struct tenant_config *tc = tenant_config(t);
-	struct identity_config icfg = { 0 };
-	struct jwks_source_config jcfg = { 0 };
-	struct tokencache_config ccfg = { 0 };
-	struct upstream_opts http = { 0 };
-	struct tsvc_tenant *ts;
-	const char *base;
-	char why[512];
+	/* insecure_http is warned about by the config loader at start. */
+	return (struct upstream_opts){
+		.ca_file = tc->ca_file,
+		.insecure_http = tc->insecure_http,
+		.connect_timeout_ms = (uint32_t)(tc->connect_timeout_usec / 1000u),
+		.total_timeout_ms = (uint32_t)(tc->http_timeout_usec / 1000u),
+	};
+}
+
+/* Identity: the validator of the tenant's subject tokens. */
+static int tsvc_identity_new(struct tsvc_tenant *ts, const struct tenant_config *tc)
+{
+	struct identity_config icfg = {
+		.project_id = tc->descope_project_id,
+		.base_url = tc->descope_base_url,
+		.issuer = tc->issuer,
+		.audiences = (const char *const *)tc->audience.v,
+		.n_audiences = tc->audience.n,
+		.context_claims = (const char *const *)tc->context_claims.v,
+		.n_context_claims = tc->context_claims.n,
+		.max_token_len = tc->token_max_len,
+	};
 	int r;
 
-	ts = calloc(1, sizeof(*ts));
-	if (!ts)
-		return log_errno(LOG_ERR, -ENOMEM, "tenant=%s: out of memory", tenant_name(t));
-	ts->t = t;
-	(void)snprintf(ts->name, sizeof(ts->name), "%s", tenant_name(t));
-	ts->expose_tokens = tc->expose_tokens;
-
-	http.ca_file = tc->ca_file;
-	http.insecure_http = tc->insecure_http;
-	http.connect_timeout_ms = (uint32_t)(tc->connect_timeout_usec / 1000u);
-	http.total_timeout_ms = (uint32_t)(tc->http_timeout_usec / 1000u);
-	/* insecure_http is warned about by the config loader at start. */
-
-	/* Identity. */
-	icfg.project_id = tc->descope_project_id;
-	icfg.base_url = tc->descope_base_url;
-	icfg.issuer = tc->issuer;
-	icfg.audiences = (const char *const *)tc->audience.v;
-	icfg.n_audiences = tc->audience.n;
-	icfg.context_claims = (const char *const *)tc->context_claims.v;
-	icfg.n_context_claims = tc->context_claims.n;
-	icfg.max_token_len = tc->token_max_len;
 	r = identity_new(&icfg, &ts->id);
-	if (r < 0) {
-		log_errno(LOG_ERR, r, "tenant=%s: invalid identity settings", ts->name);
-		goto fail;
-	}
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "tenant=%s: invalid identity settings", ts->name);
+	return 0;
+}
 
-	/* JWKS: the tenant is not ready until a set is loaded. */
-	base = tc->descope_base_url ? tc->descope_base_url : IDENTITY_DEFAULT_BASE_URL;
+/* JWKS: the source of the tenant's Descope keys (not started yet). */
+static int tsvc_jwks_new(struct tsvc_tenant *ts, const struct tenant_config *tc, sd_event *event,
+			 const struct upstream_opts *http)
+{
+	const char *base = tc->descope_base_url ? tc->descope_base_url : IDENTITY_DEFAULT_BASE_URL;
+	struct jwks_source_config jcfg = { 0 };
+	int r;
+
 	if (tc->jwks_url)
 		ts->jwks_url = strdup(tc->jwks_url);
 	else if (asprintf(&ts->jwks_url, "%s/%s/.well-known/jwks.json", base,
 			  tc->descope_project_id) < 0)
 		ts->jwks_url = NULL;
-	if (!ts->jwks_url) {
-		r = log_errno(LOG_ERR, -ENOMEM, "tenant=%s: out of memory", ts->name);
-		goto fail;
-	}
+	if (!ts->jwks_url)
+		return log_errno(LOG_ERR, -ENOMEM, "tenant=%s: out of memory", ts->name);
 	jcfg.url = ts->jwks_url;
 	jcfg.name = ts->name;
 	jcfg.refresh_sec = (uint32_t)(tc->jwks_refresh_usec / 1000000u);
-	jcfg.http = http;
+	jcfg.http = *http;
 	r = jwks_source_new(event, svc_upstream, &jcfg, on_jwks_changed, ts, &ts->jwks);
-	if (r < 0) {
-		log_errno(LOG_ERR, r, "tenant=%s: cannot set up the JWKS source", ts->name);
-		goto fail;
-	}
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "tenant=%s: cannot set up the JWKS source", ts->name);
+	return 0;
+}
 
-	/* Credentials: needed to sign in ctx mode; optional for sts. */
+/* Credentials: needed to sign in ctx mode, optional for sts. Missing or bad credentials make
+ * the tenant not ready ("credentials"); the tenant is still built. */
+static void tsvc_credentials_load(struct tsvc_tenant *ts, const struct tenant_config *tc)
+{
+	char why[512];
+	int r;
+
 	if (tc->credentials_file) {
 		r = credentials_load(tc->credentials_file, NULL, &ts->creds, why, sizeof(why));
 		if (r < 0) {
 			log_error("tenant=%s: %s", ts->name, why);
-			(void)tenant_set_not_ready(t, "credentials", why);
+			(void)tenant_set_not_ready(ts->t, "credentials", why);
 		}
 	} else if (tc->exchange == CONFIG_EXCHANGE_CTX) {
-		(void)tenant_set_not_ready(t, "credentials",
+		(void)tenant_set_not_ready(ts->t, "credentials",
 					   "exchange = ctx needs a credentials file");
 	}
+}
 
-	ccfg.max_entries = tc->cache_size;
-	r = tokencache_new(&ccfg, &ts->cache);
-	if (r < 0) {
-		log_errno(LOG_ERR, r, "tenant=%s: cannot create the token cache", ts->name);
-		goto fail;
+/* ctx mode: the message refusing a token that carries none of the context claims. */
+static void format_ctx_missing(struct tsvc_tenant *ts, const struct tenant_config *tc)
+{
+	size_t o = 0;
+	int k = snprintf(ts->ctx_missing, sizeof(ts->ctx_missing),
+			 "token has none of the configured context claims (");
+
+	o = k > 0 ? (size_t)k : 0;
+	for (size_t i = 0; i < tc->context_claims.n && o < sizeof(ts->ctx_missing); i++) {
+		k = snprintf(ts->ctx_missing + o, sizeof(ts->ctx_missing) - o, "%s%s",
+			     i ? ", " : "", tc->context_claims.v[i]);
+		o += k > 0 ? (size_t)k : 0;
 	}
+	if (o < sizeof(ts->ctx_missing))
+		(void)snprintf(ts->ctx_missing + o, sizeof(ts->ctx_missing) - o,
+			       "); exchange = ctx does not mint a token without user context");
+}
 
+/* The exchange settings (strings borrowed from tc, which the tenant keeps). */
+static void tsvc_exchange_config(struct tsvc_tenant *ts, const struct tenant_config *tc,
+				 const struct upstream_opts *http)
+{
 	ts->xcfg.mode = tc->exchange == CONFIG_EXCHANGE_CTX ? EXCHANGE_CTX : EXCHANGE_STS;
-	{
-		size_t o = 0;
-		int k = snprintf(ts->ctx_missing, sizeof(ts->ctx_missing),
-				 "token has none of the configured context claims (");
-
-		o = k > 0 ? (size_t)k : 0;
-		for (size_t i = 0; i < tc->context_claims.n && o < sizeof(ts->ctx_missing); i++) {
-			k = snprintf(ts->ctx_missing + o, sizeof(ts->ctx_missing) - o, "%s%s",
-				     i ? ", " : "", tc->context_claims.v[i]);
-			o += k > 0 ? (size_t)k : 0;
-		}
-		if (o < sizeof(ts->ctx_missing))
-			(void)snprintf(ts->ctx_missing + o, sizeof(ts->ctx_missing) - o,
-				       "); exchange = ctx does not mint a token without user context");
-	}
+	format_ctx_missing(ts, tc);
 	ts->xcfg.sts_url = tc->sts_url;
 	ts->xcfg.service_account_id = tc->service_account_id;
 	ts->xcfg.creds = ts->creds;
-	ts->xcfg.http = http;
+	ts->xcfg.http = *http;
 	ts->xcfg.tenant = ts->name;
+}
 
+/* On a reload, what the replaced tenant's token service can hand over: its key set for the
+ * same URL (stay ready while this source fetches its own), and, when the exchange settings
+ * did not change, its Skyflow tokens (no burst of exchanges after SIGHUP; subject tokens are
+ * still validated anew). */
+static void tsvc_take_over(struct tsvc_tenant *ts, const struct tenant_config *tc)
+{
+	struct tenant *prev = tenant_previous(ts->t);
+	struct tsvc_tenant *pts = prev ? tenant_ext_get(prev, (unsigned)svc_slot) : NULL;
+
+	if (pts && strcmp(pts->jwks_url, ts->jwks_url) == 0 && jwks_source_keys(pts->jwks))
+		jwks_source_seed(ts->jwks, jwks_source_keys(pts->jwks));
+	else
+		(void)tenant_set_not_ready(ts->t, "jwks", "JWKS not loaded yet");
+	if (pts && same_exchange(tenant_config(prev), tc)) {
+		size_t n = tokencache_adopt(ts->cache, pts->cache, clock_wall_sec());
+
+		if (n)
+			log_info("tenant=%s: %zu cached token(s) carried over the reload", ts->name,
+				 n);
+	}
+}
+
+/* Everything of tenant t's token service but the first JWKS fetch, into *ret (owned). */
+static int tsvc_tenant_new(struct tenant *t, sd_event *event, struct tsvc_tenant **ret)
+{
+	const struct tenant_config *tc = tenant_config(t);
+	_cleanup_(tsvc_tenant_freep) struct tsvc_tenant *ts = calloc(1, sizeof(*ts));
+	struct tokencache_config ccfg = { .max_entries = tc->cache_size };
+	struct upstream_opts http = tenant_http(tc);
+	int r;
+
+	if (!ts)
+		return log_errno(LOG_ERR, -ENOMEM, "tenant=%s: out of memory", tenant_name(t));
+	ts->t = t;
+	(void)snprintf(ts->name, sizeof(ts->name), "%s", tenant_name(t));
+	ts->expose_tokens = tc->expose_tokens;
+	r = tsvc_identity_new(ts, tc);
+	if (r < 0)
+		return r;
+	r = tsvc_jwks_new(ts, tc, event, &http);
+	if (r < 0)
+		return r;
+	tsvc_credentials_load(ts, tc);
+	r = tokencache_new(&ccfg, &ts->cache);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "tenant=%s: cannot create the token cache", ts->name);
+	tsvc_exchange_config(ts, tc, &http);
 	r = sd_event_add_time_relative(event, &ts->sweep, CLOCK_MONOTONIC, SWEEP_INTERVAL_USEC, 0,
 				       on_sweep, ts);
-	if (r < 0) {
-		log_errno(LOG_ERR, r, "tenant=%s: cannot add the cache sweep timer", ts->name);
-		goto fail;
-	}
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "tenant=%s: cannot add the cache sweep timer",
+				 ts->name);
+	tsvc_take_over(ts, tc);
+	*ret = TAKE_PTR(ts);
+	return 0;
+}
 
-	{
-		/* On a reload, the replaced tenant's key set for the same URL: stay ready while
-		 * this source fetches its own. */
-		struct tenant *prev = tenant_previous(t);
-		struct tsvc_tenant *pts = prev ? tenant_ext_get(prev, (unsigned)svc_slot) : NULL;
+/* Tenant hook: builds the tenant's token service and starts its first JWKS fetch. */
+static int tsvc_attach(struct tenant *t, sd_event *event, void *userdata)
+{
+	struct tsvc_tenant *ts;
+	int r;
 
-		if (pts && strcmp(pts->jwks_url, ts->jwks_url) == 0 && jwks_source_keys(pts->jwks))
-			jwks_source_seed(ts->jwks, jwks_source_keys(pts->jwks));
-		else
-			(void)tenant_set_not_ready(t, "jwks", "JWKS not loaded yet");
-		/* Skyflow tokens stay valid across a reload that keeps the exchange settings:
-		 * no burst of exchanges after SIGHUP. Subject tokens are still validated anew. */
-		if (pts && same_exchange(tenant_config(prev), tc)) {
-			size_t n = tokencache_adopt(ts->cache, pts->cache, wall_now());
-
-			if (n)
-				log_info("tenant=%s: %zu cached token(s) carried over the reload",
-					 ts->name, n);
-		}
-	}
+	r = tsvc_tenant_new(t, event, &ts);
+	if (r < 0)
+		return r;
 	tenant_ext_set(t, (unsigned)svc_slot, ts);
 	r = jwks_source_start(ts->jwks);
 	if (r < 0)
 		(void)tenant_set_not_ready(t, "jwks", jwks_source_status(ts->jwks));
 	return 0;
-fail:
-	tsvc_tenant_free(ts);
-	return r;
 }
 
+/* Tenant hook: the tenant goes; its flights are aborted. */
 static void tsvc_detach(struct tenant *t, void *userdata)
 {
 	if (svc_slot < 0)

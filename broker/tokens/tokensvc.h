@@ -32,8 +32,8 @@ struct tokensvc_acq;
 /* Result for a tokensvc_acquire caller: r == 0 with tok and claims (both borrowed for the
  * call; take references to keep them), or r < 0 with err (message, upstream status and
  * request id). The acquisition is freed after the call. */
-typedef void (*tokensvc_done_t)(struct tokensvc_acq *a, int r, struct sb_token *tok,
-				struct identity_claims *claims, const struct tokencache_error *err,
+typedef void (*tokensvc_done_t)(struct tokensvc_acq *a, int r, struct skyflow_token *tok,
+				struct identity_claims *claims, const struct error_detail *err,
 				void *userdata);
 
 /* Registers the tenant hooks and the `exchange` handler (once; later calls do nothing).

@@ -11,7 +11,7 @@
  */
 
 #define ERROR_DETAIL_MESSAGE_MAX 256
-#define ERROR_DETAIL_REQUEST_ID_MAX 64
+#define ERROR_DETAIL_REQUEST_ID_MAX 128 /* as UPSTREAM_MAX_REQUEST_ID and SB_MAX_REQUEST_ID */
 
 struct error_detail {
 	int r;                  /* negative errno; 0 when there is no error */

@@ -66,9 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (data[0] % 6) {
 	case 0: {
 		struct identity_claims *c = NULL;
-		struct identity_error err;
+		struct error_detail err;
 
-		r = identity_validate(fuzz_id, fuzz_keys, text, n, 1800000000, &c, &err);
+		r = identity_validate(fuzz_id, fuzz_keys, text, n, 1800000000, &c, &err, NULL);
 		if (r == 0) {
 			/* Nobody can sign for SKfuzz without its private key. */
 			abort();

@@ -94,13 +94,13 @@ static int teardown(void **state)
 static char *subject(int64_t life, struct identity_claims **claims)
 {
 	char p[512], *t;
-	struct identity_error err;
+	struct error_detail err;
 
 	snprintf(p, sizeof(p),
 		 "{\"iss\":\"%s\",\"sub\":\"U2viewer\",\"exp\":%lld,\"roles\":[\"Viewer\"],\"email\":\"v@x\"}",
 		 PROJECT, (long long)(now + life));
 	t = tj_mint(descope_key, "{\"alg\":\"RS256\",\"kid\":\"SK1\",\"typ\":\"JWT\"}", p);
-	assert_int_equal(identity_validate(idv, keys, t, strlen(t), now, claims, &err), 0);
+	assert_int_equal(identity_validate(idv, keys, t, strlen(t), now, claims, &err, NULL), 0);
 	return t;
 }
 
@@ -121,19 +121,19 @@ static const char *make_sky_token(int64_t life)
 struct outcome {
 	int done;
 	int r;
-	struct sb_token *tok;
-	struct tokencache_error err;
+	struct skyflow_token *tok;
+	struct error_detail err;
 };
 
-static void on_done(struct exchange_request *x, int r, struct sb_token *tok,
-		    const struct tokencache_error *err, void *userdata)
+static void on_done(struct exchange_request *x, int r, struct skyflow_token *tok,
+		    const struct error_detail *err, void *userdata)
 {
 	struct outcome *o = userdata;
 
 	o->done++;
 	o->r = r;
 	if (tok)
-		o->tok = sb_token_ref(tok);
+		o->tok = skyflow_token_ref(tok);
 	if (err)
 		o->err = *err;
 }
@@ -194,7 +194,7 @@ static void test_sts_request_and_expiry(void **state)
 	assert_int_equal(o.tok->expires_at, now + 600);
 	assert_string_equal(o.tok->request_id, "rid-1");
 	assert_string_equal(o.tok->context_json, "{\"roles\":[\"Viewer\"],\"sub\":\"U2viewer\"}");
-	sb_token_unref(o.tok);
+	skyflow_token_unref(o.tok);
 
 	req = json_loads(last_request, 0, NULL);
 	assert_non_null(req);
@@ -213,7 +213,7 @@ static void test_sts_request_and_expiry(void **state)
 	run(EXCHANGE_STS, 600, &o);
 	assert_int_equal(o.r, 0);
 	assert_int_equal(o.tok->expires_at, now + 120);
-	sb_token_unref(o.tok);
+	skyflow_token_unref(o.tok);
 
 	/* An opaque token: 300 s fallback. */
 	reply_json(0, 200, "{\"accessToken\":\"opaque\",\"tokenType\":\"Bearer\"}");
@@ -221,7 +221,7 @@ static void test_sts_request_and_expiry(void **state)
 	assert_int_equal(o.r, 0);
 	assert_int_equal(o.tok->expires_at, now + 300);
 	assert_string_equal(o.tok->issued_token_type, EXCHANGE_TOKEN_TYPE_ACCESS);
-	sb_token_unref(o.tok);
+	skyflow_token_unref(o.tok);
 }
 
 static void test_ctx_assertion(void **state)
@@ -242,7 +242,7 @@ static void test_ctx_assertion(void **state)
 	assert_int_equal(o.r, 0);
 	assert_int_equal(o.tok->expires_at, now + 3600);
 	assert_string_equal(o.tok->issued_token_type, EXCHANGE_TOKEN_TYPE_JWT);
-	sb_token_unref(o.tok);
+	skyflow_token_unref(o.tok);
 
 	req = json_loads(last_request, 0, NULL);
 	assert_string_equal(json_string_value(json_object_get(req, "grant_type")),

@@ -79,10 +79,13 @@ static char *payload(const char *iss, const char *extra)
 	return out;
 }
 
-static int check(const char *token, int64_t now, struct identity_error *err)
+/* The kid of the last -ENOKEY that check() saw. */
+static char unknown_kid[JWKS_MAX_KID + 1];
+
+static int check(const char *token, int64_t now, struct error_detail *err)
 {
 	struct identity_claims *c = NULL;
-	int r = identity_validate(id, keys, token, strlen(token), now, &c, err);
+	int r = identity_validate(id, keys, token, strlen(token), now, &c, err, unknown_kid);
 
 	if (r == 0) {
 		assert_non_null(c);
@@ -96,7 +99,7 @@ static int check(const char *token, int64_t now, struct identity_error *err)
 }
 
 static int check_signed(EVP_PKEY *k, const char *header, const char *iss, const char *extra,
-			struct identity_error *err)
+			struct error_detail *err)
 {
 	char *p = payload(iss, extra);
 	char *t = tj_mint(k, header, p);
@@ -112,12 +115,12 @@ static int check_signed(EVP_PKEY *k, const char *header, const char *iss, const 
 
 static void test_valid_rs256_and_es256(void **state)
 {
-	struct identity_error err;
+	struct error_detail err;
 	struct identity_claims *c = NULL;
 	char *p = payload(NULL, NULL), *t = tj_mint(rsa_key, RS_HEADER, p);
 	char *ctx;
 
-	assert_int_equal(identity_validate(id, keys, t, strlen(t), NOW, &c, &err), 0);
+	assert_int_equal(identity_validate(id, keys, t, strlen(t), NOW, &c, &err, NULL), 0);
 	assert_string_equal(c->sub, "U2user");
 	assert_int_equal(c->exp, NOW + 600);
 	assert_string_equal(c->kid, "SKrsa");
@@ -138,7 +141,7 @@ static void test_valid_rs256_and_es256(void **state)
 
 static void test_alg_none(void **state)
 {
-	struct identity_error err;
+	struct error_detail err;
 	char *p = payload(NULL, NULL);
 	char *t = tj_mint(NULL, "{\"alg\":\"none\",\"kid\":\"SKrsa\"}", p);
 	char *unsigned_token;
@@ -157,7 +160,7 @@ static void test_alg_none(void **state)
 
 static void test_hs256_with_public_key_as_secret(void **state)
 {
-	struct identity_error err;
+	struct error_detail err;
 	size_t pem_len;
 	char *pem = tj_public_pem(rsa_key, &pem_len);
 	char *p = payload(NULL, NULL);
@@ -172,7 +175,7 @@ static void test_hs256_with_public_key_as_secret(void **state)
 
 static void test_alg_case_and_mismatch(void **state)
 {
-	struct identity_error err;
+	struct error_detail err;
 
 	assert_int_equal(check_signed(rsa_key, "{\"alg\":\"rs256\",\"kid\":\"SKrsa\"}", NULL, NULL,
 				      &err), -EKEYREJECTED);
@@ -195,7 +198,7 @@ static void test_alg_case_and_mismatch(void **state)
 
 static void test_typ_and_crit(void **state)
 {
-	struct identity_error err;
+	struct error_detail err;
 	const char *at = "{\"alg\":\"RS256\",\"kid\":\"SKrsa\",\"typ\":\"at+jwt\"}";
 
 	assert_int_equal(check_signed(rsa_key, at, NULL, NULL, &err), -EKEYREJECTED);
@@ -213,15 +216,15 @@ static void test_typ_and_crit(void **state)
 
 static void test_unknown_kid(void **state)
 {
-	struct identity_error err;
+	struct error_detail err;
 	struct identity_claims *c = NULL;
 	char *p = payload(NULL, NULL);
 	char *t = tj_mint(other_key, "{\"alg\":\"RS256\",\"kid\":\"SKnew\"}", p);
 
 	assert_int_equal(check(t, NOW, &err), -ENOKEY);
-	assert_string_equal(err.kid, "SKnew");
+	assert_string_equal(unknown_kid, "SKnew");
 	/* No key set at all yet. */
-	assert_int_equal(identity_validate(id, NULL, t, strlen(t), NOW, &c, &err), -EAGAIN);
+	assert_int_equal(identity_validate(id, NULL, t, strlen(t), NOW, &c, &err, NULL), -EAGAIN);
 	/* No kid. */
 	assert_int_equal(check_signed(rsa_key, "{\"alg\":\"RS256\"}", NULL, NULL, &err),
 			 -EKEYREJECTED);
@@ -232,7 +235,7 @@ static void test_unknown_kid(void **state)
 
 static void test_bad_signature(void **state)
 {
-	struct identity_error err;
+	struct error_detail err;
 	char *p = payload(NULL, NULL);
 	char *t = tj_mint(rsa_key, RS_HEADER, p);
 	char *last = strrchr(t, '.') + 10;
@@ -296,7 +299,7 @@ static void test_issuer_family(void **state)
 		"https://api.descope.com//" PROJECT,
 		"",
 	};
-	struct identity_error err;
+	struct error_detail err;
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		if (check_signed(rsa_key, RS_HEADER, good[i], NULL, &err) != 0)
@@ -332,7 +335,7 @@ static void test_config_checks(void **state)
 static void test_issuer_custom_base_and_exact(void **state)
 {
 	struct identity_config cfg = { .project_id = PROJECT, .base_url = "https://auth.example.com/" };
-	struct identity_error err;
+	struct error_detail err;
 	struct identity *saved = id;
 
 	assert_int_equal(identity_new(&cfg, &id), 0);
@@ -352,7 +355,7 @@ static void test_issuer_custom_base_and_exact(void **state)
 static void test_audience(void **state)
 {
 	static const char *const aud[] = { "https://mcp.example.com/mcp", PROJECT };
-	struct identity_error err;
+	struct error_detail err;
 
 	/* Without configured audiences aud is not checked. */
 	assert_int_equal(check_signed(rsa_key, RS_HEADER, NULL, "\"aud\":\"anything\"", &err), 0);
@@ -373,7 +376,7 @@ static void test_audience(void **state)
 	assert_int_equal(new_identity(NULL, 0, false), 0);
 }
 
-static int check_times(const char *claims, int64_t now, struct identity_error *err)
+static int check_times(const char *claims, int64_t now, struct error_detail *err)
 {
 	char p[1024], *t;
 	int r;
@@ -387,7 +390,7 @@ static int check_times(const char *claims, int64_t now, struct identity_error *e
 
 static void test_times(void **state)
 {
-	struct identity_error err;
+	struct error_detail err;
 	char c[256];
 
 	snprintf(c, sizeof(c), "\"exp\":%lld", NOW - 10);
@@ -423,7 +426,7 @@ static void test_times(void **state)
 
 static void test_refresh_token_and_sub(void **state)
 {
-	struct identity_error err;
+	struct error_detail err;
 	char p[512], *t;
 
 	snprintf(p, sizeof(p), "{\"iss\":\"%s\",\"sub\":\"U2\",\"exp\":%lld,\"drn\":\"DSR\"}",
@@ -441,7 +444,7 @@ static void test_refresh_token_and_sub(void **state)
 
 static void test_shape(void **state)
 {
-	struct identity_error err;
+	struct error_detail err;
 	char *p = payload(NULL, NULL), *t = tj_mint(rsa_key, RS_HEADER, p), *s;
 	char *big;
 	size_t n;
@@ -472,7 +475,8 @@ static void test_shape(void **state)
 		char *z = strdup(t);
 
 		z[3] = '\0';
-		assert_int_equal(identity_validate(id, keys, z, n, NOW, &c, &err), -EKEYREJECTED);
+		assert_int_equal(identity_validate(id, keys, z, n, NOW, &c, &err, NULL),
+				 -EKEYREJECTED);
 		free(z);
 	}
 	/* Oversized: one byte over the cap, and 100 KiB. */
@@ -496,7 +500,7 @@ static void test_shape(void **state)
 
 static void test_invalid_utf8_and_json(void **state)
 {
-	struct identity_error err;
+	struct error_detail err;
 	char p[512], *t;
 
 	/* Properly signed, but the payload is not UTF-8. */
@@ -552,7 +556,7 @@ static void test_invalid_utf8_and_json(void **state)
 
 static void test_verified_cache(void **state)
 {
-	struct identity_error err;
+	struct error_detail err;
 	char *p = payload(NULL, NULL), *t = tj_mint(rsa_key, RS_HEADER, p);
 	uint64_t hits = identity_cache_hits(id);
 	struct identity_claims *c = NULL;
@@ -569,7 +573,8 @@ static void test_verified_cache(void **state)
 	/* A key withdrawn from the set withdraws its remembered tokens. */
 	text = tj_jwks_text(tj_jwk(ec_key, "SKec", NULL, NULL), NULL);
 	assert_int_equal(jwks_parse(text, strlen(text), &without, NULL, 0), 0);
-	assert_int_equal(identity_validate(id, without, t, strlen(t), NOW, &c, &err), -ENOKEY);
+	assert_int_equal(identity_validate(id, without, t, strlen(t), NOW, &c, &err, NULL),
+			 -ENOKEY);
 	jwks_unref(without);
 	free(text);
 	free(t);
@@ -580,7 +585,7 @@ static void test_cache_bounded(void **state)
 {
 	struct identity_config cfg = { .project_id = PROJECT, .cache_size = 4 };
 	struct identity *saved = id;
-	struct identity_error err;
+	struct error_detail err;
 
 	assert_int_equal(identity_new(&cfg, &id), 0);
 	for (int i = 0; i < 20; i++) {

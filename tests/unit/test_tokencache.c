@@ -26,12 +26,12 @@ static void key_of(unsigned i, uint8_t key[32])
 struct result {
 	unsigned calls;
 	int r;
-	struct sb_token *tok;
+	struct skyflow_token *tok;
 	char message[256];
 };
 
-static void on_done(struct tokencache_waiter *w, int r, struct sb_token *tok,
-		    const struct tokencache_error *err, void *userdata)
+static void on_done(struct tokencache_waiter *w, int r, struct skyflow_token *tok,
+		    const struct error_detail *err, void *userdata)
 {
 	struct result *res = userdata;
 
@@ -40,7 +40,7 @@ static void on_done(struct tokencache_waiter *w, int r, struct sb_token *tok,
 	if (tok) {
 		assert_int_equal(r, 0);
 		assert_null(err);
-		res->tok = sb_token_ref(tok);
+		res->tok = skyflow_token_ref(tok);
 	} else {
 		assert_true(r < 0);
 		assert_non_null(err);
@@ -53,16 +53,16 @@ static void fill(struct tokencache *tc, const uint8_t key[32], int64_t exp, int6
 {
 	struct tokencache_waiter *w;
 	struct tokencache_flight *f;
-	struct sb_token *tok;
+	struct skyflow_token *tok;
 	struct result res = { 0 };
 
 	assert_int_equal(tokencache_acquire(tc, key, now, on_done, &res, &tok, &w, &f, NULL),
 			 TOKENCACHE_LEAD);
-	tok = sb_token_new("sky-token", "Bearer", NULL, exp);
+	tok = skyflow_token_new("sky-token", "Bearer", NULL, exp);
 	tokencache_complete(tc, f, 0, tok, NULL, now);
-	sb_token_unref(tok);
+	skyflow_token_unref(tok);
 	assert_int_equal(res.calls, 1);
-	sb_token_unref(res.tok);
+	skyflow_token_unref(res.tok);
 }
 
 static void test_hit_and_expiry_margin(void **state)
@@ -70,7 +70,7 @@ static void test_hit_and_expiry_margin(void **state)
 	struct tokencache *tc;
 	struct tokencache_waiter *w;
 	struct tokencache_flight *f;
-	struct sb_token *tok;
+	struct skyflow_token *tok;
 	struct result res = { 0 };
 	uint8_t k[32];
 
@@ -83,7 +83,7 @@ static void test_hit_and_expiry_margin(void **state)
 	assert_string_equal(tok->access_token, "sky-token");
 	assert_int_equal(tok->expires_at, NOW + 100);
 	assert_null(w);
-	sb_token_unref(tok);
+	skyflow_token_unref(tok);
 	/* At expires_at - 30 the entry is no longer served: a new flight starts. */
 	assert_int_equal(tokencache_acquire(tc, k, NOW + 70, on_done, &res, &tok, &w, &f, NULL),
 			 TOKENCACHE_LEAD);
@@ -107,7 +107,7 @@ static void test_lru_bound(void **state)
 	struct tokencache *tc;
 	struct tokencache_waiter *w;
 	struct tokencache_flight *f;
-	struct sb_token *tok;
+	struct skyflow_token *tok;
 	struct result res = { 0 };
 	uint8_t k[32];
 
@@ -120,7 +120,7 @@ static void test_lru_bound(void **state)
 	key_of(0, k);
 	assert_int_equal(tokencache_acquire(tc, k, NOW, on_done, &res, &tok, &w, &f, NULL),
 			 TOKENCACHE_HIT);
-	sb_token_unref(tok);
+	skyflow_token_unref(tok);
 	key_of(100, k);
 	fill(tc, k, NOW + 3600, NOW);
 	tokencache_get_counters(tc, &c);
@@ -129,7 +129,7 @@ static void test_lru_bound(void **state)
 	key_of(0, k);
 	assert_int_equal(tokencache_acquire(tc, k, NOW, on_done, &res, &tok, &w, &f, NULL),
 			 TOKENCACHE_HIT);
-	sb_token_unref(tok);
+	skyflow_token_unref(tok);
 	key_of(1, k);
 	assert_int_equal(tokencache_acquire(tc, k, NOW, on_done, &res, &tok, &w, &f, NULL),
 			 TOKENCACHE_LEAD);
@@ -143,7 +143,7 @@ static void test_single_flight_1000(void **state)
 	struct tokencache_flight *leader_flight = NULL;
 	struct result *res = calloc(1000, sizeof(*res));
 	struct tokencache_counters c;
-	struct sb_token *tok;
+	struct skyflow_token *tok;
 	unsigned leads = 0, waits = 0;
 	uint8_t k[32];
 
@@ -166,28 +166,28 @@ static void test_single_flight_1000(void **state)
 	assert_int_equal(waits, 999);
 	for (unsigned i = 0; i < 1000; i++)
 		assert_int_equal(res[i].calls, 0);
-	tok = sb_token_new("shared", "Bearer", NULL, NOW + 3600);
+	tok = skyflow_token_new("shared", "Bearer", NULL, NOW + 3600);
 	tokencache_complete(tc, leader_flight, 0, tok, NULL, NOW);
 	for (unsigned i = 0; i < 1000; i++) {
 		assert_int_equal(res[i].calls, 1);
 		assert_ptr_equal(res[i].tok, tok);
-		sb_token_unref(res[i].tok);
+		skyflow_token_unref(res[i].tok);
 	}
 	/* Second wave: all hits. */
 	for (unsigned i = 0; i < 1000; i++) {
 		struct tokencache_waiter *w;
 		struct tokencache_flight *f;
-		struct sb_token *t2;
+		struct skyflow_token *t2;
 
 		assert_int_equal(tokencache_acquire(tc, k, NOW + 1, on_done, &res[i], &t2, &w, &f,
 						    NULL), TOKENCACHE_HIT);
-		sb_token_unref(t2);
+		skyflow_token_unref(t2);
 	}
 	tokencache_get_counters(tc, &c);
 	assert_int_equal(c.flights, 1);
 	assert_int_equal(c.joins, 999);
 	assert_int_equal(c.hits, 1000);
-	sb_token_unref(tok);
+	skyflow_token_unref(tok);
 	tokencache_free(tc);
 	free(res);
 }
@@ -197,9 +197,9 @@ static void test_flight_error_shared_and_negative(void **state)
 	struct tokencache *tc;
 	struct tokencache_waiter *w, *w2, *w3;
 	struct tokencache_flight *f, *f2;
-	struct tokencache_error err = { .r = -EPERM, .upstream_status = 403 };
-	struct tokencache_error neg;
-	struct sb_token *tok;
+	struct error_detail err = { .r = -EPERM, .upstream_status = 403 };
+	struct error_detail neg;
+	struct skyflow_token *tok;
 	struct result a = { 0 }, b = { 0 }, cancelled = { 0 };
 	uint8_t k[32];
 
@@ -249,7 +249,7 @@ static void test_flight_error_shared_and_negative(void **state)
 static void test_negative_bounded(void **state)
 {
 	struct tokencache_config cfg = { .max_negative = 16 };
-	struct tokencache_error err = { .r = -EKEYREJECTED };
+	struct error_detail err = { .r = -EKEYREJECTED };
 	struct tokencache_counters c;
 	struct tokencache *tc;
 	uint8_t k[32];
@@ -277,7 +277,7 @@ static void test_flights_not_evicted_and_abort(void **state)
 	struct tokencache *tc;
 	struct tokencache_waiter *w;
 	struct tokencache_flight *f1, *f2, *f3;
-	struct sb_token *tok;
+	struct skyflow_token *tok;
 	struct result res = { 0 };
 	uint8_t k[32];
 
@@ -301,14 +301,14 @@ static void test_flights_not_evicted_and_abort(void **state)
 
 static void test_token_wiped(void **state)
 {
-	struct sb_token *t = sb_token_new("secret-value", "Bearer", "urn:x", NOW);
+	struct skyflow_token *t = skyflow_token_new("secret-value", "Bearer", "urn:x", NOW);
 
 	assert_non_null(t);
-	assert_ptr_equal(sb_token_ref(t), t);
-	assert_null(sb_token_unref(t));
+	assert_ptr_equal(skyflow_token_ref(t), t);
+	assert_null(skyflow_token_unref(t));
 	assert_string_equal(t->access_token, "secret-value");
-	assert_null(sb_token_unref(t));
-	assert_null(sb_token_unref(NULL));
+	assert_null(skyflow_token_unref(t));
+	assert_null(skyflow_token_unref(NULL));
 }
 
 static void test_callback_reentrancy(void **state)
@@ -317,7 +317,7 @@ static void test_callback_reentrancy(void **state)
 	struct tokencache *tc;
 	struct tokencache_waiter *w;
 	struct tokencache_flight *f;
-	struct sb_token *tok;
+	struct skyflow_token *tok;
 	struct result res = { 0 };
 	uint8_t k[32];
 
@@ -325,13 +325,13 @@ static void test_callback_reentrancy(void **state)
 	key_of(9, k);
 	assert_int_equal(tokencache_acquire(tc, k, NOW, on_done, &res, &tok, &w, &f, NULL),
 			 TOKENCACHE_LEAD);
-	tok = sb_token_new("t", "Bearer", NULL, NOW + 3600);
+	tok = skyflow_token_new("t", "Bearer", NULL, NOW + 3600);
 	tokencache_complete(tc, f, 0, tok, NULL, NOW);
-	sb_token_unref(tok);
+	skyflow_token_unref(tok);
 	assert_int_equal(tokencache_acquire(tc, k, NOW, on_done, &res, &tok, &w, &f, NULL),
 			 TOKENCACHE_HIT);
-	sb_token_unref(tok);
-	sb_token_unref(res.tok);
+	skyflow_token_unref(tok);
+	skyflow_token_unref(res.tok);
 	tokencache_free(tc);
 }
 
@@ -341,7 +341,7 @@ static void test_adopt(void **state)
 	struct tokencache_waiter *w;
 	struct tokencache_flight *f;
 	struct tokencache_counters c;
-	struct sb_token *tok;
+	struct skyflow_token *tok;
 	struct result res = { 0 };
 	uint8_t k[32];
 
@@ -358,13 +358,13 @@ static void test_adopt(void **state)
 	key_of(1, k);
 	assert_int_equal(tokencache_acquire(b, k, NOW + 15, on_done, &res, &tok, &w, &f, NULL),
 			 TOKENCACHE_HIT);
-	sb_token_unref(tok);
+	skyflow_token_unref(tok);
 	tokencache_get_counters(b, &c);
 	assert_int_equal(c.entries, 1);
 	/* The source is untouched and both hold the same token. */
 	assert_int_equal(tokencache_acquire(a, k, NOW + 15, on_done, &res, &tok, &w, &f, NULL),
 			 TOKENCACHE_HIT);
-	sb_token_unref(tok);
+	skyflow_token_unref(tok);
 	tokencache_free(a); /* aborts the flight of key 3 (no abort hook set) */
 	tokencache_free(b);
 }
