@@ -11,7 +11,7 @@
  * key=value fields, written whatever --log-level says (unless [broker] audit = no):
  *
  *   audit: conn=7 uid=1000 pid=4242 tenant=acme op=get_records id=3 table=persons
- *          sub=U2abc token=sha256:1f2e3d4c5b6a7988 outcome=ok upstream_request_id=... latency_us=812
+ *          sub=U2abc token=1f2e3d4c5b6a outcome=ok upstream_request_id=... latency_us=812
  *
  * Never a token, key or record value: the subject token appears only as a SHA-256 prefix that
  * the identity module computes. A pid the kernel reports as gone since accept (pidfd) is

@@ -16,6 +16,7 @@
 #include "util/clock.h"
 #include "util/ref.h"
 #include "util/log.h"
+#include "util/list.h"
 
 #define CONN_READ_CHUNK (64u * 1024u)
 #define CONN_READS_PER_WAKEUP 4
@@ -437,23 +438,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct conn *, conn_abandon);
 
 static void conn_set_add(struct conn_set *s, struct conn *c)
 {
-	c->next = s->conns;
-	c->prev = NULL;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
+	LIST_PREPEND(s->conns, c);
 	s->n_conns++;
 }
 
 static void conn_set_remove(struct conn_set *s, struct conn *c)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else if (s->conns == c)
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
+	LIST_REMOVE(s->conns, c);
 	s->n_conns--;
 	conn_set_unreserve(s, c->peer.uid);
 }
@@ -564,24 +555,14 @@ void conn_close(struct conn *c, const char *why)
 
 void conn_pending_attach(struct conn *c, struct conn_pending *p)
 {
-	p->prev = NULL;
-	p->next = c->pending;
-	if (c->pending)
-		c->pending->prev = p;
-	c->pending = p;
+	LIST_PREPEND(c->pending, p);
 	c->inflight++;
 	conn_ref(c);
 }
 
 void conn_pending_detach(struct conn *c, struct conn_pending *p)
 {
-	if (p->prev)
-		p->prev->next = p->next;
-	else if (c->pending == p)
-		c->pending = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	p->prev = p->next = NULL;
+	LIST_REMOVE(c->pending, p);
 	if (c->inflight)
 		c->inflight--;
 	/* never settle inline (see conn_schedule); the I/O callback settles at its end */

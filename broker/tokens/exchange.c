@@ -13,6 +13,7 @@
 #include "tokens/libcleanup.h"
 #include "util/b64.h"
 #include "util/jsonbound.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 struct exchange_request {
@@ -338,15 +339,15 @@ static void finish_error(struct exchange_request *x, int r, const struct upstrea
 			 const char *prefix, const char *detail)
 {
 	struct error_detail err = { 0 };
+	char fp[HASH_FINGERPRINT_LEN + 1];
 
 	if (resp)
 		error_detail_set_upstream(&err, resp->status, resp->request_id);
 	(void)error_detail_set(&err, r, "%s%s", prefix, detail ? detail : "");
-	log_printf(LOG_WARNING,
-		   "tenant=%s exchange (%s) for sub-hash %02x%02x%02x%02x failed: %s%s%s",
-		   x->tenant, x_mode_name(x), x->claims->hash[0], x->claims->hash[1],
-		   x->claims->hash[2], x->claims->hash[3], err.message,
-		   err.request_id[0] ? " request_id=" : "", err.request_id);
+	/* the same fingerprint as the audit line's token=..., so the two can be joined */
+	log_printf(LOG_WARNING, "tenant=%s exchange (%s) for token=%s failed: %s%s%s",
+		   x->tenant, x_mode_name(x), hash_fingerprint_of_digest(x->claims->hash, fp),
+		   err.message, err.request_id[0] ? " request_id=" : "", err.request_id);
 	x->done(x, r, NULL, &err, x->userdata);
 }
 

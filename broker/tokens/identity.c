@@ -584,36 +584,20 @@ static int check_exp(const struct identity *id, json_t *payload, int64_t now, in
 	return 0;
 }
 
-/* 8b. nbf, when present, not later than now + leeway. */
-static int check_nbf(const struct identity *id, json_t *payload, int64_t now,
-		     struct error_detail *err)
+/* 8b, 8c. A NumericDate that, when present, must not be later than now + leeway: nbf (not
+ * valid yet) and iat (issued in the future); why_future names the case in the error. */
+static int check_not_future(const struct identity *id, json_t *payload, const char *claim,
+			    const char *why_future, int64_t now, struct error_detail *err)
 {
-	int64_t nbf;
+	int64_t when;
 	int r;
 
-	r = numeric_date(payload, "nbf", &nbf);
+	r = numeric_date(payload, claim, &when);
 	if (r == -EBADMSG)
-		return error_detail_set(err, -EKEYREJECTED, "token nbf is not a number");
-	if (r == 0 && nbf > now + id->leeway)
-		return error_detail_set(err, -EKEYEXPIRED, "token is not valid yet (nbf in %lld s)",
-					(long long)(nbf - now));
-	return 0;
-}
-
-/* 8c. iat, when present, not later than now + leeway. */
-static int check_iat(const struct identity *id, json_t *payload, int64_t now,
-		     struct error_detail *err)
-{
-	int64_t iat;
-	int r;
-
-	r = numeric_date(payload, "iat", &iat);
-	if (r == -EBADMSG)
-		return error_detail_set(err, -EKEYREJECTED, "token iat is not a number");
-	if (r == 0 && iat > now + id->leeway)
-		return error_detail_set(err, -EKEYEXPIRED,
-					"token was issued in the future (iat in %lld s)",
-					(long long)(iat - now));
+		return error_detail_set(err, -EKEYREJECTED, "token %s is not a number", claim);
+	if (r == 0 && when > now + id->leeway)
+		return error_detail_set(err, -EKEYEXPIRED, "token %s (%s in %lld s)", why_future,
+					claim, (long long)(when - now));
 	return 0;
 }
 
@@ -653,9 +637,9 @@ static int check_claims(const struct identity *id, json_t *payload, int64_t now,
 	if (r >= 0)
 		r = check_exp(id, payload, now, exp, err);
 	if (r >= 0)
-		r = check_nbf(id, payload, now, err);
+		r = check_not_future(id, payload, "nbf", "is not valid yet", now, err);
 	if (r >= 0)
-		r = check_iat(id, payload, now, err);
+		r = check_not_future(id, payload, "iat", "was issued in the future", now, err);
 	if (r >= 0)
 		r = check_drn(payload, err);
 	if (r >= 0)

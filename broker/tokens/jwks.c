@@ -21,6 +21,7 @@
 #include "util/jsonbound.h"
 #include "util/log.h"
 #include "util/ref.h"
+#include "util/list.h"
 
 const char *jwk_alg_name(enum jwk_alg alg)
 {
@@ -439,12 +440,7 @@ int jwks_source_new(sd_event *e, struct upstream *u, const struct jwks_source_co
 
 static void waiter_unlink(struct jwks_wait *w)
 {
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		w->src->waiters = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	LIST_REMOVE(w->src->waiters, w);
 }
 
 void jwks_wait_cancel(struct jwks_wait *w)
@@ -681,10 +677,7 @@ int jwks_source_refetch_for_kid(struct jwks_source *src, const char *kid, jwks_w
 	(void)snprintf(w->kid, sizeof(w->kid), "%s", kid ? kid : "");
 	w->done = done;
 	w->userdata = userdata;
-	w->next = src->waiters;
-	if (src->waiters)
-		src->waiters->prev = w;
-	src->waiters = w;
+	LIST_PREPEND(src->waiters, w);
 	*ret = w;
 	return 1;
 }

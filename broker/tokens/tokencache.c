@@ -9,6 +9,7 @@
 
 #include "util/ref.h"
 #include "util/shamap.h"
+#include "util/list.h"
 
 static void skyflow_token_free(struct skyflow_token *t)
 {
@@ -164,10 +165,7 @@ static struct tokencache_waiter *waiter_add(struct tokencache_flight *f, tokenca
 	w->flight = f;
 	w->done = done;
 	w->userdata = userdata;
-	w->next = f->waiters;
-	if (f->waiters)
-		f->waiters->prev = w;
-	f->waiters = w;
+	LIST_PREPEND(f->waiters, w);
 	return w;
 }
 
@@ -281,12 +279,7 @@ void tokencache_waiter_cancel(struct tokencache_waiter *w)
 	if (!w)
 		return;
 	f = w->flight;
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		f->waiters = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	LIST_REMOVE(f->waiters, w);
 	free(w);
 }
 
@@ -341,9 +334,7 @@ void tokencache_complete(struct tokencache *tc, struct tokencache_flight *f, int
 	while (f->waiters) {
 		struct tokencache_waiter *w = f->waiters;
 
-		f->waiters = w->next;
-		if (f->waiters)
-			f->waiters->prev = NULL;
+		LIST_REMOVE(f->waiters, w);
 		w->done(w, r, r == 0 ? tok : NULL, r == 0 ? NULL : err, w->userdata);
 		free(w);
 	}

@@ -17,6 +17,7 @@
 #include "util/cleanup.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/list.h"
 #include "proto/buf.h"
 #include "upstream/internal.h"
 
@@ -148,12 +149,7 @@ static void request_free(struct upstream_request *req)
 	free(req->url);
 	free(req->log_url);
 	free(req->log_tag);
-	if (req->prev)
-		req->prev->next = req->next;
-	else
-		u->requests = req->next;
-	if (req->next)
-		req->next->prev = req->prev;
+	LIST_REMOVE(u->requests, req);
 	u->counters.in_flight--;
 	explicit_bzero(req, sizeof(*req));
 	free(req);
@@ -388,10 +384,7 @@ static int request_new(struct upstream *u, const struct upstream_opts *opts, con
 	if (!req)
 		return -ENOMEM;
 	req->u = u;
-	req->next = u->requests;
-	if (u->requests)
-		u->requests->prev = req;
-	u->requests = req;
+	LIST_PREPEND(u->requests, req);
 	u->counters.in_flight++;
 	req->no_retry = opts->no_retry;
 	req->retry_base_ms = opts->retry_base_ms ?: UPSTREAM_DEFAULT_RETRY_BASE_MS;

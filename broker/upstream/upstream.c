@@ -13,6 +13,7 @@
 #include "util/cleanup.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/list.h"
 #include "upstream/internal.h"
 
 /* One socket curl asked us to watch; owned by u->socks, assigned to the socket in curl. */
@@ -141,12 +142,7 @@ static void sock_free(struct upstream *u, struct upstream_sock *sock)
 	if (!sock)
 		return;
 	sd_event_source_disable_unref(sock->source);
-	if (sock->prev)
-		sock->prev->next = sock->next;
-	else
-		u->socks = sock->next;
-	if (sock->next)
-		sock->next->prev = sock->prev;
+	LIST_REMOVE(u->socks, sock);
 	free(sock);
 }
 
@@ -169,10 +165,7 @@ static int sock_new(struct upstream *u, curl_socket_t fd, uint32_t events)
 		return -1;
 	}
 	(void)sd_event_source_set_description(sock->source, "upstream-io");
-	sock->next = u->socks;
-	if (u->socks)
-		u->socks->prev = sock;
-	u->socks = sock;
+	LIST_PREPEND(u->socks, sock);
 	if (curl_multi_assign(u->multi, fd, sock) != CURLM_OK) {
 		sock_free(u, sock);
 		return -1;
