@@ -355,6 +355,15 @@ static int conn_io_cb(sd_event_source *s, int fd, uint32_t revents, void *userda
 	return 0;
 }
 
+/* Closes c because a timeout of usec passed: logged as "closing: <what> N ms" and counted. */
+static void conn_time_out(struct conn *c, int level, const char *what, uint64_t usec,
+			  enum stats_conn_event ev, const char *why)
+{
+	conn_log(c, level, "closing: %s %llu ms", what, (unsigned long long)(usec / 1000));
+	stats_conn_event(ev);
+	conn_close(c, why);
+}
+
 static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct conn *c = userdata;
@@ -364,10 +373,8 @@ static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 	(void)usec;
 	switch (c->state) {
 	case CONN_HELLO:
-		conn_log(c, LOG_NOTICE, "closing: no hello within %llu ms",
-			 (unsigned long long)(c->hello_timeout_usec / 1000));
-		stats_conn_event(STATS_CONN_CLOSED_HELLO_TIMEOUT);
-		conn_close(c, "hello timeout");
+		conn_time_out(c, LOG_NOTICE, "no hello within", c->hello_timeout_usec,
+			      STATS_CONN_CLOSED_HELLO_TIMEOUT, "hello timeout");
 		return 0;
 	case CONN_READY:
 		deadline = c->last_request_usec + c->idle_timeout_usec;
@@ -376,10 +383,8 @@ static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 						  c->idle_timeout_usec);
 			return 0;
 		}
-		conn_log(c, LOG_INFO, "closing: idle for %llu ms",
-			 (unsigned long long)(c->idle_timeout_usec / 1000));
-		stats_conn_event(STATS_CONN_CLOSED_IDLE_TIMEOUT);
-		conn_close(c, "idle timeout");
+		conn_time_out(c, LOG_INFO, "idle for", c->idle_timeout_usec,
+			      STATS_CONN_CLOSED_IDLE_TIMEOUT, "idle timeout");
 		return 0;
 	case CONN_DRAINING:
 		conn_close(c, "peer did not read its error reply");

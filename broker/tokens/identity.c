@@ -425,13 +425,9 @@ static int header_crit(json_t *header, struct error_detail *err)
 /* 2e. A kid of 1 to JWKS_MAX_KID bytes without NUL (*ret borrowed from header). */
 static int header_kid(json_t *header, const char **ret, struct error_detail *err)
 {
-	json_t *v = json_object_get(header, "kid");
-
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > JWKS_MAX_KID ||
-	    strlen(json_string_value(v)) != json_string_length(v))
+	*ret = jsonbound_string(json_object_get(header, "kid"), JWKS_MAX_KID);
+	if (!*ret)
 		return error_detail_set(err, -EKEYREJECTED, "token header has no usable kid");
-	*ret = json_string_value(v);
 	return 0;
 }
 
@@ -615,13 +611,9 @@ static int check_drn(json_t *payload, struct error_detail *err)
 /* 10. sub a non-empty string of at most IDENTITY_MAX_SUB bytes (*ret borrowed). */
 static int payload_sub(json_t *payload, const char **ret, struct error_detail *err)
 {
-	json_t *v = json_object_get(payload, "sub");
-
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > IDENTITY_MAX_SUB ||
-	    strlen(json_string_value(v)) != json_string_length(v))
+	*ret = jsonbound_string(json_object_get(payload, "sub"), IDENTITY_MAX_SUB);
+	if (!*ret)
 		return error_detail_set(err, -EKEYREJECTED, "token has no usable sub");
-	*ret = json_string_value(v);
 	return 0;
 }
 

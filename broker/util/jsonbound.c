@@ -122,3 +122,17 @@ int jsonbound_parse(const void *text, size_t len, const struct jsonbound_limits 
 	*ret = j;
 	return 0;
 }
+
+const char *jsonbound_string(const json_t *v, size_t max)
+{
+	const char *s;
+	size_t n;
+
+	if (!json_is_string(v))
+		return NULL;
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n == 0 || n > max || strlen(s) != n)
+		return NULL;
+	return s;
+}

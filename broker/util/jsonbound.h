@@ -32,3 +32,7 @@ int jsonbound_parse(const void *text, size_t len, const struct jsonbound_limits 
 
 /* Depth of the deepest array/object of the text (strings skipped), or -EBADMSG if unbalanced. */
 int jsonbound_depth(const void *text, size_t len);
+
+/* v's text when it is a JSON string of 1 to max bytes without an embedded NUL (usable as a C
+ * string), else NULL. Borrowed from v. */
+const char *jsonbound_string(const json_t *v, size_t max);
