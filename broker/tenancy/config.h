@@ -156,6 +156,8 @@ int config_from_env(FILE *err, struct broker_config **ret);
 struct broker_config *config_free(struct broker_config *c);
 /* Takes a reference (each runtime tenant holds one on the config it was built from). */
 struct broker_config *config_ref(struct broker_config *c);
+/* The same as config_free (util/ref.h's name for it). */
+struct broker_config *config_unref(struct broker_config *c);
 
 /* Writes the effective configuration as an INI file (secrets are never in it). */
 void config_print(const struct broker_config *c, FILE *out);
