@@ -235,8 +235,10 @@ static void section_begin(struct config_parser *p, const char *name, const struc
 		p->broker_seen = true;
 		p->kind = CONFIG_SECTION_BROKER;
 	} else if (strncmp(name, "tenant.", 7) == 0) {
-		p->kind = config_tenant_begin(p, name + 7, at) < 0 ? CONFIG_SECTION_SKIP
-								   : CONFIG_SECTION_TENANT;
+		int errors = p->errors, r = config_tenant_begin(p, name + 7, at);
+		if (r < 0 && p->errors == errors) /* -ENOMEM: never lose a tenant silently */
+			config_error_at(p, at, "%s", strerror(-r));
+		p->kind = r < 0 ? CONFIG_SECTION_SKIP : CONFIG_SECTION_TENANT;
 	} else {
 		config_error_at(p, at, "unknown section [%s] (expected [broker] or [tenant.NAME])",
 				name);
@@ -259,14 +261,19 @@ static int unknown_key(struct config_parser *p, const char *name)
 	return -EINVAL;
 }
 
-/* Runs k's parser on its field (and aux field) of the section struct at base. */
+/* Runs k's parser on its field (and aux field) of the section struct at base. A failure
+ * the parser did not report (-ENOMEM) is reported here: no failure may pass silently. */
 static int apply_key(struct config_parser *p, const struct config_key *k, void *base,
 		     const char *value, bool append)
 {
+	int errors = p->errors, r;
 	char *b = base;
 
-	return k->parse(p, k, value, b + k->offset, k->aux_offset ? b + k->aux_offset : NULL,
-			append);
+	r = k->parse(p, k, value, b + k->offset, k->aux_offset ? b + k->aux_offset : NULL,
+		     append);
+	if (r < 0 && p->errors == errors)
+		config_key_error(p, k, r, "%s", strerror(-r));
+	return r;
 }
 
 int config_handle_key(struct config_parser *p, const char *name, const char *value)
@@ -441,9 +448,9 @@ static void close_fdp(int *fd)
 		close(*fd);
 }
 
-/* Reads the regular file path (at most CONFIG_MAX_FILE_SIZE bytes) into *ret, NUL-terminated.
- * Reports to err (may be NULL). */
-static int read_config_file(const char *path, FILE *err, char **ret)
+/* Reads the regular file path (at most CONFIG_MAX_FILE_SIZE bytes) into *ret (NUL-terminated,
+ * *ret_len bytes before the terminator). Reports to err (may be NULL). */
+static int read_config_file(const char *path, FILE *err, char **ret, size_t *ret_len)
 {
 	_cleanup_(close_fdp) int fd = -EBADF;
 	_cleanup_free_ char *text = NULL;
@@ -476,17 +483,19 @@ static int read_config_file(const char *path, FILE *err, char **ret)
 	}
 	text[got] = '\0';
 	*ret = TAKE_PTR(text);
+	*ret_len = got;
 	return 0;
 }
 
 int config_load_file(const char *path, FILE *err, struct broker_config **ret)
 {
 	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
 	int r;
 
 	*ret = NULL;
-	r = read_config_file(path, err, &text);
+	r = read_config_file(path, err, &text, &len);
 	if (r < 0)
 		return r;
-	return config_load_string(path, text, err, ret);
+	return config_load_buffer(path, text, len, err, ret); /* a NUL byte is an error */
 }

@@ -116,6 +116,17 @@ static int parse_socket(struct config_parser *p, const struct config_key *k, con
 	return store_string(socket, value);
 }
 
+/* config_split_list, reporting a list too long. */
+static int split_list(struct config_parser *p, const struct config_key *k, const char *value,
+		      struct config_strv *sv)
+{
+	int r = config_split_list(value, sv);
+
+	if (r == -E2BIG)
+		return config_key_error(p, k, r, "more than %u entries", CONFIG_MAX_LIST);
+	return r;
+}
+
 PARSER_TYPES(parse_strv, struct config_strv, void);
 /* A comma/space separated list of names (at most CONFIG_MAX_LIST, each SB_MAX_NAME_LEN). */
 static int parse_strv(struct config_parser *p, const struct config_key *k, const char *value,
@@ -126,9 +137,7 @@ static int parse_strv(struct config_parser *p, const struct config_key *k, const
 
 	if (!append)
 		config_strv_done(sv);
-	r = config_split_list(value, sv);
-	if (r == -E2BIG)
-		return config_key_error(p, k, r, "more than %u entries", CONFIG_MAX_LIST);
+	r = split_list(p, k, value, sv);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < sv->n; i++)
@@ -248,7 +257,7 @@ static int parse_id_list(struct config_parser *p, const struct config_key *k, co
 	_cleanup_free_ uint32_t *ids = NULL;
 	int r;
 
-	r = config_split_list(value, &sv);
+	r = split_list(p, k, value, &sv);
 	if (r < 0)
 		return r;
 	if (sv.n == 0)
@@ -332,7 +341,7 @@ static int parse_operations(struct config_parser *p, const struct config_key *k,
 	uint32_t *mask = field, m = 0;
 	int r;
 
-	r = config_split_list(value, &sv);
+	r = split_list(p, k, value, &sv);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < sv.n; i++) {
