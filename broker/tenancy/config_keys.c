@@ -63,6 +63,15 @@ static int parse_string(struct config_parser *p, const struct config_key *k, con
 	return store_string(field, value);
 }
 
+/* Whether s has a blank, a control character or DEL, which no URL has (RFC 3986). */
+static bool has_blank_or_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return true;
+	return false;
+}
+
 PARSER_TYPES(parse_url, char *, void);
 /* An http(s) URL (checked against insecure_http by config_validate), stored without trailing
  * slashes since paths are appended to it. */
@@ -75,7 +84,8 @@ static int parse_url(struct config_parser *p, const struct config_key *k, const 
 
 	if (r < 0)
 		return r;
-	if (strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0)
+	if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
+	    has_blank_or_control(value))
 		return config_key_error(p, k, -EINVAL, "'%s' is not an http(s) URL", value);
 	r = store_string(field, value);
 	if (r < 0)

@@ -9,6 +9,9 @@
  *    back: long lists now print over several "key =" lines, which add up;
  *  - config_print wrote "a, ;b" for a list entry ";b" (and "key = ;v"), which inih reads
  *    back as a comment: no blank before a ';' now;
+ *  - a URL with a blank ("https://v.example.com /") loaded, and trimming its trailing slash
+ *    left a trailing blank: a blank or a control character now makes it "not an http(s)
+ *    URL", as RFC 3986 (and libcurl) have it;
  *  - config_print showed a sub-millisecond duration in whole milliseconds: now exact.
  */
 #include <setjmp.h>
@@ -211,6 +214,22 @@ static void test_semicolon_values_print_loadably(void **state)
 	config_free(c2);
 }
 
+static void test_url_with_blank_is_refused(void **state)
+{
+	struct broker_config *c = (struct broker_config *)1;
+
+	(void)state;
+	/* used to load as "https://v.example.com " (the slash trimmed, the blank kept) */
+	assert_true(load("[tenant.a]\n" TENANT "jwks_url = https://v.example.com /\n", &c) < 0);
+	assert_null(c);
+	assert_non_null(strstr(errbuf, "t.conf:8: jwks_url: 'https://v.example.com /' is not an "
+				       "http(s) URL"));
+	assert_true(load("[tenant.a]\n" TENANT "descope_base_url = https://a b\n", &c) < 0);
+	assert_non_null(strstr(errbuf, "t.conf:8: descope_base_url: 'https://a b' is not an"));
+	assert_true(load("[tenant.a]\n" TENANT "jwks_url = https://a\tb\n", &c) < 0);
+	assert_non_null(strstr(errbuf, "t.conf:8: jwks_url:"));
+}
+
 static void test_sub_millisecond_durations_print_exactly(void **state)
 {
 	struct broker_config *c = NULL, *c2 = NULL;
@@ -238,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_list_overflow_is_an_error),
 		cmocka_unit_test(test_long_lists_print_loadably),
 		cmocka_unit_test(test_semicolon_values_print_loadably),
+		cmocka_unit_test(test_url_with_blank_is_refused),
 		cmocka_unit_test(test_sub_millisecond_durations_print_exactly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
