@@ -23,8 +23,6 @@
 #include "tenancy/config.h"
 #include "util/cleanup.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct broker_config *, config_unref)
-
 /* ---------------------------------------------------------------- system hooks */
 
 /*

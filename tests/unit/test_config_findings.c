@@ -118,7 +118,7 @@ static int env_with_list(const char *var, const char *item, size_t n, struct bro
 
 static void test_list_overflow_is_an_error(void **state)
 {
-	struct broker_config *c = NULL;
+	_cleanup_(config_unrefp) struct broker_config *c = NULL;
 
 	(void)state;
 	/* used to load, with every operation allowed */
@@ -134,12 +134,11 @@ static void test_list_overflow_is_an_error(void **state)
 	assert_int_equal(env_with_list("SKYBROKER_ALLOW_OPERATIONS", "query", CONFIG_MAX_LIST, &c), 0);
 	assert_int_equal(c->tenants[0].allow_operations,
 			 (1u << SB_OP_QUERY) | (1u << SB_OP_PING) | (1u << SB_OP_HEALTH));
-	config_free(c);
 }
 
 static void test_long_lists_print_loadably(void **state)
 {
-	struct broker_config *c = NULL, *c2 = NULL;
+	_cleanup_(config_unrefp) struct broker_config *c = NULL, *c2 = NULL;
 	_cleanup_free_ char *text = NULL, *text2 = NULL;
 	char conf[8192];
 	size_t off;
@@ -170,8 +169,7 @@ static void test_long_lists_print_loadably(void **state)
 	assert_memory_equal(c2->tenants[0].allow_uids, c->tenants[0].allow_uids, 302 * sizeof(uid_t));
 	text2 = print(c2);
 	assert_string_equal(strchr(text, '\n'), strchr(text2, '\n')); /* but the source line */
-	config_free(c);
-	config_free(c2);
+	c = config_unref(c);
 
 	/* a short list still prints on one line, as before */
 	assert_int_equal(load("[tenant.a]\n" TENANT "audience = x, y\n", &c), 0);
@@ -179,12 +177,11 @@ static void test_long_lists_print_loadably(void **state)
 	text = print(c);
 	assert_non_null(strstr(text, "\naudience = x, y\n"));
 	assert_non_null(strstr(text, "\nallow_uids = 1000\n"));
-	config_free(c);
 }
 
 static void test_semicolon_values_print_loadably(void **state)
 {
-	struct broker_config *c = NULL, *c2 = NULL;
+	_cleanup_(config_unrefp) struct broker_config *c = NULL, *c2 = NULL;
 	_cleanup_free_ char *text = NULL;
 	const struct tenant_config *t;
 
@@ -210,8 +207,6 @@ static void test_semicolon_values_print_loadably(void **state)
 	assert_string_equal(t->allow_tables.v[1], ";t2");
 	assert_string_equal(t->issuer, ";i");
 	assert_int_equal(t->audience.n, 2);
-	config_free(c);
-	config_free(c2);
 }
 
 static void test_url_with_blank_is_refused(void **state)
@@ -232,7 +227,7 @@ static void test_url_with_blank_is_refused(void **state)
 
 static void test_sub_millisecond_durations_print_exactly(void **state)
 {
-	struct broker_config *c = NULL, *c2 = NULL;
+	_cleanup_(config_unrefp) struct broker_config *c = NULL, *c2 = NULL;
 	_cleanup_free_ char *text = NULL;
 
 	(void)state;
@@ -246,8 +241,6 @@ static void test_sub_millisecond_durations_print_exactly(void **state)
 	assert_non_null(strstr(text, "shutdown_timeout = 30s\n"));
 	assert_int_equal(load(text, &c2), 0);
 	assert_int_equal(c2->hello_timeout_usec, 1500);
-	config_free(c);
-	config_free(c2);
 }
 
 int main(void)

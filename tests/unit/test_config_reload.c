@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* test_config_reload: a reload applies a new config to the sockets wholly or not at all. */
 /*
  * A reload applies a new configuration to the listening sockets as a whole or not at all:
  * listeners_apply() either installs the new tenants on every socket, or fails and leaves every
@@ -75,11 +76,30 @@ static struct tenant **make_tenants(struct broker_config *c, sd_event *e)
 	return v;
 }
 
-static void free_tenants(struct tenant **v, size_t n)
+/* The runtime tenants of one config generation; owns v and a reference on each. */
+struct tenant_set {
+	struct tenant **v;
+	size_t n;
+};
+
+/* For _cleanup_: drops the tenants and the array. */
+static void tenant_set_done(struct tenant_set *s)
 {
-	for (size_t i = 0; i < n; i++)
-		tenant_unref(v[i]);
-	free(v);
+	for (size_t i = 0; s->v && i < s->n; i++)
+		tenant_unref(s->v[i]);
+	free(s->v);
+}
+
+/* For _cleanup_ (listener.h has no such helper yet). */
+static void listeners_freep_(struct listener **list)
+{
+	listeners_free(*list);
+}
+
+/* For _cleanup_: drops the event loop of a daemon struct. */
+static void daemon_event_done(struct daemon *d)
+{
+	sd_event_unref(d->event);
 }
 
 static const struct listener *find(const struct listener *list, const char *path)
@@ -107,9 +127,11 @@ static void test_reload_is_all_or_nothing(void **state)
 {
 	char dir[] = "/tmp/sbt-reload.XXXXXX";
 	char shared[128], own[128], admin[128], text[2048];
-	struct daemon d = {0};
-	struct listener *list = NULL;
-	struct broker_config *c1, *c2;
+	/* freed in reverse: the listeners, the tenants, the loop, the configs */
+	_cleanup_(config_unrefp) struct broker_config *c1 = NULL, *c2 = NULL;
+	_cleanup_(daemon_event_done) struct daemon d = {0};
+	_cleanup_(tenant_set_done) struct tenant_set s1 = {0}, s2 = {0};
+	_cleanup_(listeners_freep_) struct listener *list = NULL;
 	struct tenant **t1, **t2;
 	unsigned k;
 
@@ -140,6 +162,7 @@ static void test_reload_is_all_or_nothing(void **state)
 		 shared, admin);
 	c1 = load(text);
 	t1 = make_tenants(c1, d.event);
+	s1 = (struct tenant_set){t1, c1->n_tenants};
 	assert_int_equal(listeners_apply(&d, c1, t1, c1->n_tenants, &list), 0);
 	assert_true(carries(list, shared, t1, 2));
 
@@ -150,6 +173,7 @@ static void test_reload_is_all_or_nothing(void **state)
 		 shared, admin, own);
 	c2 = load(text);
 	t2 = make_tenants(c2, d.event);
+	s2 = (struct tenant_set){t2, c2->n_tenants};
 
 	for (k = 0;; k++) {
 		int r;
@@ -175,13 +199,7 @@ static void test_reload_is_all_or_nothing(void **state)
 	assert_true(carries(list, shared, t2, 1));
 	assert_true(carries(list, own, t2 + 1, 1));
 	assert_non_null(find(list, admin));
-
-	listeners_free(list);
-	free_tenants(t1, c1->n_tenants);
-	free_tenants(t2, c2->n_tenants);
-	config_free(c1);
-	config_free(c2);
-	sd_event_unref(d.event);
+	listeners_free(TAKE_PTR(list)); /* unlinks the sockets, so that dir can go */
 	rmdir(dir);
 }
 
