@@ -352,11 +352,10 @@ static int add_signals(struct daemon *d)
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct daemon *, daemon_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct broker_config *, config_free);
 
 int daemon_new(struct broker_config *config, const char *config_path, struct daemon **ret)
 {
-	_cleanup_(config_freep) struct broker_config *owned = config;
+	_cleanup_(config_unrefp) struct broker_config *owned = config;
 	_cleanup_(daemon_freep) struct daemon *d = calloc(1, sizeof(*d));
 	int r;
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "util/cleanup.h"
+
 /*
  * skybrokerd configuration: /etc/skybroker/skybroker.conf (INI, parsed with inih) with a
  * [broker] section and one [tenant.NAME] section per tenant, or, with no file, one tenant built
@@ -156,6 +158,10 @@ int config_from_env(FILE *err, struct broker_config **ret);
 struct broker_config *config_free(struct broker_config *c);
 /* Takes a reference (each runtime tenant holds one on the config it was built from). */
 struct broker_config *config_ref(struct broker_config *c);
+/* The same as config_free (util/ref.h's name for it). */
+struct broker_config *config_unref(struct broker_config *c);
+/* _cleanup_(config_unrefp) struct broker_config *c = NULL; */
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct broker_config *, config_unref)
 
 /* Writes the effective configuration as an INI file (secrets are never in it). */
 void config_print(const struct broker_config *c, FILE *out);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of broker/config.c: value parsers, the INI loader's errors with line numbers,
- * defaults and derived values, and the environment fallback. */
+/* test_config: the config value parsers, loader errors with line numbers, defaults, env. */
+/* Unit tests of broker/tenancy/config*.c: value parsers, the INI loader's errors with line
+ * numbers, defaults and derived values, and the environment fallback. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -112,7 +113,7 @@ static void test_minimal_and_defaults(void **state)
 
 static void test_all_tenant_keys(void **state)
 {
-	struct broker_config *c = NULL;
+	_cleanup_(config_unrefp) struct broker_config *c = NULL;
 	const struct tenant_config *t;
 
 	(void)state;
@@ -153,7 +154,6 @@ static void test_all_tenant_keys(void **state)
 	assert_int_equal(t->token_max_len, 8192);
 	assert_int_equal(t->connect_timeout_usec, 1500000);
 	assert_int_equal(t->jwks_refresh_usec, 600000000ull);
-	config_free(c);
 }
 
 static void test_errors_name_lines(void **state)
@@ -193,7 +193,7 @@ static void test_errors_name_lines(void **state)
 
 static void test_long_line_and_list_append(void **state)
 {
-	struct broker_config *c = NULL;
+	_cleanup_(config_unrefp) struct broker_config *c = NULL;
 	char text[8192];
 	size_t off;
 
@@ -217,7 +217,7 @@ static void test_long_line_and_list_append(void **state)
 	assert_true(c->tenants[0].allow_operations & (1u << SB_OP_QUERY));
 	assert_false(c->tenants[0].allow_operations & (1u << SB_OP_GET_RECORDS));
 	assert_int_equal(c->tenants[0].context_claims.n, 3);
-	config_free(c);
+	c = config_unref(c);
 
 	/* a line longer than inih takes is an error naming it, not a silent split */
 	off = (size_t)snprintf(text, sizeof(text), "[tenant.a]\n" TENANT "allow_tables = ");
@@ -231,7 +231,7 @@ static void test_long_line_and_list_append(void **state)
 
 static void test_env(void **state)
 {
-	struct broker_config *c = NULL;
+	_cleanup_(config_unrefp) struct broker_config *c = NULL;
 	FILE *f;
 
 	(void)state;
@@ -248,7 +248,7 @@ static void test_env(void **state)
 	assert_string_equal(c->tenants[0].name, "main");
 	assert_string_equal(c->tenants[0].vault_url, "https://abc.vault.skyflowapis.com");
 	assert_string_equal(c->source, "environment");
-	config_free(c);
+	c = config_unref(c);
 
 	setenv("SKYFLOW_VAULT_URL_IDENTIFIER", "evil.example.com/x", 1);
 	f = fmemopen(errbuf, sizeof(errbuf), "w");
@@ -260,8 +260,8 @@ static void test_env(void **state)
 
 static void test_print_roundtrip(void **state)
 {
-	struct broker_config *c = NULL, *c2 = NULL;
-	char *text = NULL;
+	_cleanup_(config_unrefp) struct broker_config *c = NULL, *c2 = NULL;
+	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
@@ -278,9 +278,6 @@ static void test_print_roundtrip(void **state)
 	assert_string_equal(c2->tenants[0].ca_file, "/ca");
 	assert_int_equal(c2->tenants[0].allow_operations, c->tenants[0].allow_operations);
 	assert_int_equal(c2->hello_timeout_usec, c->hello_timeout_usec);
-	free(text);
-	config_free(c);
-	config_free(c2);
 }
 
 int main(void)

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* test_config_ratelimit: the rate_limit and rate_burst keys, and the per-tenant bucket. */
 /*
  * rate_limit / rate_burst: the config keys (bounds, environment, --check-config round trip)
  * and the per-tenant token bucket of broker/ratelimit.c, driven with explicit times:
@@ -42,8 +43,8 @@ static int load(const char *text, struct broker_config **ret)
 
 static void test_keys(void **state)
 {
-	struct broker_config *c = NULL, *c2 = NULL;
-	char *text = NULL;
+	_cleanup_(config_unrefp) struct broker_config *c = NULL, *c2 = NULL;
+	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
@@ -51,7 +52,7 @@ static void test_keys(void **state)
 	assert_int_equal(load("[tenant.a]\n" TENANT, &c), 0);
 	assert_int_equal(c->tenants[0].rate_limit, 0);
 	assert_int_equal(c->tenants[0].rate_burst, 0);
-	config_free(c);
+	c = config_unref(c);
 
 	assert_int_equal(load("[tenant.a]\n" TENANT "rate_limit = 100\nrate_burst = 250\n", &c), 0);
 	assert_int_equal(c->tenants[0].rate_limit, 100);
@@ -62,9 +63,7 @@ static void test_keys(void **state)
 	assert_non_null(strstr(text, "rate_burst = 250\n"));
 	assert_int_equal(load(text, &c2), 0);
 	assert_int_equal(c2->tenants[0].rate_burst, 250);
-	free(text);
-	config_free(c);
-	config_free(c2);
+	c = config_unref(c);
 
 	assert_true(load("[tenant.a]\n" TENANT "rate_burst = 0\n", &c) < 0);
 	assert_non_null(strstr(errbuf, "rate_burst"));
@@ -73,6 +72,12 @@ static void test_keys(void **state)
 	/* a burst without a rate would be silently ignored: refused instead */
 	assert_true(load("[tenant.a]\n" TENANT "rate_burst = 10\n", &c) < 0);
 	assert_non_null(strstr(errbuf, "rate_burst needs rate_limit"));
+}
+
+/* For _cleanup_: drops the reference *t holds (tenant.h has no such helper yet). */
+static void put_tenant(struct tenant **t)
+{
+	tenant_unref(*t);
 }
 
 static struct tenant *tenant_of(struct broker_config *c, size_t i, struct tenant *previous)
@@ -92,8 +97,8 @@ static unsigned take_n(struct tenant *t, unsigned n, uint64_t now)
 
 static void test_bucket(void **state)
 {
-	struct broker_config *c = NULL, *c2 = NULL;
-	struct tenant *a, *b, *u, *a2;
+	_cleanup_(config_unrefp) struct broker_config *c = NULL, *c2 = NULL;
+	_cleanup_(put_tenant) struct tenant *a = NULL, *b = NULL, *u = NULL, *a2 = NULL;
 	uint64_t t0 = 1000 * SEC;
 
 	(void)state;
@@ -127,14 +132,8 @@ static void test_bucket(void **state)
 	assert_int_equal(take_n(a2, 10, t0 + 3600 * SEC), 0);
 	assert_int_equal(take_n(a, 10, t0 + 3600 * SEC), 0);
 	assert_int_equal(take_n(a2, 10, t0 + 3700 * SEC), 3); /* the new burst */
-	tenant_unref(a); /* the old generation goes; the budget stays with a2 */
+	a = tenant_unref(a); /* the old generation goes; the budget stays with a2 */
 	assert_int_equal(take_n(a2, 10, t0 + 3701 * SEC), 2);
-
-	tenant_unref(a2);
-	tenant_unref(b);
-	tenant_unref(u);
-	config_free(c);
-	config_free(c2);
 }
 
 int main(void)

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* test_config_reload: a reload applies a new config to the sockets wholly or not at all. */
 /*
  * A reload applies a new configuration to the listening sockets as a whole or not at all:
  * listeners_apply() either installs the new tenants on every socket, or fails and leaves every
