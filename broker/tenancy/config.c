@@ -442,17 +442,11 @@ int config_load_string(const char *name, const char *text, FILE *err, struct bro
 	return config_load_buffer(name, text, strlen(text), err, ret);
 }
 
-static void close_fdp(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
 /* Reads the regular file path (at most CONFIG_MAX_FILE_SIZE bytes) into *ret (NUL-terminated,
  * *ret_len bytes before the terminator). Reports to err (may be NULL). */
 static int read_config_file(const char *path, FILE *err, char **ret, size_t *ret_len)
 {
-	_cleanup_(close_fdp) int fd = -EBADF;
+	_cleanup_(closep) int fd = -EBADF;
 	_cleanup_free_ char *text = NULL;
 	struct stat st;
 	size_t got = 0;

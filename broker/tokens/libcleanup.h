@@ -2,13 +2,8 @@
 #pragma once
 
 /*
- * Cleanup functions (util/cleanup.h) for what tokens/ holds besides its own objects (jansson has
- * its own json_decrefp): OpenSSL objects, descriptors, and a secret on the heap, which is wiped
- * before it is freed. Candidates for util/ once another layer needs them.
- *
- *   _cleanup_(erase_and_freep) char *assertion = NULL;   NUL-terminated secret, wiped to
- *                                                          its terminator
- *   _cleanup_(wiped_buf_done) struct wiped_buf p = {0};  counted secret, wiped over p.n bytes
+ * Cleanup functions (util/cleanup.h) for the OpenSSL objects tokens/ holds (jansson has its own
+ * json_decrefp; descriptors and secrets on the heap are util/cleanup.h's).
  */
 
 #include <stddef.h>
@@ -40,34 +35,4 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
 static inline void openssl_freep(void *p)
 {
 	OPENSSL_free(*(void **)p);
-}
-
-/* For a descriptor; -1 means none. */
-static inline void closep(int *fd)
-{
-	if (*fd >= 0)
-		(void)close(*fd);
-}
-
-/* For a NUL-terminated secret: wiped up to its terminator, then freed. */
-static inline void erase_and_freep(char **p)
-{
-	if (!*p)
-		return;
-	explicit_bzero(*p, strlen(*p));
-	free(*p);
-}
-
-/* A heap buffer of n bytes holding a secret (decoded token payloads, file contents). */
-struct wiped_buf {
-	uint8_t *p; /* owned */
-	size_t n;
-};
-
-static inline void wiped_buf_done(struct wiped_buf *b)
-{
-	if (!b->p)
-		return;
-	explicit_bzero(b->p, b->n);
-	free(b->p);
 }
