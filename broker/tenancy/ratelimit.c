@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "util/log.h"
+#include "util/ref.h"
 #include "tenancy/ratelimit.h"
 
 /* One request is RL_UNIT micro-tokens: a bucket refilling at rate requests per second gains
@@ -24,6 +25,13 @@ struct rate_limit {
 	uint64_t rate; /* requests per second, > 0 */
 	uint64_t cap;  /* burst * RL_UNIT */
 };
+
+static void rate_bucket_free(struct rate_bucket *b)
+{
+	free(b);
+}
+
+DEFINE_PRIVATE_REF_UNREF(struct rate_bucket, rate_bucket, rate_bucket_free)
 
 static int rl_slot = -1;
 
@@ -48,7 +56,7 @@ static int rl_attach(struct tenant *t, sd_event *event, void *ud)
 	l->cap = burst * RL_UNIT;
 	if (pl) {
 		/* the same tenant: what is left of its budget carries over */
-		l->b = pl->b;
+		l->b = rate_bucket_ref(pl->b);
 	} else {
 		l->b = calloc(1, sizeof(*l->b));
 		if (!l->b) {
@@ -56,9 +64,9 @@ static int rl_attach(struct tenant *t, sd_event *event, void *ud)
 			log_error("tenant=%s: out of memory for its rate limit", tc->name);
 			return -ENOMEM;
 		}
+		l->b->n_ref = 1;
 		l->b->level = l->cap;
 	}
-	l->b->n_ref++;
 	tenant_ext_set(t, (unsigned)rl_slot, l);
 	return 0;
 }
@@ -70,8 +78,7 @@ static void rl_detach(struct tenant *t, void *ud)
 	(void)ud;
 	if (!l)
 		return;
-	if (--l->b->n_ref == 0)
-		free(l->b);
+	rate_bucket_unref(l->b);
 	free(l);
 	tenant_ext_set(t, (unsigned)rl_slot, NULL);
 }

@@ -15,8 +15,14 @@
 
 #include <assert.h>
 
-#define DEFINE_REF_UNREF(type, prefix, destroy)                                                  \
-	type *prefix##_ref(type *p)                                                              \
+#define DEFINE_REF_UNREF(type, prefix, destroy) DEFINE_REF_UNREF_SCOPED(, type, prefix, destroy)
+
+/* The same pair, static to the file (for an object private to one module). */
+#define DEFINE_PRIVATE_REF_UNREF(type, prefix, destroy)                                          \
+	DEFINE_REF_UNREF_SCOPED(static, type, prefix, destroy)
+
+#define DEFINE_REF_UNREF_SCOPED(scope, type, prefix, destroy)                                    \
+	scope type *prefix##_ref(type *p)                                                        \
 	{                                                                                        \
 		if (!p)                                                                          \
 			return NULL;                                                             \
@@ -24,7 +30,7 @@
 		p->n_ref++;                                                                      \
 		return p;                                                                        \
 	}                                                                                        \
-	type *prefix##_unref(type *p)                                                            \
+	scope type *prefix##_unref(type *p)                                                      \
 	{                                                                                        \
 		if (!p)                                                                          \
 			return NULL;                                                             \
