@@ -36,6 +36,19 @@ static int map_find(const msgpack_object *map, const char *name, const msgpack_o
 	return *val ? 1 : 0;
 }
 
+/* Like map_find, but a missing field is an error naming it. 0 or -EBADMSG. */
+static int map_require(const msgpack_object *map, const char *name, const msgpack_object **val,
+		       struct sb_proto_error *e)
+{
+	int r = map_find(map, name, val, e);
+
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return sb_proto_error_set(e, -EBADMSG, "field '%s' is missing", name);
+	return 0;
+}
+
 /* NUL-terminated copy of a checked msgpack string in the zone. */
 static const char *zone_strdup(msgpack_zone *z, const msgpack_object *o)
 {
@@ -330,11 +343,9 @@ static int decode_request_id(const msgpack_object *root, uint64_t *id, struct sb
 	const msgpack_object *v;
 	int r;
 
-	r = map_find(root, "id", &v, e);
+	r = map_require(root, "id", &v, e);
 	if (r < 0)
 		return r;
-	if (r == 0)
-		return sb_proto_error_set(e, -EBADMSG, "field 'id' is missing");
 	if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 == 0)
 		return type_error(e, "id", "a positive integer");
 	*id = v->via.u64;
@@ -349,11 +360,9 @@ static int decode_request_op(const msgpack_object *root, enum sb_op *op,
 	const msgpack_object *v;
 	int r;
 
-	r = map_find(root, "op", &v, e);
+	r = map_require(root, "op", &v, e);
 	if (r < 0)
 		return r;
-	if (r == 0)
-		return sb_proto_error_set(e, -EBADMSG, "field 'op' is missing");
 	if (v->type != MSGPACK_OBJECT_STR)
 		return type_error(e, "op", "a string");
 	for (int i = 0; i < _SB_OP_MAX; i++)
@@ -414,11 +423,9 @@ static int decode_error(struct sb_reply *rep, const msgpack_object *root,
 	if (r < 0)
 		return r;
 	/* code is decoded into a local; the rest straight into rep->error */
-	r = map_find(v, "code", &cv, e);
+	r = map_require(v, "code", &cv, e);
 	if (r < 0)
 		return r;
-	if (r == 0)
-		return sb_proto_error_set(e, -EBADMSG, "field 'code' is missing");
 	r = decode_str(&sb_error_code_field, cv, rep->zone, &code, e);
 	if (r < 0)
 		return r;
