@@ -150,9 +150,17 @@ static int parse_strv(struct config_parser *p, const struct config_key *k, const
 	r = split_list(p, k, value, sv);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < sv->n; i++)
+	for (size_t i = 0; i < sv->n; i++) {
 		if (strlen(sv->v[i]) > SB_MAX_NAME_LEN)
 			return config_key_error(p, k, -EINVAL, "entry too long");
+		/* a name with a control character means nothing upstream, and could not be
+		 * printed back (inih strips a leading \v or \f as blank) */
+		for (const char *c = sv->v[i]; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				return config_key_error(p, k, -EINVAL,
+							"entry %zu contains a control character",
+							i + 1);
+	}
 	return 0;
 }
 

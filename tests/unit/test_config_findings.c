@@ -225,6 +225,20 @@ static void test_url_with_blank_is_refused(void **state)
 	assert_non_null(strstr(errbuf, "t.conf:8: jwks_url:"));
 }
 
+static void test_control_character_in_a_name_is_refused(void **state)
+{
+	struct broker_config *c = (struct broker_config *)1;
+
+	(void)state;
+	/* found by fuzz_config: "\vt1" loaded, and --check-config printed it where inih strips
+	 * the \v as leading blank, so the printed config loaded "t1" */
+	assert_true(load("[tenant.a]\n" TENANT "allow_tables = t0, \vt1\n", &c) < 0);
+	assert_null(c);
+	assert_non_null(strstr(errbuf, "t.conf:8: allow_tables: entry 2 contains a control character"));
+	assert_true(load("[tenant.a]\n" TENANT "context_claims = ro\x7fles\n", &c) < 0);
+	assert_non_null(strstr(errbuf, "context_claims: entry 1 contains a control character"));
+}
+
 static void test_sub_millisecond_durations_print_exactly(void **state)
 {
 	_cleanup_(config_unrefp) struct broker_config *c = NULL, *c2 = NULL;
@@ -251,6 +265,7 @@ int main(void)
 		cmocka_unit_test(test_long_lists_print_loadably),
 		cmocka_unit_test(test_semicolon_values_print_loadably),
 		cmocka_unit_test(test_url_with_blank_is_refused),
+		cmocka_unit_test(test_control_character_in_a_name_is_refused),
 		cmocka_unit_test(test_sub_millisecond_durations_print_exactly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
