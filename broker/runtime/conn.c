@@ -47,6 +47,7 @@ static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata);
 static void conn_process_input(struct conn *c);
 static void conn_set_maybe_quiet(struct conn_set *s);
 static void conn_flush_now(struct conn *c);
+static void conn_schedule(struct conn *c);
 
 static uint64_t conn_now(const struct conn *c)
 {
@@ -116,6 +117,21 @@ static void conn_arm_timer(struct conn *c, uint64_t when)
 	(void)sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 }
 
+/* The frame cap of the connection's state: the hello cap until hello is answered. */
+static size_t conn_frame_cap(const struct conn *c)
+{
+	return c->state == CONN_HELLO ? SB_MAX_HELLO_FRAME : c->max_request_frame;
+}
+
+/* Whether a whole frame (or a framing error) is in the input buffer, read but not taken. */
+static bool conn_frame_waiting(const struct conn *c)
+{
+	const uint8_t *payload;
+	size_t len;
+
+	return sb_frame_next(&c->in, conn_frame_cap(c), &payload, &len, NULL) != SB_FRAME_MORE;
+}
+
 /* Nothing in flight and nothing to send: what a drained or half-closed connection waits for. */
 static bool conn_quiet(const struct conn *c)
 {
@@ -168,7 +184,14 @@ static void conn_settle(struct conn *c)
 		conn_close(c, "closed after error");
 		return;
 	}
-	if (c->eof && conn_quiet(c)) {
+	if (conn_frame_waiting(c)) {
+		/* Requests that came in one read wait here when the replies before them filled
+		 * the output. No more bytes may come to wake conn_read (the client waits for
+		 * these replies, or has half-closed): once there is room, the deferred source
+		 * takes them, and a half-closed connection closes only after that. */
+		if (conn_can_take_request(c))
+			conn_schedule(c);
+	} else if (c->eof && conn_quiet(c)) {
 		conn_close(c, "peer closed");
 		return;
 	}
@@ -261,7 +284,7 @@ void conn_send_error(struct conn *c, uint64_t id, int code, const char *message,
 static void conn_process_input(struct conn *c)
 {
 	while (conn_can_take_request(c)) {
-		size_t cap = c->state == CONN_HELLO ? SB_MAX_HELLO_FRAME : c->max_request_frame;
+		size_t cap = conn_frame_cap(c);
 		const uint8_t *payload;
 		size_t len;
 		int r;
@@ -327,7 +350,8 @@ static void conn_read(struct conn *c)
 		if ((size_t)n < room)
 			break;
 	}
-	if (c->eof && sb_buf_len(&c->in) > 0 && c->state != CONN_DRAINING && conn_quiet(c))
+	if (c->eof && sb_buf_len(&c->in) > 0 && c->state != CONN_DRAINING && conn_quiet(c) &&
+	    !conn_frame_waiting(c))
 		conn_log(c, LOG_DEBUG, "peer closed with %zu bytes of an incomplete frame",
 			 sb_buf_len(&c->in));
 }
