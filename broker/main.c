@@ -141,7 +141,6 @@ int main(int argc, char **argv)
 	/* Tenants (and their module state) first, then the modules, then the process state. */
 	daemon_free(d);
 	modules_done();
-	tenant_hooks_reset();
 	log_info("skybrokerd stopped");
 	return r == 0 ? 0 : 1;
 }

@@ -58,7 +58,7 @@ const char *sb_op_name(enum sb_op op)
 enum sb_op sb_op_from_name(const char *name)
 {
 	for (int i = 0; i < _SB_OP_MAX; i++)
-		if (strcmp(sb_operations[i].name, name) == 0)
+		if (sb_operations[i].name && strcmp(sb_operations[i].name, name) == 0)
 			return (enum sb_op)i;
 	return SB_OP_INVALID;
 }

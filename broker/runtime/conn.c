@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* conn: one client connection (framing, backpressure, timeouts) and the set of open ones. */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ struct conn_set {
 	struct conn *conns;
 	size_t n_conns;
 	uint64_t next_conn_id;
+	size_t n_objects; /* connection objects alive, open or closed (requests hold closed ones) */
 	struct uidcount per_uid;
 	uint64_t max_connections;
 	uint64_t max_connections_per_uid;
@@ -442,6 +444,7 @@ static int conn_watch(struct conn *c)
 
 static void conn_free(struct conn *c)
 {
+	c->set->n_objects--;
 	c->io = sd_event_source_disable_unref(c->io);
 	c->timer = sd_event_source_disable_unref(c->timer);
 	c->deferred = sd_event_source_disable_unref(c->deferred);
@@ -496,6 +499,7 @@ int conn_new(struct conn_set *s, int fd, struct peer *peer, struct tenant *tenan
 	c->n_ref = 1;
 	c->id = ++s->next_conn_id;
 	c->set = s;
+	s->n_objects++;
 	c->fd = fd;
 	c->state = CONN_HELLO;
 	c->admin = admin;
@@ -543,7 +547,9 @@ void conn_hello_done(struct conn *c, uint64_t version, const char *client)
 
 /* Cancels what is in flight on c. A cancel callback finishes its own request (detaching it),
  * and could in principle finish others: restart from the head each time, skipping those
- * already cancelled. At most max_inflight entries. */
+ * already cancelled. At most max_inflight entries. What is still listed afterwards was
+ * cancelled but not finished: a handler that broke its contract (runtime/request.h). Those
+ * being finished already (their reply on its way) are disarmed, not pending cancellation. */
 static void conn_cancel_pending(struct conn *c)
 {
 	for (;;) {
@@ -554,7 +560,7 @@ static void conn_cancel_pending(struct conn *c)
 		if (!p)
 			break;
 		p->cancel_started = true;
-		p->cancel(p); /* may detach (free) p */
+		p->cancel(p); /* must detach (free) p */
 	}
 }
 
@@ -623,6 +629,15 @@ struct conn_set *conn_set_free(struct conn_set *s)
 	s->on_quiet = s->on_released = NULL;
 	while (s->conns)
 		conn_close(s->conns, "exiting");
+	if (s->n_objects > 0) {
+		/* A request that did not finish when cancelled still holds its connection, which
+		 * points at s: keep s (a leak at exit) rather than let it touch freed memory. */
+		log_error("%zu connection(s) still held by requests that did not finish when "
+			  "cancelled (a handler bug); not freeing the connection set",
+			  s->n_objects);
+		assert(s->n_objects == 0);
+		return NULL;
+	}
 	uidcount_clear(&s->per_uid);
 	free(s);
 	return NULL;

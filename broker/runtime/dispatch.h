@@ -10,7 +10,7 @@
 /*
  * Dispatch: turns one frame into a request and calls its operation's handler, in the
  * connection's state (before hello only `hello`; after it what the operation table of
- * proto/operations.h and the tenant's allow_operations permit), refusing new requests while
+ * proto/message.h and the tenant's allow_operations permit), refusing new requests while
  * the daemon drains and those over the tenant's rate limit. The handler's contract is in
  * runtime/request.h.
  *

@@ -24,7 +24,9 @@
  * says whether anyone is still waiting. A handler that starts asynchronous work sets a
  * cancel callback: it is called once when the connection closes or the daemon's shutdown
  * deadline passes, and must abort the work and finish rc (typically
- * request_ctx_reply_error(rc, -ECANCELED, NULL)) promptly; it may do so synchronously.
+ * request_ctx_reply_error(rc, -ECANCELED, NULL)) before it returns. At exit the connection
+ * set is freed right after the cancellations, so a request that outlived its cancellation
+ * would touch freed memory; conn.c asserts that none does.
  */
 
 struct request_ctx;

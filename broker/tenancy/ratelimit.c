@@ -100,6 +100,7 @@ int ratelimit_init(void)
 
 void ratelimit_done(void)
 {
+	tenant_hooks_unregister(rl_slot);
 	rl_slot = -1;
 }
 

@@ -33,10 +33,21 @@ static void *readiness_ud;
 
 int tenant_hooks_register(const struct tenant_hooks *h)
 {
+	for (size_t i = 0; i < n_hooks; i++)
+		if (!hooks[i]) { /* a slot given back */
+			hooks[i] = h;
+			return (int)i;
+		}
 	if (n_hooks >= TENANT_EXT_MAX)
 		return -ENOSPC;
 	hooks[n_hooks] = h;
 	return (int)n_hooks++;
+}
+
+void tenant_hooks_unregister(int slot)
+{
+	if (slot >= 0 && (size_t)slot < n_hooks)
+		hooks[slot] = NULL;
 }
 
 void tenant_on_readiness_change(void (*cb)(void *userdata), void *userdata)
@@ -60,7 +71,7 @@ static void readiness_changed(void)
 static void tenant_free(struct tenant *t)
 {
 	for (size_t i = n_hooks; i-- > 0;)
-		if (t->attached[i] && hooks[i]->detach)
+		if (t->attached[i] && hooks[i] && hooks[i]->detach)
 			hooks[i]->detach(t, hooks[i]->userdata);
 	config_free(t->config);
 	free(t);
@@ -92,6 +103,8 @@ int tenant_new_successor(struct broker_config *config, const struct tenant_confi
 	t->cfg = cfg;
 	t->previous = previous;
 	for (size_t i = 0; i < n_hooks; i++) {
+		if (!hooks[i])
+			continue;
 		if (!hooks[i]->attach) {
 			t->attached[i] = true;
 			continue;

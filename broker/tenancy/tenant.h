@@ -45,8 +45,10 @@ struct tenant_hooks {
  * h is borrowed for the life of the process. Returns 0, -ENOSPC. Hooks are slot-ordered:
  * the returned index (>= 0) may be used as the tenant_ext slot. */
 int tenant_hooks_register(const struct tenant_hooks *h);
-/* Forgets every registration (at exit, once no tenant is left; the modules forget their
- * slots in their done). */
+/* Gives slot back (a module's done, once no tenant is left: a tenant freed later would not
+ * see its detach hook). */
+void tenant_hooks_unregister(int slot);
+/* Forgets every registration (tests; at exit, once no tenant is left). */
 void tenant_hooks_reset(void);
 
 /* Creates a tenant for cfg, which must belong to config (a reference on config is taken), and

@@ -721,6 +721,7 @@ int tokensvc_module_init(sd_event *event, struct upstream *upstream)
 void tokensvc_module_done(void)
 {
 	dispatch_register(SB_OP_EXCHANGE, NULL);
+	tenant_hooks_unregister(svc_slot);
 	svc_slot = -1;
 	svc_upstream = NULL;
 }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -73,6 +74,8 @@ int b64url_decode_alloc(const char *s, size_t n, uint8_t **ret, size_t *ret_len)
 		return -ENOMEM;
 	r = b64url_decode(s, n, buf, max);
 	if (r < 0) {
+		/* what was decoded before the bad byte may be part of a token payload */
+		explicit_bzero(buf, max);
 		free(buf);
 		return r;
 	}
