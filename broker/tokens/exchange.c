@@ -15,6 +15,7 @@
 #include "util/jsonbound.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/sanitize.h"
 
 struct exchange_request {
 	struct upstream_request *http;
@@ -79,21 +80,6 @@ static void cut_at_word(char *s, bool cut)
 		s[0] = '\0';
 }
 
-/* Copies n bytes of s, control characters and bytes >= 0x7f turned into spaces. Not
- * sanitize_for_log, on purpose: its '?' would glue words together for redact_tokens and
- * cut_at_word, and change the messages clients see. */
-static void copy_printable(char *out, size_t out_len, const char *s, size_t n)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n && o + 1 < out_len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : ' ';
-	}
-	out[o] = '\0';
-}
-
 /* The human message of a Skyflow error body in any of its shapes (borrowed from j), or NULL. */
 static const char *json_message(json_t *j)
 {
@@ -145,7 +131,9 @@ void exchange_error_message(const char *body, size_t len, char *out, size_t out_
 		return;
 	tmp.n = n + 1;
 	text = (char *)tmp.p;
-	copy_printable(text, tmp.n, m, n);
+	/* ' ', not sanitize_for_log's '?', which would glue words together for redact_tokens
+	 * and cut_at_word and change the messages clients see */
+	(void)sanitize_bytes_replacing(text, tmp.n, m, n, ' ');
 	redact_tokens(text);
 	(void)snprintf(out, out_len, "%s", text);
 	/* A word cut by the bound is dropped. */

@@ -14,3 +14,7 @@ char *sanitize_for_log(char *dst, size_t n, const char *src);
 
 /* The same over a counted buffer (src need not be NUL-terminated; NULs become '?'). */
 char *sanitize_bytes_for_log(char *dst, size_t n, const void *src, size_t len);
+
+/* The same with another replacement for what is not printable ASCII: ' ' keeps words apart in
+ * a message shown to a client (exchange.c's upstream messages). */
+char *sanitize_bytes_replacing(char *dst, size_t n, const void *src, size_t len, char replacement);
