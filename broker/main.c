@@ -31,7 +31,16 @@ static void usage(FILE *out)
 		"  -V, --version         show the version\n");
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct options {
+	const char *config_path; /* NULL: the environment */
+	bool check;
+	bool allow_root;
+};
+
+/* Parses argv into *o. Returns -1 to go on, else the exit status (--help, --version, a usage
+ * error: 0 or 2). */
+static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_ALLOW_ROOT = 0x100 };
 	static const struct option options[] = {
@@ -44,22 +53,20 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{},
 	};
-	const char *config_path = NULL;
-	bool no_config = false, check = false, allow_root = false;
-	struct broker_config *config = NULL;
-	struct daemon *d = NULL;
+	bool no_config = false;
 	int c, r;
 
+	*o = (struct options){0};
 	while ((c = getopt_long(argc, argv, "c:Etl:hV", options, NULL)) >= 0) {
 		switch (c) {
 		case 'c':
-			config_path = optarg;
+			o->config_path = optarg;
 			break;
 		case 'E':
 			no_config = true;
 			break;
 		case 't':
-			check = true;
+			o->check = true;
 			break;
 		case 'l':
 			r = log_level_from_name(optarg);
@@ -71,7 +78,7 @@ int main(int argc, char **argv)
 			daemon_log_level_locked = true;
 			break;
 		case OPT_ALLOW_ROOT:
-			allow_root = true;
+			o->allow_root = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -89,39 +96,38 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (config_path && no_config) {
+	if (o->config_path && no_config) {
 		fprintf(stderr, "skybrokerd: --config and --no-config exclude each other\n");
 		return 2;
 	}
-	if (!config_path && !no_config && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
-		config_path = CONFIG_DEFAULT_PATH;
+	if (!o->config_path && !no_config && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		o->config_path = CONFIG_DEFAULT_PATH;
+	return -1;
+}
 
-	if (check) {
-		r = config_path ? config_load_file(config_path, stderr, &config)
-				: config_from_env(stderr, &config);
-		if (r < 0) {
-			fprintf(stderr, "skybrokerd: configuration from %s is invalid\n",
-				config_path ? config_path : "the environment");
-			return 1;
-		}
-		config_print(config, stdout);
-		config_free(config);
-		return 0;
-	}
+/* --check-config: errors on stderr, the effective configuration on stdout. */
+static int check_config(const char *config_path)
+{
+	_cleanup_(config_unrefp) struct broker_config *config = NULL;
+	int r;
 
-	if (hygiene_apply(allow_root) < 0)
-		return 1;
-
-	r = daemon_load_config(config_path, &config);
+	r = config_path ? config_load_file(config_path, stderr, &config)
+			: config_from_env(stderr, &config);
 	if (r < 0) {
-		log_error("configuration from %s is invalid; not starting",
-			  config_path ? config_path : "the environment");
+		fprintf(stderr, "skybrokerd: configuration from %s is invalid\n",
+			config_path ? config_path : "the environment");
 		return 1;
 	}
-	if (!daemon_log_level_locked)
-		log_set_max_level(config->log_level);
-	log_info("skybrokerd %s starting (pid %d, config %s)", SKYBROKER_VERSION, (int)getpid(),
-		 config_path ? config_path : "from the environment");
+	config_print(config, stdout);
+	return 0;
+}
+
+/* Builds the daemon from config (transferred), runs it, and takes it apart again: the tenants
+ * (and their module state) first, then the modules, then the process state. */
+static int run_daemon(struct broker_config *config, const char *config_path)
+{
+	struct daemon *d = NULL;
+	int r;
 
 	r = daemon_new(config, config_path, &d);
 	if (r < 0) {
@@ -138,9 +144,34 @@ int main(int argc, char **argv)
 		else
 			r = daemon_run(d);
 	}
-	/* Tenants (and their module state) first, then the modules, then the process state. */
 	daemon_free(d);
 	modules_done();
 	log_info("skybrokerd stopped");
 	return r == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct broker_config *config = NULL;
+	struct options o;
+	int r;
+
+	r = parse_options(argc, argv, &o);
+	if (r >= 0)
+		return r;
+	if (o.check)
+		return check_config(o.config_path);
+	if (hygiene_apply(o.allow_root) < 0)
+		return 1;
+	r = daemon_load_config(o.config_path, &config);
+	if (r < 0) {
+		log_error("configuration from %s is invalid; not starting",
+			  o.config_path ? o.config_path : "the environment");
+		return 1;
+	}
+	if (!daemon_log_level_locked)
+		log_set_max_level(config->log_level);
+	log_info("skybrokerd %s starting (pid %d, config %s)", SKYBROKER_VERSION, (int)getpid(),
+		 o.config_path ? o.config_path : "from the environment");
+	return run_daemon(config, o.config_path);
 }
