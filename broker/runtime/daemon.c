@@ -167,8 +167,8 @@ static void test_ready_delay_start(struct daemon *d)
 	log_warning("test_ready_delay is set: a TEST-ONLY setting that delays readiness");
 	for (size_t i = 0; i < d->n_tenants; i++)
 		(void)tenant_set_not_ready(d->tenants[i], "test", "TEST-ONLY test_ready_delay");
-	r = sd_event_add_time_relative(d->event, &d->test_ready_timer, CLOCK_MONOTONIC, delay, 0,
-				       test_ready_fire, d);
+	r = sd_event_add_time_relative(d->event, &d->test_ready_timer, CLOCK_MONOTONIC, delay,
+				       CLOCK_ACCURACY_MS_USEC, test_ready_fire, d);
 	if (r < 0)
 		test_ready_fire(NULL, 0, d);
 }
@@ -292,7 +292,8 @@ static void daemon_begin_shutdown(struct daemon *d, const char *why)
 	log_info("%s: no longer accepting; waiting up to %llu ms for in-flight requests", why,
 		 (unsigned long long)(d->config->shutdown_timeout_usec / 1000));
 	r = sd_event_add_time_relative(d->event, &d->shutdown_timer, CLOCK_MONOTONIC,
-				       d->config->shutdown_timeout_usec, 0, shutdown_deadline, d);
+				       d->config->shutdown_timeout_usec, CLOCK_ACCURACY_MS_USEC,
+				       shutdown_deadline, d);
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "cannot arm the shutdown timer; exiting now");
 		sd_event_exit(d->event, 0);

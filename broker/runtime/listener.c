@@ -18,6 +18,7 @@
 #include "runtime/listener.h"
 #include "runtime/socketfile.h"
 #include "runtime/stats.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define ACCEPTS_PER_WAKEUP 64
@@ -136,7 +137,8 @@ static void pause_accepting(struct listeners *ls)
 		r = sd_event_source_set_time_relative(ls->retry, ACCEPT_RETRY_USEC);
 	else
 		r = sd_event_add_time_relative(ls->event, &ls->retry, CLOCK_MONOTONIC,
-					       ACCEPT_RETRY_USEC, 0, accept_retry_fire, ls);
+					       ACCEPT_RETRY_USEC, CLOCK_ACCURACY_MS_USEC,
+					       accept_retry_fire, ls);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(ls->retry, SD_EVENT_ONESHOT);
 	if (r < 0)

@@ -62,7 +62,8 @@ static int op_ping(struct request_ctx *rc)
 		return -ENOMEM;
 	dp->rc = rc;
 	r = sd_event_add_time(ops_event, &dp->timer, CLOCK_MONOTONIC,
-			      clock_now_usec(ops_event) + test_ping_delay_usec, 1, delayed_ping_fire, dp);
+			      clock_now_usec(ops_event) + test_ping_delay_usec,
+			      CLOCK_ACCURACY_PRECISE_USEC, delayed_ping_fire, dp);
 	if (r < 0) {
 		free(dp);
 		return r;

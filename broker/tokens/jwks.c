@@ -498,8 +498,8 @@ static void source_schedule(struct jwks_source *src, uint32_t sec)
 	int r;
 
 	if (!src->timer) {
-		r = sd_event_add_time(src->event, &src->timer, CLOCK_MONOTONIC, when, 0,
-				      on_source_timer, src);
+		r = sd_event_add_time(src->event, &src->timer, CLOCK_MONOTONIC, when,
+				      CLOCK_ACCURACY_COARSE_USEC, on_source_timer, src);
 		if (r >= 0)
 			(void)sd_event_source_set_description(src->timer, "jwks-refresh");
 	} else {

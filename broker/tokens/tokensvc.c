@@ -659,7 +659,8 @@ static int tsvc_tenant_new(struct tenant *t, sd_event *event, struct tsvc_tenant
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "tenant=%s: cannot create the token cache", ts->name);
 	tsvc_exchange_config(ts, tc, &http);
-	r = sd_event_add_time_relative(event, &ts->sweep, CLOCK_MONOTONIC, SWEEP_INTERVAL_USEC, 0,
+	r = sd_event_add_time_relative(event, &ts->sweep, CLOCK_MONOTONIC, SWEEP_INTERVAL_USEC,
+				       CLOCK_ACCURACY_COARSE_USEC,
 				       on_sweep, ts);
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "tenant=%s: cannot add the cache sweep timer",

@@ -333,7 +333,7 @@ static int schedule_retry(struct upstream_request *req, int r, CURLcode cc)
 		   delay);
 	req->u->counters.retries++;
 	r = sd_event_add_time_relative(req->u->event, &req->retry_timer, CLOCK_MONOTONIC,
-				       delay * 1000u, 0, on_retry_timer, req);
+				       delay * 1000u, CLOCK_ACCURACY_MS_USEC, on_retry_timer, req);
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "upstream: cannot schedule retry");
 	return 0;

@@ -220,7 +220,8 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	/* 0 means "as soon as possible": the next loop iteration, never from inside curl. */
 	when = clock_now_usec(u->event) + (uint64_t)timeout_ms * 1000u;
 	if (!u->timer) {
-		r = sd_event_add_time(u->event, &u->timer, CLOCK_MONOTONIC, when, 0, on_timer, u);
+		r = sd_event_add_time(u->event, &u->timer, CLOCK_MONOTONIC, when,
+				      CLOCK_ACCURACY_PRECISE_USEC, on_timer, u);
 		if (r < 0) {
 			log_printf(LOG_ERR, "upstream: cannot add timer: %s", strerror(-r));
 			return -1;
@@ -289,4 +290,11 @@ struct upstream *upstream_free(struct upstream *u)
 void upstream_get_counters(const struct upstream *u, struct upstream_counters *ret)
 {
 	*ret = u->counters;
+}
+
+int upstream_timer_accuracy(const struct upstream *u, uint64_t *ret)
+{
+	if (!u->timer)
+		return -ENOENT;
+	return sd_event_source_get_time_accuracy(u->timer, ret);
 }

@@ -86,6 +86,10 @@ typedef void (*upstream_done_t)(struct upstream_request *req, const struct upstr
  */
 int upstream_new(sd_event *e, struct upstream **ret);
 
+/* The accuracy of curl's timeout timer, for tests and diagnostics: 0 and *ret, or -ENOENT
+ * when no timer was armed yet. */
+int upstream_timer_accuracy(const struct upstream *u, uint64_t *ret);
+
 /*
  * Frees u: every request still running is cancelled as by upstream_request_cancel (its
  * completion callback is NOT called and its userdata is not touched: whoever started it

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/jsonalloc.h"
 #include "testhttp.h"
@@ -302,6 +303,31 @@ static void test_cancel(void **state)
 	assert_int_equal(c.in_flight, 0);
 }
 
+/* curl's timeout timer starts a request's transfer (a 0 ms timeout means "now"): it must fire
+ * on time. With accuracy 0, sd-event applies its default of 250 ms and every upstream call
+ * started up to 250 ms late (issue 9, item 2). */
+static void test_curl_timer_is_precise(void **state)
+{
+	struct upstream_opts o = opts();
+	struct upstream_request *req = NULL;
+	struct outcome out = { 0 };
+	uint64_t accuracy = 0;
+	char url[128];
+	int never = 0;
+
+	reset();
+	script[0] = (struct th_reply){ .action = TH_HANG };
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv->port);
+	assert_int_equal(upstream_request_start(up, &o, "GET", url, NULL, 0, true, on_done, &out,
+						&req), 0);
+	assert_int_equal(upstream_timer_accuracy(up, &accuracy), 0);
+	assert_int_equal(accuracy, CLOCK_ACCURACY_PRECISE_USEC);
+	th_run_until(event, &never, 50);
+	assert_int_equal(upstream_timer_accuracy(up, &accuracy), 0);
+	assert_int_equal(accuracy, CLOCK_ACCURACY_PRECISE_USEC);
+	upstream_request_cancel(req);
+}
+
 static void test_many_concurrent(void **state)
 {
 	struct upstream_opts o = opts();
@@ -466,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_scheme_rules),
 		cmocka_unit_test(test_redirect_not_followed),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_curl_timer_is_precise),
 		cmocka_unit_test(test_many_concurrent),
 		cmocka_unit_test(test_json_limits),
 		cmocka_unit_test(test_proxy_env_ignored),
