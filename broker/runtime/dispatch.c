@@ -104,8 +104,8 @@ static void reject_undecodable(struct conn *c, const struct sb_request *req, boo
 
 	if (id_known && r == -EOPNOTSUPP)
 		msg = "unknown operation";
-	else if (id_known && sb_errcode_from_errno(r) != SB_ERR_INTERNAL)
-		code = sb_errcode_from_errno(r);
+	else if (sb_errcode_from_errno(r) != SB_ERR_INTERNAL)
+		code = sb_errcode_from_errno(r); /* -EMSGSIZE: a limit of PROTOCOL.md section 3 */
 	conn_log(c, fatal ? LOG_NOTICE : LOG_INFO, "%srequest id=%llu rejected: %s",
 		 fatal ? "closing: " : "", (unsigned long long)id, msg);
 	conn_send_error(c, id, code, msg, fatal);

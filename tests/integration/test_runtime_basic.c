@@ -205,6 +205,61 @@ static void test_garbage(void **state)
 	assert_good_client_served();
 }
 
+/* Appends a msgpack array32 header of n entries to buf at *o. */
+static void put_array32(uint8_t *buf, size_t *o, uint32_t n)
+{
+	buf[(*o)++] = 0xdd;
+	sb_be32_put(buf + *o, n);
+	*o += 4;
+}
+
+/* A frame {"id":1,"op":"ping","x":<value>} whose value is written by fill; returns its size. */
+static size_t frame_with_value(uint8_t *buf, void (*fill)(uint8_t *buf, size_t *o))
+{
+	static const uint8_t head[] = {0x83, 0xa2, 'i', 'd', 0x01, 0xa2, 'o', 'p', 0xa4, 'p', 'i',
+				       'n', 'g', 0xa1, 'x'};
+	size_t o = 4;
+
+	memcpy(buf + o, head, sizeof(head));
+	o += sizeof(head);
+	fill(buf, &o);
+	sb_be32_put(buf, (uint32_t)(o - 4));
+	return o;
+}
+
+static void fill_4097_nils(uint8_t *buf, size_t *o)
+{
+	put_array32(buf, o, 4097);
+	memset(buf + *o, 0xc0, 4097);
+	*o += 4097;
+}
+
+static void fill_depth_17(uint8_t *buf, size_t *o)
+{
+	for (int i = 0; i < 16; i++) /* the map is depth 1: 16 arrays more make 17 */
+		buf[(*o)++] = 0x91;
+	buf[(*o)++] = 0xc0;
+}
+
+/* PROTOCOL.md section 8: a payload over a limit of section 3 is answered too_large, not
+ * bad_request (issue 9, item 8: dispatch dropped mpcheck's -EMSGSIZE). */
+static void test_limits_answer_too_large(void **state)
+{
+	void (*fills[])(uint8_t *, size_t *) = {fill_4097_nils, fill_depth_17};
+	uint8_t buf[8192];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) {
+		struct sbt_client *c = sbt_connect_hello(D.socket);
+		size_t n = frame_with_value(buf, fills[i]);
+
+		assert_int_equal(sbt_send_raw(c, buf, n), 0);
+		expect_error_then_close(c, 0, "too_large");
+		sbt_client_free(c);
+	}
+	assert_good_client_served();
+}
+
 static void test_op_before_hello(void **state)
 {
 	struct sbt_client *c = sbt_connect(D.socket);
@@ -387,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_pipelined_100),
 		cmocka_unit_test(test_oversized_frame),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_limits_answer_too_large),
 		cmocka_unit_test(test_op_before_hello),
 		cmocka_unit_test(test_unsupported_version),
 		cmocka_unit_test(test_errors_keep_connection),
