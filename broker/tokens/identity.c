@@ -676,7 +676,7 @@ static int validate_uncached(const struct identity *id, const struct jwks *keys,
 			     struct error_detail *err, char *unknown_kid)
 {
 	_cleanup_(json_decrefp) json_t *header = NULL, *payload = NULL;
-	struct jwt_header h;
+	struct jwt_header h = {0};
 	const struct jwk *key = NULL;
 	const char *sub = NULL;
 	int64_t exp = 0;
@@ -729,7 +729,7 @@ int identity_validate(struct identity *id, const struct jwks *keys, const char *
 		      struct error_detail *err, char *unknown_kid)
 {
 	struct identity_claims *c = NULL;
-	struct jwt_segments s;
+	struct jwt_segments s = {0};
 	uint8_t hash[HASH_SHA256_LEN];
 	int r;
 

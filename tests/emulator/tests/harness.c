@@ -219,9 +219,12 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 	line[n] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
 	if (!strncasecmp(line, "X-Request-ID: ", 14))
-		snprintf(r->request_id, sizeof(r->request_id), "%s", line + 14);
+		/* truncated to the field, on purpose */
+		snprintf(r->request_id, sizeof(r->request_id), "%.*s",
+			 (int)sizeof(r->request_id) - 1, line + 14);
 	else if (!strncasecmp(line, "Content-Type: ", 14))
-		snprintf(r->content_type, sizeof(r->content_type), "%s", line + 14);
+		snprintf(r->content_type, sizeof(r->content_type), "%.*s",
+			 (int)sizeof(r->content_type) - 1, line + 14);
 	return n;
 }
 
