@@ -10,6 +10,7 @@
 #include "runtime/dispatch.h"
 #include "tenancy/ratelimit.h"
 #include "util/log.h"
+#include "util/logfmt.h"
 #include "util/sanitize.h"
 
 #define SERVER_NAME "skybrokerd/" SKYBROKER_VERSION
@@ -55,7 +56,7 @@ static int handle_hello(struct request_ctx *rc)
 	const struct sb_hello_args *h = &request_ctx_request(rc)->u.hello;
 	const char *ops[_SB_OP_MAX];
 	struct sb_reply rep = {.op = SB_OP_HELLO};
-	char client[SB_MAX_CLIENT_NAME + 1];
+	char client[SB_MAX_CLIENT_NAME + 1], logged[LOGFMT_MAX(SB_MAX_CLIENT_NAME)];
 	uint64_t version = 0;
 	uint32_t n_ops = 0;
 
@@ -63,9 +64,9 @@ static int handle_hello(struct request_ctx *rc)
 		if (h->versions.v[i] == SB_PROTOCOL_VERSION)
 			version = SB_PROTOCOL_VERSION;
 	sanitize_for_log(client, sizeof(client), h->client);
+	logfmt_value(logged, sizeof(logged), h->client); /* one field, whatever the name holds */
 	if (version == 0) {
-		conn_log(c, LOG_NOTICE, "closing: client '%s' speaks no protocol version we know",
-			 client);
+		conn_log(c, LOG_NOTICE, "closing: no protocol version we know: client=%s", logged);
 		request_ctx_fail_fatal(rc, SB_ERR_UNSUPPORTED_VERSION,
 				       "no common protocol version (this broker speaks 1)");
 		return 0;
@@ -85,8 +86,7 @@ static int handle_hello(struct request_ctx *rc)
 		.max_request_frame = c->max_request_frame,
 		.max_reply_frame = c->max_reply_frame,
 	};
-	conn_log(c, LOG_INFO, "hello from '%s', protocol %llu", c->client,
-		 (unsigned long long)version);
+	conn_log(c, LOG_INFO, "hello: client=%s protocol=%llu", logged, (unsigned long long)version);
 	return request_ctx_reply_ok(rc, &rep);
 }
 
