@@ -2,9 +2,10 @@
 /* audit: one audit line per request, never a secret. */
 #include <stdio.h>
 
+#include "proto/limits.h"
 #include "runtime/audit.h"
 #include "util/log.h"
-#include "util/sanitize.h"
+#include "util/logfmt.h"
 
 static bool audit_enabled = true;
 
@@ -13,25 +14,39 @@ void audit_set_enabled(bool on)
 	audit_enabled = on;
 }
 
+/* Room for each value once escaped: a table or sub of plain ASCII always fits whole, and the
+ * line stays under the logger's 2 KiB (a longer escaped value is cut, still quoted). */
+#define AUDIT_NAME_MAX 64
+#define AUDIT_TABLE_MAX 512
+#define AUDIT_SUB_MAX 768
+#define AUDIT_TOKEN_MAX 80
+#define AUDIT_REQID_MAX LOGFMT_MAX(SB_MAX_REQUEST_ID)
+
 void audit_request(const struct audit_record *a)
 {
-	char table[128], sub[128], hash[80], reqid[160];
+	char tenant[AUDIT_NAME_MAX], op[AUDIT_NAME_MAX], outcome[AUDIT_NAME_MAX];
+	char table[AUDIT_TABLE_MAX], sub[AUDIT_SUB_MAX], hash[AUDIT_TOKEN_MAX];
+	char reqid[AUDIT_REQID_MAX];
 
 	if (!audit_enabled)
 		return;
-	/* Field values that came from a client or upstream are sanitized: no forged lines. */
-	sanitize_for_log(table, sizeof(table), a->table ? a->table : "-");
-	sanitize_for_log(sub, sizeof(sub), a->sub ? a->sub : "-");
-	sanitize_for_log(hash, sizeof(hash), a->token_hash ? a->token_hash : "-");
-	sanitize_for_log(reqid, sizeof(reqid), a->upstream_request_id ? a->upstream_request_id : "-");
+	/* Every value is one logfmt value (quoted and escaped when it must be): a sub or a table
+	 * name cannot add a field or a line. */
+	logfmt_value(tenant, sizeof(tenant), a->tenant);
+	logfmt_value(op, sizeof(op), a->op);
+	logfmt_value(table, sizeof(table), a->table ? a->table : "-");
+	logfmt_value(sub, sizeof(sub), a->sub ? a->sub : "-");
+	logfmt_value(hash, sizeof(hash), a->token_hash ? a->token_hash : "-");
+	logfmt_value(outcome, sizeof(outcome), a->outcome);
+	logfmt_value(reqid, sizeof(reqid), a->upstream_request_id ? a->upstream_request_id : "-");
 
 	/* The audit trail does not depend on --log-level; buffered (see log_buffer_printf). */
 	log_buffer_printf(LOG_INFO, true,
 			  "audit: conn=%llu uid=%u pid=%d%s tenant=%s op=%s id=%llu table=%s sub=%s "
 			  "token=%s outcome=%s upstream_request_id=%s latency_us=%llu",
 			  (unsigned long long)a->conn_id, (unsigned)a->peer->uid, (int)a->peer->pid,
-			  !a->peer_gone || peer_alive(a->peer) ? "" : "(exited)", a->tenant, a->op,
-			  (unsigned long long)a->id, table, sub, hash, a->outcome, reqid,
+			  !a->peer_gone || peer_alive(a->peer) ? "" : "(exited)", tenant, op,
+			  (unsigned long long)a->id, table, sub, hash, outcome, reqid,
 			  (unsigned long long)a->latency_usec);
 	/* No reply will be sent to flush it (the client is gone): write it now. */
 	if (a->peer_gone)

@@ -13,6 +13,10 @@
  *   audit: conn=7 uid=1000 pid=4242 tenant=acme op=get_records id=3 table=persons
  *          sub=U2abc token=1f2e3d4c5b6a outcome=ok upstream_request_id=... latency_us=812
  *
+ * Every value is one logfmt value (util/logfmt.h): bare when it is plain, else double-quoted
+ * with \" \\ \n \r \t and \xHH escapes, so a sub such as "U2x outcome=ok" is logged as
+ * sub="U2x outcome=ok" and a line has exactly one of each key. Absent values are "-".
+ *
  * Never a token, key or record value: the subject token appears only as a SHA-256 prefix that
  * the identity module computes. A pid the kernel reports as gone since accept (pidfd) is
  * printed as "pid=4242(exited)", so a reused pid is never attributed to the wrong process.

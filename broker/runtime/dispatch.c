@@ -9,7 +9,9 @@
 #include "runtime/conn.h"
 #include "runtime/dispatch.h"
 #include "tenancy/ratelimit.h"
+#include "util/clock.h"
 #include "util/log.h"
+#include "util/logfmt.h"
 #include "util/sanitize.h"
 
 #define SERVER_NAME "skybrokerd/" SKYBROKER_VERSION
@@ -55,7 +57,7 @@ static int handle_hello(struct request_ctx *rc)
 	const struct sb_hello_args *h = &request_ctx_request(rc)->u.hello;
 	const char *ops[_SB_OP_MAX];
 	struct sb_reply rep = {.op = SB_OP_HELLO};
-	char client[SB_MAX_CLIENT_NAME + 1];
+	char client[SB_MAX_CLIENT_NAME + 1], logged[LOGFMT_MAX(SB_MAX_CLIENT_NAME)];
 	uint64_t version = 0;
 	uint32_t n_ops = 0;
 
@@ -63,9 +65,9 @@ static int handle_hello(struct request_ctx *rc)
 		if (h->versions.v[i] == SB_PROTOCOL_VERSION)
 			version = SB_PROTOCOL_VERSION;
 	sanitize_for_log(client, sizeof(client), h->client);
+	logfmt_value(logged, sizeof(logged), h->client); /* one field, whatever the name holds */
 	if (version == 0) {
-		conn_log(c, LOG_NOTICE, "closing: client '%s' speaks no protocol version we know",
-			 client);
+		conn_log(c, LOG_NOTICE, "closing: no protocol version we know: client=%s", logged);
 		request_ctx_fail_fatal(rc, SB_ERR_UNSUPPORTED_VERSION,
 				       "no common protocol version (this broker speaks 1)");
 		return 0;
@@ -85,8 +87,7 @@ static int handle_hello(struct request_ctx *rc)
 		.max_request_frame = c->max_request_frame,
 		.max_reply_frame = c->max_reply_frame,
 	};
-	conn_log(c, LOG_INFO, "hello from '%s', protocol %llu", c->client,
-		 (unsigned long long)version);
+	conn_log(c, LOG_INFO, "hello: client=%s protocol=%llu", logged, (unsigned long long)version);
 	return request_ctx_reply_ok(rc, &rep);
 }
 
@@ -95,7 +96,7 @@ static int handle_hello(struct request_ctx *rc)
 /* A frame that does not decode: answer it (closing the connection when its id could not be
  * read or before hello), audit, count. */
 static void reject_undecodable(struct conn *c, const struct sb_request *req, bool id_known, int r,
-			       const struct sb_proto_error *e, uint64_t now)
+			       const struct sb_proto_error *e, uint64_t start_usec)
 {
 	bool fatal = c->state == CONN_HELLO || !id_known; /* anything wrong before hello closes */
 	uint64_t id = id_known ? req->id : 0;
@@ -109,7 +110,7 @@ static void reject_undecodable(struct conn *c, const struct sb_request *req, boo
 	conn_log(c, fatal ? LOG_NOTICE : LOG_INFO, "%srequest id=%llu rejected: %s",
 		 fatal ? "closing: " : "", (unsigned long long)id, msg);
 	conn_send_error(c, id, code, msg, fatal);
-	request_audit_undecoded(c, id, code, now);
+	request_audit_undecoded(c, id, code, start_usec);
 }
 
 /* The tenant's budget, before the handler looks at the subject token: a client cannot make
@@ -170,16 +171,18 @@ void dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
 	struct sb_request req = {0};
 	struct request_ctx *rc;
 	bool id_known = false;
-	uint64_t now = conn_set_now(c->set);
+	/* A latency is measured on the clock itself: the loop's cached time is the same at
+	 * both ends of a request answered in this callback. The loop's time does for the rest. */
+	uint64_t start = clock_now_usec(NULL), now = conn_set_now(c->set);
 	int r;
 
 	r = sb_request_decode(&req, payload, len, &id_known, &e);
 	if (r < 0) {
-		reject_undecodable(c, &req, id_known, r, &e, now);
+		reject_undecodable(c, &req, id_known, r, &e, start);
 		sb_request_done(&req);
 		return;
 	}
-	r = request_ctx_new(c, &req, now, &rc);
+	r = request_ctx_new(c, &req, start, &rc);
 	if (r < 0) {
 		conn_send_error(c, 0, SB_ERR_INTERNAL, "out of memory", true);
 		return;

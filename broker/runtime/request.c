@@ -11,6 +11,7 @@
 #include "runtime/conn.h"
 #include "runtime/request.h"
 #include "runtime/stats.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 struct request_ctx {
@@ -43,7 +44,8 @@ static void request_ctx_cancel(struct conn_pending *p)
 		rc->cancel(rc, rc->cancel_ud); /* may finish (free) rc */
 }
 
-int request_ctx_new(struct conn *c, struct sb_request *req, uint64_t now, struct request_ctx **ret)
+int request_ctx_new(struct conn *c, struct sb_request *req, uint64_t start_usec,
+		    struct request_ctx **ret)
 {
 	struct request_ctx *rc = calloc(1, sizeof(*rc));
 
@@ -56,7 +58,7 @@ int request_ctx_new(struct conn *c, struct sb_request *req, uint64_t now, struct
 	rc->tenant = tenant_ref(c->tenant);
 	rc->id = rc->req.id;
 	rc->op = rc->req.op;
-	rc->start_usec = now;
+	rc->start_usec = start_usec;
 	rc->conn = c;
 	rc->pending.cancel = request_ctx_cancel;
 	conn_pending_attach(c, &rc->pending);
@@ -139,7 +141,7 @@ static const char *nonempty(const char *s)
 static void audit_and_count(const struct conn *c, uint64_t id, enum sb_op op, bool ok,
 			    enum sb_errcode code, uint64_t start_usec, const struct request_ctx *rc)
 {
-	uint64_t now = conn_set_now(c->set);
+	uint64_t now = clock_now_usec(NULL); /* as the start: not the loop's cached time */
 	uint64_t latency = now > start_usec ? now - start_usec : 0;
 	const char *op_name = (int)op >= 0 ? sb_op_name(op) : NULL;
 	struct audit_record a = {

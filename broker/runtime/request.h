@@ -36,17 +36,20 @@ struct conn;
 
 /*
  * A decoded request on c (req is transferred: its zone moves into rc) becomes in flight on c.
- * now: when its frame was taken (the latency origin). 0 or -ENOMEM (req released).
+ * start_usec: when its frame was taken, from clock_now_usec(NULL) (the latency origin; the
+ * end is read from the same clock, never the loop's cached time). 0 or -ENOMEM (req
+ * released).
  */
-int request_ctx_new(struct conn *c, struct sb_request *req /* transferred */, uint64_t now,
-		    struct request_ctx **ret);
+int request_ctx_new(struct conn *c, struct sb_request *req /* transferred */,
+		    uint64_t start_usec, struct request_ctx **ret);
 
 /* The request broke the protocol badly enough to close the connection (before hello): one
  * error reply, then close once it is flushed. Audits and frees rc. */
 void request_ctx_fail_fatal(struct request_ctx *rc, enum sb_errcode code, const char *message);
 
 /* A frame that could not be decoded into a request: only the audit line and the counters
- * (the caller has replied). id: the request's id when it could be read, else 0. */
+ * (the caller has replied). id: the request's id when it could be read, else 0; start_usec
+ * as for request_ctx_new. */
 void request_audit_undecoded(const struct conn *c, uint64_t id, enum sb_errcode code,
 			     uint64_t start_usec);
 

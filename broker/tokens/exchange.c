@@ -15,6 +15,7 @@
 #include "util/jsonbound.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/logfmt.h"
 #include "util/sanitize.h"
 
 struct exchange_request {
@@ -327,15 +328,17 @@ static void finish_error(struct exchange_request *x, int r, const struct upstrea
 			 const char *prefix, const char *detail)
 {
 	struct error_detail err = { 0 };
-	char fp[HASH_FINGERPRINT_LEN + 1];
+	char fp[HASH_FINGERPRINT_LEN + 1], reqid[LOGFMT_MAX(ERROR_DETAIL_REQUEST_ID_MAX)];
 
 	if (resp)
 		error_detail_set_upstream(&err, resp->status, resp->request_id);
 	(void)error_detail_set(&err, r, "%s%s", prefix, detail ? detail : "");
+	logfmt_value(reqid, sizeof(reqid), err.request_id);
 	/* the same fingerprint as the audit line's token=..., so the two can be joined */
 	log_printf(LOG_WARNING, "tenant=%s exchange (%s) for token=%s failed: %s%s%s",
 		   x->tenant, x_mode_name(x), hash_fingerprint_of_digest(x->claims->hash, fp),
-		   err.message, err.request_id[0] ? " request_id=" : "", err.request_id);
+		   err.message, err.request_id[0] ? " request_id=" : "",
+		   err.request_id[0] ? reqid : "");
 	x->done(x, r, NULL, &err, x->userdata);
 }
 
@@ -429,6 +432,7 @@ static void finish_reply(struct exchange_request *x, const struct upstream_respo
 {
 	_cleanup_(token_reply_freep) json_t *body = NULL;
 	_cleanup_(skyflow_token_unrefp) struct skyflow_token *tok = NULL;
+	char reqid[LOGFMT_MAX(UPSTREAM_MAX_REQUEST_ID)];
 	struct token_reply tr;
 	int r;
 
@@ -448,9 +452,10 @@ static void finish_reply(struct exchange_request *x, const struct upstream_respo
 			     "token endpoint issued an already expired token", NULL);
 		return;
 	}
+	logfmt_value(reqid, sizeof(reqid), resp->request_id);
 	log_printf(LOG_INFO, "tenant=%s exchange (%s) ok: expires in %lld s%s%s", x->tenant,
 		   x_mode_name(x), (long long)(tok->expires_at - x->now),
-		   resp->request_id[0] ? ", request_id=" : "", resp->request_id);
+		   resp->request_id[0] ? ", request_id=" : "", resp->request_id[0] ? reqid : "");
 	x->done(x, 0, tok, NULL, x->userdata);
 }
 
