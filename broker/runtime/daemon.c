@@ -97,9 +97,10 @@ static void readiness_changed(void *userdata)
 
 /* ---------------------------------------------------------------- tenants */
 
+/* v may be NULL (a build that failed left nothing), whatever n says. */
 static void tenants_free(struct tenant **v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; v && i < n; i++)
 		tenant_unref(v[i]);
 	free(v);
 }
