@@ -262,7 +262,9 @@ static void conn_flush_now(struct conn *c)
 	conn_settle(c);
 }
 
-void conn_send_error(struct conn *c, uint64_t id, int code, const char *message, bool fatal)
+/* conn_send_error, counting a fatal error as ev. */
+static void conn_send_error_as(struct conn *c, uint64_t id, int code, const char *message,
+			       bool fatal, enum stats_conn_event ev)
 {
 	int r;
 
@@ -276,10 +278,15 @@ void conn_send_error(struct conn *c, uint64_t id, int code, const char *message,
 	}
 	if (fatal) {
 		c->state = CONN_DRAINING;
-		stats_conn_event(STATS_CONN_CLOSED_PROTOCOL_ERROR);
+		stats_conn_event(ev);
 		conn_arm_timer(c, conn_now(c) + CONN_DRAIN_TIMEOUT_USEC);
 	}
 	conn_output_added(c);
+}
+
+void conn_send_error(struct conn *c, uint64_t id, int code, const char *message, bool fatal)
+{
+	conn_send_error_as(c, id, code, message, fatal, STATS_CONN_CLOSED_PROTOCOL_ERROR);
 }
 
 /* Decodes and dispatches every whole frame the buffers allow. */
@@ -454,6 +461,7 @@ static void conn_free(struct conn *c)
 	sb_buf_free(&c->out);
 	peer_done(&c->peer);
 	tenant_unref(c->tenant);
+	free(c->socket);
 	free(c);
 }
 
@@ -482,7 +490,8 @@ static void conn_set_remove(struct conn_set *s, struct conn *c)
 }
 
 int conn_new(struct conn_set *s, int fd, struct peer *peer, struct tenant *tenant, bool admin,
-	     const struct conn_limits *limits, conn_frame_handler on_frame, struct conn **ret)
+	     const char *socket, const struct conn_limits *limits, conn_frame_handler on_frame,
+	     struct conn **ret)
 {
 	_cleanup_(conn_abandonp) struct conn *c = NULL;
 	int r;
@@ -516,6 +525,9 @@ int conn_new(struct conn_set *s, int fd, struct peer *peer, struct tenant *tenan
 	c->accepted_usec = c->last_request_usec = conn_now(c);
 	sb_buf_init(&c->in, SB_MAX_HELLO_FRAME + SB_FRAME_HEADER_SIZE);
 	sb_buf_init(&c->out, (size_t)(c->max_inflight + 1) * reply_slot(c));
+	c->socket = strdup(socket);
+	if (!c->socket)
+		return -ENOMEM;
 
 	r = conn_watch(c);
 	if (r < 0)
@@ -732,14 +744,24 @@ void conn_set_begin_drain(struct conn_set *s)
 	conn_set_maybe_quiet(s);
 }
 
-void conn_set_cancel_all(struct conn_set *s)
+/* The open connections, each with a reference, into *ret (caller unrefs each and frees):
+ * what closes connections, or may, works on this copy. Returns how many (0 out of memory). */
+static size_t conn_set_snapshot(struct conn_set *s, struct conn ***ret)
 {
 	size_t k = 0;
-	_cleanup_free_ struct conn **v = calloc(s->n_conns ? s->n_conns : 1, sizeof(*v));
+	struct conn **v = calloc(s->n_conns ? s->n_conns : 1, sizeof(*v));
 
-	/* Cancelling may close connections (a failed write): work on a referenced copy. */
 	for (struct conn *c = s->conns; v && c; c = c->next)
 		v[k++] = conn_ref(c);
+	*ret = v;
+	return k;
+}
+
+void conn_set_cancel_all(struct conn_set *s)
+{
+	_cleanup_free_ struct conn **v = NULL;
+	size_t k = conn_set_snapshot(s, &v);
+
 	for (size_t i = 0; i < k; i++) {
 		conn_cancel_pending(v[i]);
 		/* the loop exits next: write the shutting_down replies now (the deferred source
@@ -747,4 +769,29 @@ void conn_set_cancel_all(struct conn_set *s)
 		conn_flush_now(v[i]);
 		conn_unref(v[i]);
 	}
+}
+
+size_t conn_set_revoke(struct conn_set *s, conn_set_admits admits, void *userdata,
+		       const char *message)
+{
+	_cleanup_free_ struct conn **v = NULL;
+	size_t k = conn_set_snapshot(s, &v), n = 0;
+
+	if (!v)
+		log_error("out of memory: the open connections were not re-checked");
+	for (size_t i = 0; i < k; i++) {
+		struct conn *c = v[i];
+
+		if (conn_is_open(c) && !admits(c, userdata)) {
+			conn_log(c, LOG_NOTICE, "closing: %s", message);
+			/* the error goes out alone: draining, the cancelled requests' replies are
+			 * dropped */
+			conn_send_error_as(c, 0, SB_ERR_FORBIDDEN, message, true,
+					   STATS_CONN_CLOSED_REVOKED);
+			conn_cancel_pending(c);
+			n++;
+		}
+		conn_unref(c);
+	}
+	return n;
 }

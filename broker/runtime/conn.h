@@ -62,7 +62,8 @@ struct conn_pending {
  * payload is borrowed for the call; the handler may close c. */
 typedef void (*conn_frame_handler)(struct conn *c, const uint8_t *payload, size_t len);
 
-/* Limits fixed at accept (a reload applies to new connections). */
+/* Limits fixed at accept (a reload applies to new connections; one that no longer admits an
+ * open connection closes it: conn_set_revoke). */
 struct conn_limits {
 	size_t max_request_frame;
 	size_t max_reply_frame;
@@ -78,6 +79,7 @@ struct conn {
 	int fd;
 	enum conn_state state;
 	bool admin;
+	char *socket; /* owned: the key of the listener it came on (listeners_pick) */
 	struct peer peer;
 	struct tenant *tenant;    /* reference; NULL on the admin socket */
 	const char *tenant_label; /* tenant name or "@admin", for logs */
@@ -148,15 +150,27 @@ bool conn_set_draining(const struct conn_set *s);
 /* Shutdown deadline: cancels everything in flight and writes what can be written now. */
 void conn_set_cancel_all(struct conn_set *s);
 
+/* Whether c, open and borrowed for the call, is still admitted (by a new configuration). */
+typedef bool (*conn_set_admits)(const struct conn *c, void *userdata);
+/*
+ * After a reload: each open connection that admits() no longer admits is sent one fatal
+ * error (id 0, forbidden, message, a static string) and closed once it is flushed; what it
+ * has in flight is cancelled, unanswered. One line per connection is logged. Returns how many.
+ */
+size_t conn_set_revoke(struct conn_set *s, conn_set_admits admits, void *userdata,
+		       const char *message);
+
 /* ---------------------------------------------------------------- one connection */
 
 /*
  * Takes an accepted, admitted socket (fd is transferred, peer too) whose slot was reserved
  * with conn_set_reserve, and starts serving it. tenant: reference taken, NULL for admin.
+ * socket: the key of the listener it came on (copied), for the re-check after a reload.
  * Returns 0 or -errno (fd, peer and the slot released).
  */
 int conn_new(struct conn_set *s, int fd, struct peer *peer, struct tenant *tenant, bool admin,
-	     const struct conn_limits *limits, conn_frame_handler on_frame, struct conn **ret);
+	     const char *socket, const struct conn_limits *limits, conn_frame_handler on_frame,
+	     struct conn **ret);
 
 struct conn *conn_ref(struct conn *c);
 struct conn *conn_unref(struct conn *c);

@@ -97,9 +97,10 @@ static void readiness_changed(void *userdata)
 
 /* ---------------------------------------------------------------- tenants */
 
+/* v may be NULL (a build that failed left nothing), whatever n says. */
 static void tenants_free(struct tenant **v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; v && i < n; i++)
 		tenant_unref(v[i]);
 	free(v);
 }
@@ -206,8 +207,26 @@ int daemon_load_config(const char *path, struct broker_config **ret)
 	return r;
 }
 
+/*
+ * Whether an open connection is still admitted by the configuration just applied: a new
+ * connection of its peer on the same socket would get a tenant of the same name. A tenant
+ * removed, moved to another socket, or no longer admitting the peer (or now preceded by one
+ * that does) fails it. The admin socket's rule does not depend on the configuration.
+ */
+static bool still_admitted(const struct conn *c, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct tenant *t;
+
+	if (c->admin)
+		return true;
+	t = listeners_pick(d->listeners, c->socket, &c->peer);
+	return t && strcmp(tenant_name(t), tenant_name(c->tenant)) == 0;
+}
+
 static void daemon_reload(struct daemon *d)
 {
+	size_t revoked;
 	struct broker_config *nc = NULL;
 	struct tenant **nt = NULL;
 	uint64_t mono = clock_now_usec(d->event);
@@ -245,8 +264,11 @@ static void daemon_reload(struct daemon *d)
 	d->n_tenants = nc->n_tenants;
 	apply_runtime_settings(nc, daemon_log_level_locked);
 	test_ready_delay_start(d);
-	log_info("reloaded: %zu tenant(s); open connections keep their configuration",
-		 d->n_tenants);
+	revoked = conn_set_revoke(d->conns, still_admitted, d,
+				  "no longer admitted after a configuration reload");
+	log_info("reloaded: %zu tenant(s); %zu open connection(s) no longer admitted closed, "
+		 "the others keep their configuration",
+		 d->n_tenants, revoked);
 	d->ready_sent = false;
 	ready_check(NULL, d);
 }

@@ -272,7 +272,16 @@ static void accept_one(struct listener *l, int cfd)
 		refuse(cfd, &peer, SB_ERR_RATE_LIMITED, "too many connections for this uid");
 		return;
 	}
-	(void)conn_new(ls->conns, cfd, &peer, t, l->admin, &ls->limits, ls->on_frame, NULL);
+	(void)conn_new(ls->conns, cfd, &peer, t, l->admin, l->key, &ls->limits, ls->on_frame,
+		       NULL);
+}
+
+struct tenant *listeners_pick(const struct listeners *ls, const char *key, const struct peer *p)
+{
+	for (const struct listener *l = ls->list; l; l = l->next)
+		if (!l->admin && strcmp(l->key, key) == 0)
+			return admission_pick(l->tenants, l->n_tenants, p);
+	return NULL;
 }
 
 static int listener_accept_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)

@@ -71,6 +71,11 @@ int listeners_apply(struct listeners *ls, const struct broker_config *config,
  * until a connection closes or a short retry delay passes, whatever this says. */
 void listeners_set_accepting(struct listeners *ls, bool on);
 
+/* The tenant a new connection of peer p on the tenant socket whose key is key (struct
+ * listener) would be admitted to now, or NULL (no such socket, or nobody there admits p).
+ * Borrowed until the next apply. For the re-check of open connections after a reload. */
+struct tenant *listeners_pick(const struct listeners *ls, const char *key, const struct peer *p);
+
 /* The first listener (then ->next), borrowed until the next apply: for tests and logs. */
 const struct listener *listeners_first(const struct listeners *ls);
 

@@ -18,6 +18,7 @@ static const char *const conn_event_names[] = {
 	[STATS_CONN_CLOSED_HELLO_TIMEOUT] = "closed_hello_timeout",
 	[STATS_CONN_CLOSED_IDLE_TIMEOUT] = "closed_idle_timeout",
 	[STATS_CONN_CLOSED_PROTOCOL_ERROR] = "closed_protocol_error",
+	[STATS_CONN_CLOSED_REVOKED] = "closed_revoked",
 };
 
 static struct {

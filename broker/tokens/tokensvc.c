@@ -562,9 +562,11 @@ static int tsvc_jwks_new(struct tsvc_tenant *ts, const struct tenant_config *tc,
 	return 0;
 }
 
-/* Credentials: needed to sign in ctx mode, optional for sts. Missing or bad credentials make
- * the tenant not ready ("credentials"); the tenant is still built. */
-static void tsvc_credentials_load(struct tsvc_tenant *ts, const struct tenant_config *tc)
+/* Credentials: needed to sign in ctx mode, optional for sts. At start, missing or bad
+ * credentials make the tenant not ready ("credentials"); the tenant is still built. On a
+ * reload (a previous generation exists) they fail the tenant, and with it the whole reload:
+ * the previous configuration and its key stay in force. 0 or -errno (logged). */
+static int tsvc_credentials_load(struct tsvc_tenant *ts, const struct tenant_config *tc)
 {
 	char why[512];
 	int r;
@@ -573,12 +575,15 @@ static void tsvc_credentials_load(struct tsvc_tenant *ts, const struct tenant_co
 		r = credentials_load(tc->credentials_file, NULL, &ts->creds, why, sizeof(why));
 		if (r < 0) {
 			log_error("tenant=%s: %s", ts->name, why);
+			if (tenant_previous(ts->t))
+				return r;
 			(void)tenant_set_not_ready(ts->t, "credentials", why);
 		}
 	} else if (tc->exchange == CONFIG_EXCHANGE_CTX) {
 		(void)tenant_set_not_ready(ts->t, "credentials",
 					   "exchange = ctx needs a credentials file");
 	}
+	return 0;
 }
 
 /* ctx mode: the message refusing a token that carries none of the context claims. */
@@ -654,7 +659,9 @@ static int tsvc_tenant_new(struct tenant *t, sd_event *event, struct tsvc_tenant
 	r = tsvc_jwks_new(ts, tc, event, &http);
 	if (r < 0)
 		return r;
-	tsvc_credentials_load(ts, tc);
+	r = tsvc_credentials_load(ts, tc);
+	if (r < 0)
+		return r;
 	r = tokencache_new(&ccfg, &ts->cache);
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "tenant=%s: cannot create the token cache", ts->name);

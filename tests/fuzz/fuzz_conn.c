@@ -525,7 +525,7 @@ static void open_conn(int fd, unsigned flags, struct tenant **ret_tenant,
 	}
 	if (conn_set_reserve(fz.set, peer.uid, admin) != CONN_SET_ADMITTED)
 		fail("no connection slot: a previous connection did not give its slot back");
-	if (conn_new(fz.set, fd, &peer, t, admin, limits, dispatch_frame, NULL) < 0)
+	if (conn_new(fz.set, fd, &peer, t, admin, "fuzz", limits, dispatch_frame, NULL) < 0)
 		fail("conn_new");
 	*ret_tenant = t;
 }

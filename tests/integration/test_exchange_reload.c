@@ -5,7 +5,8 @@
  * so that the completion drops the last reference to the replaced tenant (review finding 2):
  * the completion must not touch the freed tenant. Once with the STS call delayed at the
  * emulator, once with an unknown-kid JWKS refetch delayed. The daemon serves on and exits
- * cleanly (status 0, no sanitizer report under the asan preset).
+ * cleanly (status 0, no sanitizer report under the asan preset). And a reload whose
+ * credentials file does not parse, which must keep the old configuration (issue 9, item 4).
  */
 #include <sys/socket.h>
 #include <unistd.h>
@@ -96,12 +97,91 @@ static void test_reload_during_jwks_refetch(void **state)
 	free(t0);
 }
 
+/* The whole file at path (malloc'd, NUL-terminated). */
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *text = calloc(1, 65536);
+	size_t n;
+
+	assert_non_null(f);
+	assert_non_null(text);
+	n = fread(text, 1, 65535, f);
+	fclose(f);
+	assert_true(n > 0 && n < 65535);
+	return text;
+}
+
+/* Sends SIGHUP and waits for the reload's end: READY=1 with its STATUS= line. */
+static void reload_and_wait(struct sbt_daemon *d, const char *ready_status)
+{
+	sbt_daemon_kill(d, SIGHUP);
+	assert_int_equal(sbt_daemon_wait_notify(d, "RELOADING=1", SBT_TIMEOUT_MS), 0);
+	assert_int_equal(sbt_daemon_wait_notify(d, ready_status, SBT_TIMEOUT_MS), 0);
+}
+
+/* An exchange for a new subject on a new connection (the current tenant generation) signs a
+ * new assertion with the tenant's key: it succeeds and costs one call upstream. */
+static void exchange_signed_now(struct sbt_daemon *d, const char *sub)
+{
+	struct sbt_client *c = xd_client(d->socket);
+	char *t = xd_mint(&E, sub, "Viewer", 600, NULL);
+	long before = xe_count(&E, "POST /v1/auth/sa/oauth/token");
+	struct sb_reply rep;
+
+	assert_int_equal(xd_health(c, NULL, 0), 1);
+	xd_exchange(c, t, &rep);
+	assert_true(rep.ok);
+	sb_reply_done(&rep);
+	assert_int_equal(xe_count(&E, "POST /v1/auth/sa/oauth/token"), before + 1);
+	free(t);
+	sbt_client_free(c);
+}
+
+/*
+ * Issue 9, item 4: a reload whose credentials file does not parse is refused as a whole. The
+ * old configuration and its key stay in force (a new connection still exchanges), the log
+ * says why, and READY=1 follows RELOADING=1 with a STATUS= saying the reload failed. Once the
+ * file is good again, the next reload applies.
+ */
+static void test_reload_broken_credentials_kept(void **state)
+{
+	struct sbt_daemon d;
+	struct xe_emu e = E; /* the emulator, with a credentials file of this test's own */
+	char conf[8192], *good;
+	size_t len;
+
+	sbt_daemon_init(&d);
+	sbt_path(e.credentials, sizeof(e.credentials), &d, "sa.json");
+	good = read_text(E.credentials);
+	sbt_write_file(e.credentials, good, 0600);
+	len = xd_broker(conf, sizeof(conf), &d, NULL);
+	(void)xd_tenant(conf, sizeof(conf), len, &e, "acme", "ctx", NULL, NULL);
+	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
+	exchange_signed_now(&d, "U2credsbefore");
+
+	sbt_write_file(e.credentials, "garbage{", 0600);
+	reload_and_wait(&d, "READY=1\nSTATUS=reload failed");
+	assert_true(sbt_log_contains(&d, "tenant=acme: credentials: not a JSON document"));
+	assert_true(sbt_log_contains(&d, "reload failed: keeping the previous configuration"));
+	assert_false(sbt_log_contains(&d, "reloaded:"));
+	exchange_signed_now(&d, "U2credsafter");
+
+	sbt_write_file(e.credentials, good, 0600);
+	reload_and_wait(&d, "READY=1\nSTATUS=serving");
+	assert_true(sbt_log_contains(&d, "reloaded: 1 tenant(s)"));
+	exchange_signed_now(&d, "U2credsfixed");
+	free(good);
+	xd_stop_clean(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reload_during_exchange),
 		cmocka_unit_test(test_reload_during_exchange_ctx),
 		cmocka_unit_test(test_reload_during_jwks_refetch),
+		cmocka_unit_test(test_reload_broken_credentials_kept),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
