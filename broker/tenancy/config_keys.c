@@ -138,18 +138,27 @@ static int split_list(struct config_parser *p, const struct config_key *k, const
 }
 
 PARSER_TYPES(parse_strv, struct config_strv, void);
-/* A comma/space separated list of names (at most CONFIG_MAX_LIST, each SB_MAX_NAME_LEN). */
+/*
+ * A non-empty comma/space separated list of names (at most CONFIG_MAX_LIST, each
+ * SB_MAX_NAME_LEN). Empty ("key =", "key = ,") is an error, as for the id lists: an unset
+ * list turns a check off (audience: any aud; allow_tables: any table), so a list given
+ * empty, a value lost to a typo or an unset variable, must not silently mean the same.
+ */
 static int parse_strv(struct config_parser *p, const struct config_key *k, const char *value,
 		      void *field, void *aux, bool append)
 {
 	struct config_strv *sv = field;
+	size_t before;
 	int r;
 
 	if (!append)
 		config_strv_done(sv);
+	before = sv->n;
 	r = split_list(p, k, value, sv);
 	if (r < 0)
 		return r;
+	if (sv->n == before)
+		return config_key_error(p, k, -EINVAL, "empty list");
 	for (size_t i = 0; i < sv->n; i++) {
 		if (strlen(sv->v[i]) > SB_MAX_NAME_LEN)
 			return config_key_error(p, k, -EINVAL, "entry too long");
