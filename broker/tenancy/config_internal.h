@@ -8,6 +8,7 @@
  *   config_values.c   value parsers (config_parse_*), lists, names, ids, the system hooks
  *   config_keys.c     the key tables, one parse function per value type, defaults and the
  *                     validation of a whole config
+ *   config_checks.c   what a URL or a file a key names must be (libcurl's URL parser, stat)
  *   config_env.c      the environment fallback (config_from_env)
  *   config_print.c    the effective configuration for --check-config (config_print)
  * Adding a key is one row in a table of config_keys.c (and a line in config_print.c).
@@ -137,6 +138,33 @@ int config_handle_key(struct config_parser *p, const char *name, const char *val
  * is an error naming its line. */
 int config_load_buffer(const char *name, const char *text, size_t len, FILE *err,
 		       struct broker_config **ret);
+
+/* ---------------------------------------------------------------- checks (config_checks.c) */
+
+#define CONFIG_MAX_STRING 4096u /* longest string value */
+
+/*
+ * value (at most CONFIG_MAX_STRING bytes) is an http:// or https:// URL that libcurl's URL
+ * parser takes as it is (no default scheme), with a host and without userinfo (a user name,
+ * a password). Reports through p (config_url_for_message: no password is ever echoed);
+ * returns 0, -EINVAL or -ENOMEM.
+ */
+int config_check_url(struct config_parser *p, const struct config_key *k, const char *value);
+/* url for a message, into buf (size bytes): whatever precedes its last '@' after "://" shown
+ * as "***" (a password, maybe malformed), sanitised. Returns buf. */
+const char *config_url_for_message(const char *url, char *buf, size_t size);
+/* path is absolute and names a regular file the daemon can read (through the system hooks);
+ * *ret gets its stat. Reports through p; returns 0 or a negative errno. */
+int config_check_readable_file(struct config_parser *p, const struct config_key *k,
+			       const char *path, struct stat *ret);
+/*
+ * A credentials_file value: an absolute path, or a name under $CREDENTIALS_DIRECTORY,
+ * resolved into path (size bytes); *ret_in_dir: whether it lies in that directory. The file
+ * must be a readable regular file and, outside that directory (whose permissions the
+ * service manager owns), private to its owner. Reports through p; 0 or a negative errno.
+ */
+int config_check_credentials(struct config_parser *p, const struct config_key *k,
+			     const char *value, char *path, size_t size, bool *ret_in_dir);
 
 /* ---------------------------------------------------------------- keys (config_keys.c) */
 

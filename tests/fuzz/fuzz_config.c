@@ -11,8 +11,9 @@
  * --check-config does) to a text that loads again and prints the same.
  *
  * The harness never depends on the machine: user and group names resolve through a fixed
- * table instead of NSS, and credentials files are "stat"ed in a fixed table instead of the
- * file system (config_set_sys), so it is fast, deterministic, and touches no real file.
+ * table instead of NSS, and credentials files and ca_file are "stat"ed in a fixed table
+ * instead of the file system (config_set_sys), so it is fast, deterministic, and touches no
+ * real file.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -74,6 +75,7 @@ static const struct fake_file {
 	{"/fuzz/loose.json", S_IFREG | 0644},                    /* readable by others */
 	{"/fuzz/unreadable.json", S_IFREG | 0600},               /* access() fails */
 	{"/fuzz/dir", S_IFDIR | 0700},                           /* not a regular file */
+	{"/fuzz/ca.pem", S_IFREG | 0644},                        /* a ca_file */
 };
 
 static int fake_stat(const char *path, struct stat *ret)

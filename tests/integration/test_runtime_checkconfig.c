@@ -196,6 +196,36 @@ static void test_other_errors(void **state)
 	expect_error("[tenant.acme\nfoo\n", NULL, "1:", "syntax error");
 }
 
+/* Values --check-config used to pass (issue 9): a missing ca_file, a URL without a host, a
+ * URL with a password, which it printed in full. */
+static void test_broken_values(void **state)
+{
+	const char *argv[] = {sbt_daemon_path(), "--check-config", "--no-config", NULL};
+	const char *env[] = {"DESCOPE_PROJECT_ID=P2env", "SKYFLOW_VAULT_URL_IDENTIFIER=ebfc9bee4242",
+			     "SKYFLOW_VAULT_ID=v9", "SKYFLOW_SERVICE_ACCOUNT_ID=sa9",
+			     "SKYBROKER_ALLOW_UIDS=1000",
+			     "SKYFLOW_STS_URL=https://user:s3cretpass@sts.example.com/v1", NULL};
+	char text[4096];
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "[tenant.acme]\n%ssts_url = https://sts.example.com\nservice_account_id = sa\n"
+		 "ca_file = /nonexistent\njwks_url = https://\n",
+		 tenant_body);
+	expect_error(text, NULL, "8:", "ca_file: /nonexistent: No such file or directory");
+	assert_non_null(strstr(out, ":9: jwks_url: 'https://' is not a valid URL"));
+	snprintf(text, sizeof(text),
+		 "[tenant.acme]\n%ssts_url = https://user:s3cretpass@sts.example.com/v1\n"
+		 "service_account_id = sa\n",
+		 tenant_body);
+	expect_error(text, NULL, "6:", "sts_url: 'https://***@sts.example.com/v1' has a user name");
+	assert_null(strstr(out, "s3cretpass"));
+	/* the same from the environment */
+	assert_int_equal(sbt_run(argv, env, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "environment: SKYFLOW_STS_URL: sts_url: 'https://***@"));
+	assert_null(strstr(out, "s3cretpass"));
+}
+
 static void test_environment_fallback(void **state)
 {
 	const char *argv[] = {sbt_daemon_path(), "--check-config", "--no-config", NULL};
@@ -284,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_missing_credentials),
 		cmocka_unit_test(test_group_readable_credentials),
 		cmocka_unit_test(test_other_errors),
+		cmocka_unit_test(test_broken_values),
 		cmocka_unit_test(test_environment_fallback),
 		cmocka_unit_test(test_sample_config_is_valid),
 		cmocka_unit_test(test_environment_daemon),

@@ -3,7 +3,12 @@
 /*
  *  - an empty list turned a check off: "audience =" (or "audience = ,") loaded as no audience
  *    at all, so any aud passed; "allow_tables =" as any table. An empty list is now an error,
- *    as it was for allow_uids and allow_gids, in a file and in the environment.
+ *    as it was for allow_uids and allow_gids, in a file and in the environment;
+ *  - --check-config let broken values through: "ca_file = /nonexistent" (no tenant could
+ *    ever get ready), "jwks_url = https://" (no host); URLs are now parsed by libcurl's URL
+ *    API and need a host, ca_file must be an absolute path to a readable regular file;
+ *  - a URL with a user name and password loaded and --check-config printed it in full: a
+ *    URL with userinfo is now an error, and no message echoes the password.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -31,9 +38,11 @@ static char errbuf[16384];
 
 static int load(const char *text, struct broker_config **ret)
 {
-	FILE *f = fmemopen(errbuf, sizeof(errbuf), "w");
+	FILE *f;
 	int r;
 
+	memset(errbuf, 0, sizeof(errbuf));
+	f = fmemopen(errbuf, sizeof(errbuf), "w");
 	assert_non_null(f);
 	r = config_load_string("t.conf", text, f, ret);
 	fclose(f);
@@ -46,7 +55,7 @@ static void expect_error(const char *text, const char *want)
 	struct broker_config *c = (struct broker_config *)1;
 
 	if (load(text, &c) >= 0 || !strstr(errbuf, want))
-		print_message("loaded: %s; messages:\n%s", c ? "yes" : "no", errbuf);
+		print_message("%s\nloaded: %s; messages:\n%s", text, c ? "yes" : "no", errbuf);
 	assert_null(c);
 	assert_non_null(strstr(errbuf, want));
 }
@@ -94,6 +103,7 @@ static int load_env(const char *var, const char *value, struct broker_config **r
 	setenv("SKYBROKER_ALLOW_UIDS", "0", 1);
 	if (var)
 		setenv(var, value, 1);
+	memset(errbuf, 0, sizeof(errbuf));
 	f = fmemopen(errbuf, sizeof(errbuf), "w");
 	assert_non_null(f);
 	r = config_from_env(f, ret);
@@ -171,12 +181,197 @@ static void test_unset_lists_still_load_and_print_loadably(void **state)
 	assert_int_equal(e->tenants[0].audience.n, 2);
 }
 
+
+/* ---------------------------------------------------------------- 7. broken values */
+
+static char tmpdir[] = "/tmp/test_config_hardening.XXXXXX";
+static char ca_path[sizeof(tmpdir) + 16];
+
+static int setup(void **state)
+{
+	FILE *f;
+
+	(void)state;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	snprintf(ca_path, sizeof(ca_path), "%s/ca.pem", tmpdir);
+	f = fopen(ca_path, "we");
+	if (!f)
+		return -1;
+	fputs("-----BEGIN CERTIFICATE-----\n", f);
+	fclose(f);
+	return chmod(ca_path, 0600);
+}
+
+static int teardown(void **state)
+{
+	char cmd[sizeof(tmpdir) + 16];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "%s", tmpdir);
+	unlink(ca_path);
+	return rmdir(cmd);
+}
+
+/* A valid tenant with `line` on line 2 of the file (and no other vault_url or sts_url when
+ * it sets one), into buf. */
+static const char *with_line(char *buf, size_t size, const char *line)
+{
+	snprintf(buf, size,
+		 "[tenant.a]\n%s\n"
+		 "descope_project_id = P1\nvault_id = v1\nservice_account_id = sa1\n"
+		 "allow_uids = 1000\n%s%s",
+		 line, strncmp(line, "vault_url", 9) ? "vault_url = https://v.example.com\n" : "",
+		 strncmp(line, "sts_url", 7) ? "sts_url = https://sts.example.com\n" : "");
+	return buf;
+}
+
+static void test_urls_without_a_host_are_refused(void **state)
+{
+	static const char *const bad[] = {
+		"jwks_url = https://",          /* used to load */
+		"jwks_url = https:///jwks.json", /* used to load */
+		"vault_url = https://:443",     /* used to load */
+		"descope_base_url = https://?x", /* used to load */
+		"sts_url = https:// x",
+		"sts_url = https://sts.example.com:99999/t", /* used to load */
+		"sts_url = https://[::1/t",                  /* used to load */
+	};
+	char text[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "t.conf:2: %.*s:", (int)strcspn(bad[i], " "), bad[i]);
+		expect_error(with_line(text, sizeof(text), bad[i]), want);
+	}
+	expect_env_error("SKYBROKER_JWKS_URL", "https://", "environment: SKYBROKER_JWKS_URL: "
+							   "jwks_url:");
+	expect_env_error("SKYFLOW_STS_URL", "https://", "environment: SKYFLOW_STS_URL: sts_url:");
+}
+
+static void test_good_urls_still_load(void **state)
+{
+	_cleanup_(config_unrefp) struct broker_config *c = NULL, *e = NULL;
+	char text[1024];
+
+	(void)state;
+	assert_int_equal(load(with_line(text, sizeof(text),
+					"jwks_url = https://[::1]:8443/p/.well-known/jwks.json\n"
+					"descope_base_url = https://auth.example.com:8443/base/\n"
+					"insecure_http = yes\n"
+					"issuer = http://127.0.0.1:1/x"),
+			      &c),
+			 0);
+	assert_string_equal(c->tenants[0].descope_base_url, "https://auth.example.com:8443/base");
+	assert_int_equal(load_env("SKYBROKER_JWKS_URL", "https://a.example.com/j?k=v", &e), 0);
+	assert_string_equal(e->tenants[0].jwks_url, "https://a.example.com/j?k=v");
+}
+
+static void test_urls_with_userinfo_are_refused_without_echo(void **state)
+{
+	static const char *const bad[] = {
+		"sts_url = https://user:s3cretpass@sts.example.com/x", /* used to load */
+		"jwks_url = https://s3cretpass@a.example.com/jwks",    /* used to load */
+		"vault_url = https://:s3cretpass@v.example.com",       /* used to load */
+		"sts_url = https://user:s3cretpass@",
+		"sts_url = https://user:s3cretpass@ho st/x",
+		"sts_url = https://user:s3cret/pass@host/x",
+		"sts_url = https:/user:s3cretpass@host/x",
+		"sts_url = ftp://user:s3cretpass@host/x",
+		"sts_url = https://user:s3cretpass@host:99999/x",
+	};
+	static const char *const env[][2] = {
+		{"SKYFLOW_STS_URL", "https://u:s3cretpass@sts.example.com"},
+		{"SKYFLOW_VAULT_URL", "https://u:s3cretpass@v.example.com"},
+		{"DESCOPE_BASE_URL", "https://u:s3cretpass@d.example.com"},
+		{"SKYBROKER_JWKS_URL", "https://u:s3cretpass@j.example.com/jwks"},
+	};
+	char text[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "t.conf:2: %.*s:", (int)strcspn(bad[i], " "), bad[i]);
+		expect_error(with_line(text, sizeof(text), bad[i]), want);
+		if (strstr(errbuf, "s3cret") || strstr(errbuf, "user:"))
+			print_message("%s\n", errbuf);
+		assert_null(strstr(errbuf, "s3cret"));
+		assert_null(strstr(errbuf, "user:"));
+	}
+	/* the well-formed ones say why, and show where the userinfo was */
+	expect_error(with_line(text, sizeof(text), bad[0]),
+		     "sts_url: 'https://***@sts.example.com/x' has a user name or password");
+	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "environment: %s: ", env[i][0]);
+		expect_env_error(env[i][0], env[i][1], want);
+		assert_null(strstr(errbuf, "s3cret"));
+	}
+}
+
+static void test_ca_file_must_be_a_readable_file(void **state)
+{
+	_cleanup_(config_unrefp) struct broker_config *c = NULL;
+	char text[1024], line[256];
+
+	(void)state;
+	/* used to load: no tenant could ever get ready */
+	expect_error(with_line(text, sizeof(text), "ca_file = /nonexistent"),
+		     "t.conf:2: ca_file: /nonexistent: No such file or directory");
+	expect_error(with_line(text, sizeof(text), "ca_file = ca.pem"),
+		     "t.conf:2: ca_file: 'ca.pem' is not an absolute path");
+	snprintf(line, sizeof(line), "ca_file = %s", tmpdir);
+	expect_error(with_line(text, sizeof(text), line), "is not a regular file");
+	expect_env_error("SKYBROKER_CA_FILE", "/nonexistent",
+			 "environment: SKYBROKER_CA_FILE: ca_file: /nonexistent: No such file");
+	snprintf(line, sizeof(line), "ca_file = %s", ca_path);
+	assert_int_equal(load(with_line(text, sizeof(text), line), &c), 0);
+	assert_string_equal(c->tenants[0].ca_file, ca_path);
+}
+
+/* In a child under another uid: the root-only ca_file is not readable. */
+static void test_ca_file_unreadable(void **state)
+{
+	char text[1024], line[256];
+	pid_t pid;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	snprintf(line, sizeof(line), "ca_file = %s", ca_path);
+	with_line(text, sizeof(text), line);
+	assert_int_equal(chmod(tmpdir, 0755), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct broker_config *c = NULL;
+		if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+			_exit(2);
+		if (load(text, &c) >= 0)
+			_exit(3);
+		_exit(strstr(errbuf, "t.conf:2: ca_file:") && strstr(errbuf, "Permission denied")
+			      ? 0
+			      : 4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(chmod(tmpdir, 0700), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty_audience_is_an_error),
 		cmocka_unit_test(test_other_empty_lists_are_errors),
 		cmocka_unit_test(test_unset_lists_still_load_and_print_loadably),
+		cmocka_unit_test(test_urls_without_a_host_are_refused),
+		cmocka_unit_test(test_good_urls_still_load),
+		cmocka_unit_test(test_urls_with_userinfo_are_refused_without_echo),
+		cmocka_unit_test(test_ca_file_must_be_a_readable_file),
+		cmocka_unit_test(test_ca_file_unreadable),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
