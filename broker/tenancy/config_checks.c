@@ -11,6 +11,7 @@
 
 #include "tenancy/config_internal.h"
 #include "util/sanitize.h"
+#include "util/secretfile.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(CURLU *, curl_url_cleanup)
 
@@ -107,22 +108,16 @@ int config_check_readable_file(struct config_parser *p, const struct config_key 
 
 /* ---------------------------------------------------------------- credentials files */
 
-/* The path of a credentials file value: absolute, or a name under $CREDENTIALS_DIRECTORY.
- * *ret_in_dir: whether it lies in that directory. */
+/* The path of a credentials file value: absolute, or a name under $CREDENTIALS_DIRECTORY. */
 static int credentials_path(struct config_parser *p, const struct config_key *k, const char *value,
-			    char *path, size_t size, bool *ret_in_dir)
+			    char *path, size_t size)
 {
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
 
-	*ret_in_dir = false;
 	if (value[0] == '/') {
 		if (strlen(value) >= size)
 			return config_key_error(p, k, -ENAMETOOLONG, "path too long");
 		snprintf(path, size, "%s", value);
-		if (dir && *dir) {
-			size_t dl = strlen(dir);
-			*ret_in_dir = strncmp(value, dir, dl) == 0 && value[dl] == '/';
-		}
 		return 0;
 	}
 	if (strchr(value, '/') || strcmp(value, ".") == 0 || strcmp(value, "..") == 0)
@@ -135,26 +130,31 @@ static int credentials_path(struct config_parser *p, const struct config_key *k,
 					value);
 	if ((size_t)snprintf(path, size, "%s/%s", dir, value) >= size)
 		return config_key_error(p, k, -ENAMETOOLONG, "path too long");
-	*ret_in_dir = true;
 	return 0;
 }
 
 int config_check_credentials(struct config_parser *p, const struct config_key *k,
 			     const char *value, char *path, size_t size, bool *ret_in_dir)
 {
+
+	const struct config_sys *sys = config_get_sys();
+	const struct secretfile_ops ops = {.stat = sys->stat, .realpath = sys->realpath};
+	char why[2 * PATH_MAX + 128], shown[sizeof(why)];
 	struct stat st;
 	int r;
 
-	r = credentials_path(p, k, value, path, size, ret_in_dir);
+	r = credentials_path(p, k, value, path, size);
 	if (r < 0)
 		return r;
 	r = config_check_readable_file(p, k, path, &st);
 	if (r < 0)
 		return r;
-	if (!*ret_in_dir && (st.st_mode & 0077))
-		return config_key_error(p, k, -EPERM,
-					"%s is accessible by group or others (mode %04o); "
-					"chmod 0600 it or pass it as a systemd credential",
-					path, (unsigned)(st.st_mode & 07777));
+	/* the user we run as: --check-config checks for the user that runs it */
+	r = secretfile_check(path, &st, geteuid(), getenv("CREDENTIALS_DIRECTORY"), &ops, why,
+			     sizeof(why));
+	if (r < 0)
+		return config_key_error(p, k, r == -EACCES ? -EPERM : r, "%s",
+					sanitize_for_log(shown, sizeof(shown), why));
+	*ret_in_dir = r > 0;
 	return 0;
 }

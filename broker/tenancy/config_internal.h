@@ -14,6 +14,7 @@
  * Adding a key is one row in a table of config_keys.c (and a line in config_print.c).
  */
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,15 +29,17 @@
 
 /*
  * How the loader reaches the system: NSS for user and group names, the file system for a
- * credentials file (stat and access only; it is never opened here). Each returns 0 or a
- * negative errno. TEST ONLY to replace: the fuzzer must depend neither on NSS (slow, maybe
- * networked, not deterministic) nor on the files of the machine it runs on.
+ * credentials file or ca_file and the directories above them (stat, access, realpath only;
+ * they are never opened here). Each returns 0 or a negative errno. TEST ONLY to replace: the
+ * fuzzer must depend neither on NSS (slow, maybe networked, not deterministic) nor on the
+ * files of the machine it runs on.
  */
 struct config_sys {
 	int (*lookup_user)(const char *name, uid_t *ret);
 	int (*lookup_group)(const char *name, gid_t *ret);
-	int (*stat)(const char *path, struct stat *ret);
+	int (*stat)(const char *path, struct stat *ret); /* follows symbolic links */
 	int (*access)(const char *path, int mode);
+	int (*realpath)(const char *path, char ret[static PATH_MAX]);
 };
 
 /* TEST ONLY: replaces the hooks (sys is borrowed while set); NULL restores the real ones. */
@@ -159,9 +162,10 @@ int config_check_readable_file(struct config_parser *p, const struct config_key 
 			       const char *path, struct stat *ret);
 /*
  * A credentials_file value: an absolute path, or a name under $CREDENTIALS_DIRECTORY,
- * resolved into path (size bytes); *ret_in_dir: whether it lies in that directory. The file
- * must be a readable regular file and, outside that directory (whose permissions the
- * service manager owns), private to its owner. Reports through p; 0 or a negative errno.
+ * resolved into path (size bytes). The file must be a readable regular file that passes
+ * secretfile_check (util/secretfile.h) for the user we run as; *ret_in_dir: whether it lies
+ * (symbolic links resolved) in $CREDENTIALS_DIRECTORY. Reports through p; 0 or a negative
+ * errno.
  */
 int config_check_credentials(struct config_parser *p, const struct config_key *k,
 			     const char *value, char *path, size_t size, bool *ret_in_dir);

@@ -175,6 +175,30 @@ static void test_group_readable_credentials(void **state)
 	}
 }
 
+/* Who may change a credentials file (issue 9): its owner, and the directories above it. */
+static void test_credentials_owner_and_directory(void **state)
+{
+	char text[4096], sub[108], file[160];
+
+	(void)state;
+	sbt_path(file, sizeof(file), &D, "theirs.json");
+	sbt_write_file(file, "{}\n", 0600);
+	assert_int_equal(chown(file, 12345, 12345), 0);
+	snprintf(text, sizeof(text), "[tenant.acme]\n%sexchange = ctx\ncredentials_file = %s\n",
+		 tenant_body, file);
+	expect_error(text, NULL, "7:", "is owned by uid 12345, neither root nor the daemon's user");
+	sbt_path(sub, sizeof(sub), &D, "open");
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(chmod(sub, 01777), 0);
+	snprintf(file, sizeof(file), "%s/sa.json", sub);
+	sbt_write_file(file, "{}\n", 0600);
+	snprintf(text, sizeof(text), "[tenant.acme]\n%sexchange = ctx\ncredentials_file = %s\n",
+		 tenant_body, file);
+	expect_error(text, NULL, "7:", "open is writable by group or others (mode 1777)");
+	assert_int_equal(chmod(sub, 0700), 0);
+	assert_int_equal(check(text, NULL), 0);
+}
+
 static void test_other_errors(void **state)
 {
 	char text[4096];
@@ -313,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_bad_socket_modes),
 		cmocka_unit_test(test_missing_credentials),
 		cmocka_unit_test(test_group_readable_credentials),
+		cmocka_unit_test(test_credentials_owner_and_directory),
 		cmocka_unit_test(test_other_errors),
 		cmocka_unit_test(test_broken_values),
 		cmocka_unit_test(test_environment_fallback),

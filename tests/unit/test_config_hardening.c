@@ -8,7 +8,11 @@
  *    ever get ready), "jwks_url = https://" (no host); URLs are now parsed by libcurl's URL
  *    API and need a host, ca_file must be an absolute path to a readable regular file;
  *  - a URL with a user name and password loaded and --check-config printed it in full: a
- *    URL with userinfo is now an error, and no message echoes the password.
+ *    URL with userinfo is now an error, and no message echoes the password;
+ *  - a credentials file was checked for its mode only: one owned by another user, or in a
+ *    directory others can write to (where they can swap it), loaded. It must now be owned
+ *    by root or the daemon's user, and so must every directory above it, none of them
+ *    writable by group or others (but a root-owned sticky one above its own, like /tmp).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -205,12 +211,20 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[sizeof(tmpdir) + 16];
+	const char *argv[] = {"rm", "-rf", tmpdir, NULL};
+	pid_t pid;
+	int status;
 
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "%s", tmpdir);
-	unlink(ca_path);
-	return rmdir(cmd);
+	pid = fork(); /* the tests make a tree of files, links and odd modes */
+	if (pid == 0) {
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+			       WEXITSTATUS(status) == 0
+		       ? 0
+		       : -1;
 }
 
 /* A valid tenant with `line` on line 2 of the file (and no other vault_url or sts_url when
@@ -361,6 +375,195 @@ static void test_ca_file_unreadable(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* ---------------------------------------------------------------- 6. credentials files */
+
+#define OTHER_UID 12345u
+
+/* tmpdir/rel, a directory with mode and owner uid (made if missing). */
+static const char *mkdir_as(char *buf, size_t size, const char *rel, mode_t mode, uid_t uid)
+{
+	snprintf(buf, size, "%s/%s", tmpdir, rel);
+	if (mkdir(buf, 0700) < 0)
+		assert_int_equal(errno, EEXIST);
+	assert_int_equal(chown(buf, uid, 0), 0);
+	assert_int_equal(chmod(buf, mode), 0); /* after chown, which may clear mode bits */
+	return buf;
+}
+
+/* tmpdir/rel, a file with mode and owner uid. */
+static const char *file_as(char *buf, size_t size, const char *rel, mode_t mode, uid_t uid)
+{
+	int fd;
+
+	snprintf(buf, size, "%s/%s", tmpdir, rel);
+	fd = open(buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "{}\n", 3), 3);
+	close(fd);
+	assert_int_equal(chown(buf, uid, 0), 0);
+	assert_int_equal(chmod(buf, mode), 0);
+	return buf;
+}
+
+/* Loads a ctx tenant with credentials_file = value: 0 or the loader's error. */
+static int load_credentials(const char *value)
+{
+	_cleanup_(config_unrefp) struct broker_config *c = NULL;
+	char text[1024], line[600];
+
+	snprintf(line, sizeof(line), "exchange = ctx\ncredentials_file = %s", value);
+	return load(with_line(text, sizeof(text), line), &c);
+}
+
+static void expect_credentials_error(const char *value, const char *want)
+{
+	if (load_credentials(value) >= 0 || !strstr(errbuf, want))
+		print_message("credentials_file = %s: %s", value, errbuf);
+	assert_true(load_credentials(value) < 0);
+	assert_non_null(strstr(errbuf, want));
+	assert_non_null(strstr(errbuf, "t.conf:3: credentials_file: "));
+}
+
+static void expect_credentials_ok(const char *value)
+{
+	if (load_credentials(value) < 0)
+		print_message("credentials_file = %s: %s", value, errbuf);
+	assert_int_equal(load_credentials(value), 0);
+}
+
+static void test_credentials_owner_and_directories(void **state)
+{
+	char d[256], f[256], l[256];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* chown needs root */
+	mkdir_as(d, sizeof(d), "ok", 0700, 0);
+	expect_credentials_ok(file_as(f, sizeof(f), "ok/sa.json", 0600, 0));
+	expect_credentials_ok(file_as(f, sizeof(f), "ok/ro.json", 0400, 0));
+
+	/* a file of another user: it can rewrite it (used to load) */
+	expect_credentials_error(file_as(f, sizeof(f), "ok/other.json", 0600, OTHER_UID),
+				 "is owned by uid 12345, neither root nor the daemon's user");
+
+	/* in a directory others can write to, sticky or not, or that another user owns: they
+	 * can swap the file (each used to load) */
+	mkdir_as(d, sizeof(d), "open", 0777, 0);
+	expect_credentials_error(file_as(f, sizeof(f), "open/sa.json", 0600, 0),
+				 "open is writable by group or others (mode 0777)");
+	mkdir_as(d, sizeof(d), "sticky", 01777, 0);
+	expect_credentials_error(file_as(f, sizeof(f), "sticky/sa.json", 0600, 0),
+				 "sticky is writable by group or others (mode 1777)");
+	mkdir_as(d, sizeof(d), "group", 0770, 0);
+	expect_credentials_error(file_as(f, sizeof(f), "group/sa.json", 0600, 0),
+				 "group is writable by group or others (mode 0770)");
+	mkdir_as(d, sizeof(d), "foreign", 0700, OTHER_UID);
+	expect_credentials_error(file_as(f, sizeof(f), "foreign/sa.json", 0600, 0),
+				 "foreign is owned by uid 12345, neither root nor the daemon's user");
+
+	/* further up: a writable directory lets others rename the one below (used to load) */
+	mkdir_as(d, sizeof(d), "wide", 0777, 0);
+	mkdir_as(d, sizeof(d), "wide/inner", 0700, 0);
+	expect_credentials_error(file_as(f, sizeof(f), "wide/inner/sa.json", 0600, 0),
+				 "wide is writable by group or others (mode 0777)");
+	/* but a root-owned sticky one (as /tmp, where all of this lives) does not */
+	mkdir_as(d, sizeof(d), "sticky/inner", 0700, 0);
+	expect_credentials_ok(file_as(f, sizeof(f), "sticky/inner/sa.json", 0600, 0));
+	mkdir_as(d, sizeof(d), "stickyother", 01777, OTHER_UID);
+	mkdir_as(d, sizeof(d), "stickyother/inner", 0700, 0);
+	expect_credentials_error(file_as(f, sizeof(f), "stickyother/inner/sa.json", 0600, 0),
+				 "stickyother is owned by uid 12345");
+
+	/* symbolic links: both where the link lies and where it leads count */
+	snprintf(l, sizeof(l), "%s/ok/to-open.json", tmpdir);
+	snprintf(f, sizeof(f), "%s/open/sa.json", tmpdir);
+	assert_int_equal(symlink(f, l), 0);
+	expect_credentials_error(l, "open is writable by group or others");
+	snprintf(l, sizeof(l), "%s/open/to-ok.json", tmpdir);
+	snprintf(f, sizeof(f), "%s/ok/sa.json", tmpdir);
+	assert_int_equal(symlink(f, l), 0);
+	expect_credentials_error(l, "open is writable by group or others");
+
+	/* the same from the environment */
+	snprintf(f, sizeof(f), "%s/open/sa.json", tmpdir);
+	setenv("SKYBROKER_EXCHANGE", "ctx", 1);
+	expect_env_error("SKYBROKER_CREDENTIALS_FILE", f,
+			 "environment: SKYBROKER_CREDENTIALS_FILE: credentials_file: ");
+	assert_non_null(strstr(errbuf, "open is writable by group or others"));
+}
+
+/* Under $CREDENTIALS_DIRECTORY, group or other read access is systemd's (an ACL shows in
+ * the group bits); write access, another owner or an open directory are still refused. */
+static void test_credentials_directory(void **state)
+{
+	char d[256], f[256];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	setenv("CREDENTIALS_DIRECTORY", mkdir_as(d, sizeof(d), "creds", 0500, 0), 1);
+	file_as(f, sizeof(f), "creds/sa.json", 0440, 0);
+	expect_credentials_ok("sa.json");
+	expect_credentials_ok(f);
+	file_as(f, sizeof(f), "creds/sa.json", 0644, 0);
+	expect_credentials_ok("sa.json");
+	file_as(f, sizeof(f), "creds/sa.json", 0660, 0);
+	expect_credentials_error("sa.json", "is writable by group or others (mode 0660)");
+	file_as(f, sizeof(f), "creds/sa.json", 0400, OTHER_UID);
+	expect_credentials_error("sa.json", "is owned by uid 12345");
+	file_as(f, sizeof(f), "creds/sa.json", 0400, 0);
+	mkdir_as(d, sizeof(d), "creds", 0777, 0);
+	expect_credentials_error("sa.json", "creds is writable by group or others (mode 0777)");
+	mkdir_as(d, sizeof(d), "creds", 0500, 0);
+	expect_credentials_ok("sa.json");
+	unsetenv("CREDENTIALS_DIRECTORY");
+	/* outside it, group read is refused as before */
+	file_as(f, sizeof(f), "ok/loose.json", 0640, 0);
+	expect_credentials_error(f, "is accessible by group or others (mode 0640)");
+}
+
+/* Run as another user, the daemon's own files are fine, a third user's are not. */
+static int load_as_other(void)
+{
+	char f[256];
+	int r;
+
+	snprintf(f, sizeof(f), "%s/mine/sa.json", tmpdir);
+	if (load_credentials(f) < 0)
+		return 3;
+	snprintf(f, sizeof(f), "%s/mine/third.json", tmpdir);
+	r = load_credentials(f);
+	return r < 0 && strstr(errbuf, "is owned by uid 12346") ? 0 : 4;
+}
+
+static void test_credentials_of_the_daemons_user(void **state)
+{
+	char d[256], f[256];
+	pid_t pid;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(chmod(tmpdir, 0711), 0);
+	mkdir_as(d, sizeof(d), "mine", 0700, OTHER_UID);
+	file_as(f, sizeof(f), "mine/sa.json", 0600, OTHER_UID);
+	file_as(f, sizeof(f), "mine/third.json", 0644, OTHER_UID + 1);
+	assert_int_equal(chmod(f, 0604), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setresgid(OTHER_UID, OTHER_UID, OTHER_UID) < 0 ||
+		    setresuid(OTHER_UID, OTHER_UID, OTHER_UID) < 0)
+			_exit(2);
+		_exit(load_as_other());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(chmod(tmpdir, 0700), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +575,9 @@ int main(void)
 		cmocka_unit_test(test_urls_with_userinfo_are_refused_without_echo),
 		cmocka_unit_test(test_ca_file_must_be_a_readable_file),
 		cmocka_unit_test(test_ca_file_unreadable),
+		cmocka_unit_test(test_credentials_owner_and_directories),
+		cmocka_unit_test(test_credentials_directory),
+		cmocka_unit_test(test_credentials_of_the_daemons_user),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
