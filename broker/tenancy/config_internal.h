@@ -8,11 +8,13 @@
  *   config_values.c   value parsers (config_parse_*), lists, names, ids, the system hooks
  *   config_keys.c     the key tables, one parse function per value type, defaults and the
  *                     validation of a whole config
+ *   config_checks.c   what a URL or a file a key names must be (libcurl's URL parser, stat)
  *   config_env.c      the environment fallback (config_from_env)
  *   config_print.c    the effective configuration for --check-config (config_print)
  * Adding a key is one row in a table of config_keys.c (and a line in config_print.c).
  */
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,15 +29,17 @@
 
 /*
  * How the loader reaches the system: NSS for user and group names, the file system for a
- * credentials file (stat and access only; it is never opened here). Each returns 0 or a
- * negative errno. TEST ONLY to replace: the fuzzer must depend neither on NSS (slow, maybe
- * networked, not deterministic) nor on the files of the machine it runs on.
+ * credentials file or ca_file and the directories above them (stat, access, realpath only;
+ * they are never opened here). Each returns 0 or a negative errno. TEST ONLY to replace: the
+ * fuzzer must depend neither on NSS (slow, maybe networked, not deterministic) nor on the
+ * files of the machine it runs on.
  */
 struct config_sys {
 	int (*lookup_user)(const char *name, uid_t *ret);
 	int (*lookup_group)(const char *name, gid_t *ret);
-	int (*stat)(const char *path, struct stat *ret);
+	int (*stat)(const char *path, struct stat *ret); /* follows symbolic links */
 	int (*access)(const char *path, int mode);
+	int (*realpath)(const char *path, char ret[static PATH_MAX]);
 };
 
 /* TEST ONLY: replaces the hooks (sys is borrowed while set); NULL restores the real ones. */
@@ -137,6 +141,34 @@ int config_handle_key(struct config_parser *p, const char *name, const char *val
  * is an error naming its line. */
 int config_load_buffer(const char *name, const char *text, size_t len, FILE *err,
 		       struct broker_config **ret);
+
+/* ---------------------------------------------------------------- checks (config_checks.c) */
+
+#define CONFIG_MAX_STRING 4096u /* longest string value */
+
+/*
+ * value (at most CONFIG_MAX_STRING bytes) is an http:// or https:// URL that libcurl's URL
+ * parser takes as it is (no default scheme), with a host and without userinfo (a user name,
+ * a password). Reports through p (config_url_for_message: no password is ever echoed);
+ * returns 0, -EINVAL or -ENOMEM.
+ */
+int config_check_url(struct config_parser *p, const struct config_key *k, const char *value);
+/* url for a message, into buf (size bytes): whatever precedes its last '@' after "://" shown
+ * as "***" (a password, maybe malformed), sanitised. Returns buf. */
+const char *config_url_for_message(const char *url, char *buf, size_t size);
+/* path is absolute and names a regular file the daemon can read (through the system hooks);
+ * *ret gets its stat. Reports through p; returns 0 or a negative errno. */
+int config_check_readable_file(struct config_parser *p, const struct config_key *k,
+			       const char *path, struct stat *ret);
+/*
+ * A credentials_file value: an absolute path, or a name under $CREDENTIALS_DIRECTORY,
+ * resolved into path (size bytes). The file must be a readable regular file that passes
+ * secretfile_check (util/secretfile.h) for the user we run as; *ret_in_dir: whether it lies
+ * (symbolic links resolved) in $CREDENTIALS_DIRECTORY. Reports through p; 0 or a negative
+ * errno.
+ */
+int config_check_credentials(struct config_parser *p, const struct config_key *k,
+			     const char *value, char *path, size_t size, bool *ret_in_dir);
 
 /* ---------------------------------------------------------------- keys (config_keys.c) */
 

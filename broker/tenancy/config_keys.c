@@ -41,18 +41,18 @@ static int store_string(char **field, const char *value)
 	return 0;
 }
 
-/* Refuses an empty value and one over 4096 bytes. */
+/* Refuses an empty value and one over CONFIG_MAX_STRING bytes. */
 static int check_string(struct config_parser *p, const struct config_key *k, const char *value)
 {
 	if (!*value)
 		return config_key_error(p, k, -EINVAL, "empty value");
-	if (strlen(value) > 4096)
+	if (strlen(value) > CONFIG_MAX_STRING)
 		return config_key_error(p, k, -EINVAL, "value too long");
 	return 0;
 }
 
 PARSER_TYPES(parse_string, char *, void);
-/* A non-empty string of at most 4096 bytes. */
+/* A non-empty string of at most CONFIG_MAX_STRING bytes. */
 static int parse_string(struct config_parser *p, const struct config_key *k, const char *value,
 			void *field, void *aux, bool append)
 {
@@ -63,18 +63,10 @@ static int parse_string(struct config_parser *p, const struct config_key *k, con
 	return store_string(field, value);
 }
 
-/* Whether s has a blank, a control character or DEL, which no URL has (RFC 3986). */
-static bool has_blank_or_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s <= ' ' || *s == 0x7f)
-			return true;
-	return false;
-}
-
 PARSER_TYPES(parse_url, char *, void);
-/* An http(s) URL (checked against insecure_http by config_validate), stored without trailing
- * slashes since paths are appended to it. */
+/* An http(s) URL with a host and no userinfo (config_check_url; plain http is checked against
+ * insecure_http by config_validate), stored without trailing slashes since paths are
+ * appended to it. */
 static int parse_url(struct config_parser *p, const struct config_key *k, const char *value,
 		     void *field, void *aux, bool append)
 {
@@ -84,9 +76,9 @@ static int parse_url(struct config_parser *p, const struct config_key *k, const 
 
 	if (r < 0)
 		return r;
-	if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
-	    has_blank_or_control(value))
-		return config_key_error(p, k, -EINVAL, "'%s' is not an http(s) URL", value);
+	r = config_check_url(p, k, value);
+	if (r < 0)
+		return r;
 	r = store_string(field, value);
 	if (r < 0)
 		return r;
@@ -95,6 +87,23 @@ static int parse_url(struct config_parser *p, const struct config_key *k, const 
 	while (n > 8 && s[n - 1] == '/')
 		s[--n] = '\0';
 	return 0;
+}
+
+PARSER_TYPES(parse_file, char *, void);
+/* An absolute path to a regular file we can read (ca_file): a missing one would leave every
+ * tenant not ready, so --check-config says so. */
+static int parse_file(struct config_parser *p, const struct config_key *k, const char *value,
+		      void *field, void *aux, bool append)
+{
+	struct stat st;
+	int r = check_string(p, k, value);
+
+	if (r < 0)
+		return r;
+	r = config_check_readable_file(p, k, value, &st);
+	if (r < 0)
+		return r;
+	return store_string(field, value);
 }
 
 PARSER_TYPES(parse_name, char *, void);
@@ -138,18 +147,27 @@ static int split_list(struct config_parser *p, const struct config_key *k, const
 }
 
 PARSER_TYPES(parse_strv, struct config_strv, void);
-/* A comma/space separated list of names (at most CONFIG_MAX_LIST, each SB_MAX_NAME_LEN). */
+/*
+ * A non-empty comma/space separated list of names (at most CONFIG_MAX_LIST, each
+ * SB_MAX_NAME_LEN). Empty ("key =", "key = ,") is an error, as for the id lists: an unset
+ * list turns a check off (audience: any aud; allow_tables: any table), so a list given
+ * empty, a value lost to a typo or an unset variable, must not silently mean the same.
+ */
 static int parse_strv(struct config_parser *p, const struct config_key *k, const char *value,
 		      void *field, void *aux, bool append)
 {
 	struct config_strv *sv = field;
+	size_t before;
 	int r;
 
 	if (!append)
 		config_strv_done(sv);
+	before = sv->n;
 	r = split_list(p, k, value, sv);
 	if (r < 0)
 		return r;
+	if (sv->n == before)
+		return config_key_error(p, k, -EINVAL, "empty list");
 	for (size_t i = 0; i < sv->n; i++) {
 		if (strlen(sv->v[i]) > SB_MAX_NAME_LEN)
 			return config_key_error(p, k, -EINVAL, "entry too long");
@@ -412,70 +430,22 @@ static int parse_log_level(struct config_parser *p, const struct config_key *k, 
 
 /* ---------------------------------------------------------------- credentials */
 
-/* The path of a credentials file value: absolute, or a name under $CREDENTIALS_DIRECTORY.
- * *ret_in_dir: whether it lies in that directory. */
-static int credentials_path(struct config_parser *p, const struct config_key *k, const char *value,
-			    char *path, size_t size, bool *ret_in_dir)
-{
-	const char *dir = getenv("CREDENTIALS_DIRECTORY");
-
-	*ret_in_dir = false;
-	if (value[0] == '/') {
-		if (strlen(value) >= size)
-			return config_key_error(p, k, -ENAMETOOLONG, "path too long");
-		snprintf(path, size, "%s", value);
-		if (dir && *dir) {
-			size_t dl = strlen(dir);
-			*ret_in_dir = strncmp(value, dir, dl) == 0 && value[dl] == '/';
-		}
-		return 0;
-	}
-	if (strchr(value, '/') || strcmp(value, ".") == 0 || strcmp(value, "..") == 0)
-		return config_key_error(p, k, -EINVAL,
-					"'%s' is neither an absolute path nor a credential name",
-					value);
-	if (!dir || !*dir)
-		return config_key_error(p, k, -ENOENT,
-					"'%s' is a credential name but $CREDENTIALS_DIRECTORY is not set",
-					value);
-	if ((size_t)snprintf(path, size, "%s/%s", dir, value) >= size)
-		return config_key_error(p, k, -ENAMETOOLONG, "path too long");
-	*ret_in_dir = true;
-	return 0;
-}
-
 PARSER_TYPES(parse_credentials, char *, bool);
 /*
- * A credentials file: it must exist, be a regular file we can read, and (outside the
- * service manager's credentials directory, whose permissions it owns) be private to its
- * owner. Only checked here: its contents are secret and read by the credentials module.
- * field: the resolved path; aux: whether it is under $CREDENTIALS_DIRECTORY.
+ * A credentials file (config_check_credentials). Only checked here: its contents are secret
+ * and read by the credentials module. field: the resolved path; aux: whether it is under
+ * $CREDENTIALS_DIRECTORY.
  */
 static int parse_credentials(struct config_parser *p, const struct config_key *k,
 			     const char *value, void *field, void *aux, bool append)
 {
-	const struct config_sys *sys = config_get_sys();
 	char path[PATH_MAX];
-	struct stat st;
 	bool in_dir;
 	int r;
 
-	r = credentials_path(p, k, value, path, sizeof(path), &in_dir);
+	r = config_check_credentials(p, k, value, path, sizeof(path), &in_dir);
 	if (r < 0)
 		return r;
-	r = sys->stat(path, &st);
-	if (r < 0)
-		return config_key_error(p, k, r, "%s: %s", path, strerror(-r));
-	if (!S_ISREG(st.st_mode))
-		return config_key_error(p, k, -EINVAL, "%s is not a regular file", path);
-	if (!in_dir && (st.st_mode & 0077))
-		return config_key_error(p, k, -EPERM,
-					"%s is accessible by group or others (mode %04o); "
-					"chmod 0600 it or pass it as a systemd credential",
-					path, (unsigned)(st.st_mode & 07777));
-	r = sys->access(path, R_OK);
-	if (r < 0)
-		return config_key_error(p, k, r, "%s: %s", path, strerror(-r));
 	r = store_string(field, path);
 	if (r < 0)
 		return r;
@@ -553,7 +523,7 @@ static const struct config_key tenant_keys[] = {
 	T("allow_operations",   parse_operations,  allow_operations,   LIST, 0, 0),
 	T("max_redaction",      parse_redaction,   max_redaction,      0,    0, 0),
 	T("expose_tokens",      parse_bool,        expose_tokens,      0,    0, 0),
-	T("ca_file",            parse_string,      ca_file,            0,    0, 0),
+	T("ca_file",            parse_file,        ca_file,            0,    0, 0),
 	T("insecure_http",      parse_bool,        insecure_http,      0,    0, 0),
 	T("cache_size",         parse_uint,        cache_size,         0,    1, 10000000),
 	T("rate_limit",         parse_uint,        rate_limit,         0,    0, 10000000),

@@ -26,7 +26,7 @@ static void print_str(FILE *out, const char *key, const char *value)
  * A list is printed on as many "key = a, b, c" lines as it takes to keep each line within
  * PRINT_LIST_WIDTH bytes (an entry longer than that gets a line of its own): a line longer
  * than inih's limit (197 bytes in Debian's build) would not load again, and repeated list
- * keys add up. An empty list prints "key =".
+ * keys add up. An empty list is not printed (the loader refuses "key =").
  */
 #define PRINT_LIST_WIDTH 160u
 
@@ -53,9 +53,8 @@ static void list_add(struct list_printer *lp, const char *entry)
 
 static void list_end(struct list_printer *lp)
 {
-	if (lp->width == 0)
-		fprintf(lp->out, "%s =", lp->key);
-	fputc('\n', lp->out);
+	if (lp->width) /* nothing for an empty list */
+		fputc('\n', lp->out);
 }
 
 static void print_strv(FILE *out, const char *key, const struct config_strv *s)
@@ -149,7 +148,10 @@ static void print_tenant_identity(const struct tenant_config *t, FILE *out)
 		print_str(out, "issuer", t->issuer);
 	else
 		fprintf(out, "# issuer: the project's issuer family under descope_base_url\n");
-	print_strv(out, "audience", &t->audience);
+	if (t->audience.n)
+		print_strv(out, "audience", &t->audience);
+	else
+		fprintf(out, "# audience: not set, aud is not checked\n");
 	print_str(out, "jwks_url", t->jwks_url);
 	print_usec(out, "jwks_refresh", t->jwks_refresh_usec);
 	fprintf(out, "exchange = %s\n", t->exchange == CONFIG_EXCHANGE_STS ? "sts" : "ctx");
@@ -162,7 +164,8 @@ static void print_tenant_identity(const struct tenant_config *t, FILE *out)
 		fprintf(out, "# credentials_file: contents are secret and not shown\n");
 		print_str(out, "credentials_file", t->credentials_file);
 	}
-	print_strv(out, "context_claims", &t->context_claims);
+	if (t->context_claims.n) /* always, with exchange = ctx (its default) */
+		print_strv(out, "context_claims", &t->context_claims);
 }
 
 static void print_operations(FILE *out, uint32_t mask)

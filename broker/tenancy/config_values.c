@@ -226,11 +226,17 @@ static int sys_access(const char *path, int mode)
 	return access(path, mode) < 0 ? -errno : 0;
 }
 
+static int sys_realpath(const char *path, char ret[static PATH_MAX])
+{
+	return realpath(path, ret) ? 0 : -errno;
+}
+
 static const struct config_sys real_sys = {
 	.lookup_user = sys_lookup_user,
 	.lookup_group = sys_lookup_group,
 	.stat = sys_stat,
 	.access = sys_access,
+	.realpath = sys_realpath,
 };
 static const struct config_sys *cur_sys = &real_sys;
 

@@ -25,6 +25,7 @@
 #include "util/hash.h"
 #include "util/jsonbound.h"
 #include "util/log.h"
+#include "util/secretfile.h"
 
 static int why_fail(char *why, size_t why_len, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -203,18 +204,6 @@ int credentials_parse(const char *text, size_t len, struct credentials **ret, ch
 	return 0;
 }
 
-/* Whether the real path of file lies inside the real path of dir. */
-static int path_inside(const char *file, const char *dir)
-{
-	char rf[PATH_MAX], rd[PATH_MAX];
-	size_t n;
-
-	if (!dir || !*dir || !realpath(file, rf) || !realpath(dir, rd))
-		return 0;
-	n = strlen(rd);
-	return strncmp(rf, rd, n) == 0 && (rf[n] == '/' || (n == 1 && rd[0] == '/'));
-}
-
 /* *ret gets path, or, when path is a bare name, credentials_dir/path written into joined. */
 static int resolve_path(const char *path, const char *credentials_dir, char joined[static PATH_MAX],
 			const char **ret, char *why, size_t why_len)
@@ -235,12 +224,15 @@ static int resolve_path(const char *path, const char *credentials_dir, char join
 }
 
 /* Opens path (*ret, owned) after the file rule of credentials.h: a regular file of at most
- * CREDENTIALS_MAX_FILE bytes, private to us unless it lies in credentials_dir. */
+ * CREDENTIALS_MAX_FILE bytes that passes secretfile_check for the user we run as, with
+ * credentials_dir as the shared directory. */
 static int open_checked(const char *path, const char *credentials_dir, int *ret, char *why,
 			size_t why_len)
 {
 	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	char rule[2 * PATH_MAX + 128];
 	struct stat st;
+	int r;
 
 	if (fd < 0)
 		return why_fail(why, why_len, -errno, "credentials: cannot open %s: %s", path,
@@ -251,11 +243,11 @@ static int open_checked(const char *path, const char *credentials_dir, int *ret,
 	if (!S_ISREG(st.st_mode))
 		return why_fail(why, why_len, -EINVAL, "credentials: %s is not a regular file",
 				path);
-	if ((st.st_mode & 077) && !path_inside(path, credentials_dir))
-		return why_fail(why, why_len, -EACCES,
-				"credentials: %s is accessible by group or others (mode %04o); "
-				"chmod 600 it, or load it through $CREDENTIALS_DIRECTORY",
-				path, (unsigned)(st.st_mode & 07777));
+	/* the opened file's own status, and the directories of its path */
+	r = secretfile_check(path, &st, geteuid(), credentials_dir, &secretfile_sys, rule,
+			     sizeof(rule));
+	if (r < 0)
+		return why_fail(why, why_len, r, "credentials: %s", rule);
 	if (st.st_size > (off_t)CREDENTIALS_MAX_FILE)
 		return why_fail(why, why_len, -EMSGSIZE, "credentials: %s is larger than %u bytes",
 				path, CREDENTIALS_MAX_FILE);

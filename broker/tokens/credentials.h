@@ -22,9 +22,11 @@
  * EVP_PKEY; with credentials_secure_heap_init() called at start-up, OpenSSL keeps private
  * key numbers in its secure heap (locked, excluded from core dumps, wiped on free).
  *
- * File rule: a regular file of at most CREDENTIALS_MAX_FILE bytes; refused if readable or
- * writable by group or others, unless it sits in $CREDENTIALS_DIRECTORY (systemd
- * LoadCredential=, whose files are the service's own by construction).
+ * File rule: a regular file of at most CREDENTIALS_MAX_FILE bytes that passes
+ * secretfile_check (util/secretfile.h) for the user the daemon runs as: owned by root or that
+ * user, no access for group or others (read access allowed in $CREDENTIALS_DIRECTORY,
+ * systemd LoadCredential=, whose files are the service's own by construction), and every
+ * directory above it owned by root or that user and writable by nobody else.
  */
 
 #define CREDENTIALS_MAX_FILE (64u * 1024u)
@@ -50,7 +52,8 @@ int credentials_parse(const char *text, size_t len, struct credentials **ret, ch
 /*
  * Loads a file. path may be a bare name, looked up in credentials_dir. credentials_dir is the
  * value of $CREDENTIALS_DIRECTORY (pass NULL to read the environment; "" for none).
- * Returns what credentials_parse returns, plus -EACCES (permissions), -ENOENT, -errno of open.
+ * Returns what credentials_parse returns, plus -EACCES (the file rule), -ENOENT, -errno of
+ * open or of a lookup of a directory above the file.
  */
 int credentials_load(const char *path, const char *credentials_dir, struct credentials **ret,
 		     char *why, size_t why_len);

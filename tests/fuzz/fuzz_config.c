@@ -11,11 +11,13 @@
  * --check-config does) to a text that loads again and prints the same.
  *
  * The harness never depends on the machine: user and group names resolve through a fixed
- * table instead of NSS, and credentials files are "stat"ed in a fixed table instead of the
- * file system (config_set_sys), so it is fast, deterministic, and touches no real file.
+ * table instead of NSS, and credentials files and ca_file are "stat"ed in a fixed table
+ * instead of the file system (config_set_sys), so it is fast, deterministic, and touches no
+ * real file.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,15 +67,26 @@ static int fake_lookup_group(const char *name, gid_t *ret)
 }
 
 /* The only files that exist: every name in the credentials directory (group-readable, which
- * is fine there), and one file per outcome of the credentials checks elsewhere. */
+ * is fine there), the directories above them, and one file per outcome of the credentials
+ * checks elsewhere. Everything is root's but what says otherwise. */
 static const struct fake_file {
 	const char *path;
 	mode_t mode;
+	uid_t uid;
 } fake_files[] = {
-	{"/fuzz/sa.json", S_IFREG | 0600},                       /* fine */
-	{"/fuzz/loose.json", S_IFREG | 0644},                    /* readable by others */
-	{"/fuzz/unreadable.json", S_IFREG | 0600},               /* access() fails */
-	{"/fuzz/dir", S_IFDIR | 0700},                           /* not a regular file */
+	{"/", S_IFDIR | 0755, 0},
+	{"/fuzz", S_IFDIR | 0755, 0},
+	{FUZZ_CREDENTIALS_DIRECTORY, S_IFDIR | 0500, 0},
+	{"/fuzz/sa.json", S_IFREG | 0600, 0},                    /* fine */
+	{"/fuzz/loose.json", S_IFREG | 0644, 0},                 /* readable by others */
+	{"/fuzz/unreadable.json", S_IFREG | 0600, 0},            /* access() fails */
+	{"/fuzz/other.json", S_IFREG | 0600, 1001},              /* another user's */
+	{"/fuzz/dir", S_IFDIR | 0700, 0},                        /* not a regular file */
+	{"/fuzz/ca.pem", S_IFREG | 0644, 0},                     /* a ca_file */
+	{"/fuzz/open", S_IFDIR | 01777, 0},                      /* others may write here */
+	{"/fuzz/open/sa.json", S_IFREG | 0600, 0},
+	{"/fuzz/open/dir", S_IFDIR | 0700, 0},                   /* fine below a sticky one */
+	{"/fuzz/open/dir/sa.json", S_IFREG | 0600, 0},
 };
 
 static int fake_stat(const char *path, struct stat *ret)
@@ -87,10 +100,19 @@ static int fake_stat(const char *path, struct stat *ret)
 	}
 	for (size_t i = 0; i < sizeof(fake_files) / sizeof(fake_files[0]); i++)
 		if (strcmp(fake_files[i].path, path) == 0) {
-			*ret = (struct stat){.st_mode = fake_files[i].mode};
+			*ret = (struct stat){.st_mode = fake_files[i].mode, .st_uid = fake_files[i].uid};
 			return 0;
 		}
 	return -ENOENT;
+}
+
+/* Paths are taken as real: the fake file system has no symbolic links. */
+static int fake_realpath(const char *path, char ret[static PATH_MAX])
+{
+	if (strlen(path) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(ret, path, strlen(path) + 1);
+	return 0;
 }
 
 static int fake_access(const char *path, int mode)
@@ -104,6 +126,7 @@ static const struct config_sys fake_sys = {
 	.lookup_group = fake_lookup_group,
 	.stat = fake_stat,
 	.access = fake_access,
+	.realpath = fake_realpath,
 };
 
 static void fuzz_init(void)

@@ -175,6 +175,30 @@ static void test_group_readable_credentials(void **state)
 	}
 }
 
+/* Who may change a credentials file (issue 9): its owner, and the directories above it. */
+static void test_credentials_owner_and_directory(void **state)
+{
+	char text[4096], sub[108], file[160];
+
+	(void)state;
+	sbt_path(file, sizeof(file), &D, "theirs.json");
+	sbt_write_file(file, "{}\n", 0600);
+	assert_int_equal(chown(file, 12345, 12345), 0);
+	snprintf(text, sizeof(text), "[tenant.acme]\n%sexchange = ctx\ncredentials_file = %s\n",
+		 tenant_body, file);
+	expect_error(text, NULL, "7:", "is owned by uid 12345, neither root nor the daemon's user");
+	sbt_path(sub, sizeof(sub), &D, "open");
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(chmod(sub, 01777), 0);
+	snprintf(file, sizeof(file), "%s/sa.json", sub);
+	sbt_write_file(file, "{}\n", 0600);
+	snprintf(text, sizeof(text), "[tenant.acme]\n%sexchange = ctx\ncredentials_file = %s\n",
+		 tenant_body, file);
+	expect_error(text, NULL, "7:", "open is writable by group or others (mode 1777)");
+	assert_int_equal(chmod(sub, 0700), 0);
+	assert_int_equal(check(text, NULL), 0);
+}
+
 static void test_other_errors(void **state)
 {
 	char text[4096];
@@ -194,6 +218,36 @@ static void test_other_errors(void **state)
 	expect_error("[broker]\naudit = yes\n", NULL, NULL, "no tenant configured");
 	/* a syntax error */
 	expect_error("[tenant.acme\nfoo\n", NULL, "1:", "syntax error");
+}
+
+/* Values --check-config used to pass (issue 9): a missing ca_file, a URL without a host, a
+ * URL with a password, which it printed in full. */
+static void test_broken_values(void **state)
+{
+	const char *argv[] = {sbt_daemon_path(), "--check-config", "--no-config", NULL};
+	const char *env[] = {"DESCOPE_PROJECT_ID=P2env", "SKYFLOW_VAULT_URL_IDENTIFIER=ebfc9bee4242",
+			     "SKYFLOW_VAULT_ID=v9", "SKYFLOW_SERVICE_ACCOUNT_ID=sa9",
+			     "SKYBROKER_ALLOW_UIDS=1000",
+			     "SKYFLOW_STS_URL=https://user:s3cretpass@sts.example.com/v1", NULL};
+	char text[4096];
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "[tenant.acme]\n%ssts_url = https://sts.example.com\nservice_account_id = sa\n"
+		 "ca_file = /nonexistent\njwks_url = https://\n",
+		 tenant_body);
+	expect_error(text, NULL, "8:", "ca_file: /nonexistent: No such file or directory");
+	assert_non_null(strstr(out, ":9: jwks_url: 'https://' is not a valid URL"));
+	snprintf(text, sizeof(text),
+		 "[tenant.acme]\n%ssts_url = https://user:s3cretpass@sts.example.com/v1\n"
+		 "service_account_id = sa\n",
+		 tenant_body);
+	expect_error(text, NULL, "6:", "sts_url: 'https://***@sts.example.com/v1' has a user name");
+	assert_null(strstr(out, "s3cretpass"));
+	/* the same from the environment */
+	assert_int_equal(sbt_run(argv, env, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "environment: SKYFLOW_STS_URL: sts_url: 'https://***@"));
+	assert_null(strstr(out, "s3cretpass"));
 }
 
 static void test_environment_fallback(void **state)
@@ -283,7 +337,9 @@ int main(void)
 		cmocka_unit_test(test_bad_socket_modes),
 		cmocka_unit_test(test_missing_credentials),
 		cmocka_unit_test(test_group_readable_credentials),
+		cmocka_unit_test(test_credentials_owner_and_directory),
 		cmocka_unit_test(test_other_errors),
+		cmocka_unit_test(test_broken_values),
 		cmocka_unit_test(test_environment_fallback),
 		cmocka_unit_test(test_sample_config_is_valid),
 		cmocka_unit_test(test_environment_daemon),

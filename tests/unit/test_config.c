@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -111,29 +112,51 @@ static void test_minimal_and_defaults(void **state)
 	config_free(c);
 }
 
+/* ca_file must name a readable file: one made for the tests, removed at the end. */
+static char ca_file[] = "/tmp/test_config.ca.XXXXXX";
+
+static int setup(void **state)
+{
+	int fd = mkstemp(ca_file);
+
+	(void)state;
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return unlink(ca_file);
+}
+
 static void test_all_tenant_keys(void **state)
 {
 	_cleanup_(config_unrefp) struct broker_config *c = NULL;
 	const struct tenant_config *t;
+	char text[2048];
 
 	(void)state;
-	assert_int_equal(load("[broker]\n"
-			      "socket = /run/a.sock\nsocket_name = shared\nsocket_mode = 0600\n"
-			      "socket_group = 0\nadmin_socket = none\nmax_connections = 10\n"
-			      "max_connections_per_uid = 2\nmax_inflight_per_connection = 3\n"
-			      "max_request_frame = 16K\nmax_reply_frame = 1M\nhello_timeout = 1s\n"
-			      "idle_timeout = 10m\nshutdown_timeout = 0\nlog_level = debug\naudit = no\n"
-			      "[tenant.t-1]\n" TENANT
-			      "socket = /run/t1.sock\nsocket_name = t1\nallow_gids = 0, 5\n"
-			      "descope_base_url = https://auth.example.com\nissuer = https://i\n"
-			      "audience = a1, a2\njwks_url = https://auth.example.com/jwks\n"
-			      "jwks_refresh = 10m\nexchange = sts\ncontext_claims = roles sub email\n"
-			      "allow_tables = persons, cards\nallow_operations = get_records\n"
-			      "max_redaction = MASKED\nexpose_tokens = yes\nca_file = /etc/ca.pem\n"
-			      "insecure_http = no\ncache_size = 5\nrate_limit = 7\n"
-			      "token_max_len = 8K\nhttp_timeout = 3s\nconnect_timeout = 1500ms\n",
-			      &c),
-			 0);
+	snprintf(text, sizeof(text),
+		 "[broker]\n"
+		 "socket = /run/a.sock\nsocket_name = shared\nsocket_mode = 0600\n"
+		 "socket_group = 0\nadmin_socket = none\nmax_connections = 10\n"
+		 "max_connections_per_uid = 2\nmax_inflight_per_connection = 3\n"
+		 "max_request_frame = 16K\nmax_reply_frame = 1M\nhello_timeout = 1s\n"
+		 "idle_timeout = 10m\nshutdown_timeout = 0\nlog_level = debug\naudit = no\n"
+		 "[tenant.t-1]\n" TENANT
+		 "socket = /run/t1.sock\nsocket_name = t1\nallow_gids = 0, 5\n"
+		 "descope_base_url = https://auth.example.com\nissuer = https://i\n"
+		 "audience = a1, a2\njwks_url = https://auth.example.com/jwks\n"
+		 "jwks_refresh = 10m\nexchange = sts\ncontext_claims = roles sub email\n"
+		 "allow_tables = persons, cards\nallow_operations = get_records\n"
+		 "max_redaction = MASKED\nexpose_tokens = yes\nca_file = %s\n"
+		 "insecure_http = no\ncache_size = 5\nrate_limit = 7\n"
+		 "token_max_len = 8K\nhttp_timeout = 3s\nconnect_timeout = 1500ms\n",
+		 ca_file);
+	assert_int_equal(load(text, &c), 0);
 	assert_null(c->admin_socket);
 	assert_int_equal(c->max_inflight_per_connection, 3);
 	assert_int_equal(c->max_request_frame, 16384);
@@ -265,17 +288,20 @@ static void test_print_roundtrip(void **state)
 	size_t len = 0;
 	FILE *f;
 
+	char conf[1024];
+
 	(void)state;
-	assert_int_equal(load("[broker]\nsocket_group = 0\n[tenant.a]\n" TENANT
-			      "audience = x\nallow_tables = p\nca_file = /ca\n",
-			      &c),
-			 0);
+	snprintf(conf, sizeof(conf),
+		 "[broker]\nsocket_group = 0\n[tenant.a]\n" TENANT
+		 "audience = x\nallow_tables = p\nca_file = %s\n",
+		 ca_file);
+	assert_int_equal(load(conf, &c), 0);
 	f = open_memstream(&text, &len);
 	config_print(c, f);
 	fclose(f);
 	/* what --check-config prints parses back to the same settings */
 	assert_int_equal(load(text, &c2), 0);
-	assert_string_equal(c2->tenants[0].ca_file, "/ca");
+	assert_string_equal(c2->tenants[0].ca_file, ca_file);
 	assert_int_equal(c2->tenants[0].allow_operations, c->tenants[0].allow_operations);
 	assert_int_equal(c2->hello_timeout_usec, c->hello_timeout_usec);
 }
@@ -291,5 +317,5 @@ int main(void)
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_print_roundtrip),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -50,9 +50,13 @@ static int teardown(void **state)
 	free(pkcs8);
 	free(pkcs1);
 	/* Remove what the tests created (known names only). */
-	static const char *const names[] = { "a.json", "open.json", "big.json", "link.json",
-					     "creds/b.json", "creds/open.json", "creds/link.json",
-					     "creds" };
+	static const char *const names[] = {
+		"a.json", "open.json", "big.json", "link.json", "creds/b.json", "creds/open.json",
+		"creds/link.json", "creds", "d-ok/sa.json", "d-ok/other.json", "d-ok",
+		"d-open/sa.json", "d-open/inner/sa.json", "d-open/inner", "d-open",
+		"d-sticky/sa.json", "d-sticky/inner/sa.json", "d-sticky/inner", "d-sticky",
+		"d-foreign/sa.json", "d-foreign", "d-creds/sa.json", "d-creds",
+	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(cmd, sizeof(cmd), "%s/%s", dir, names[i]);
 		(void)unlink(cmd);
@@ -265,6 +269,79 @@ static void test_file_permissions(void **state)
 	free(text);
 }
 
+/* A directory dir/rel with mode and owner (made if missing). */
+static void dir_as(const char *rel, mode_t mode, uid_t uid)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	if (mkdir(path, 0700) < 0)
+		assert_int_equal(errno, EEXIST);
+	assert_int_equal(chown(path, uid, 0), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* credentials_load of dir/rel (written with text, mode and owner uid) with creddir_arg. */
+static int load_as(const char *rel, const char *text, mode_t mode, uid_t uid,
+		   const char *creddir_arg, char *why, size_t why_len)
+{
+	struct credentials *c = NULL;
+	char path[256];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	write_file(path, text, 0600);
+	assert_int_equal(chown(path, uid, 0), 0);
+	assert_int_equal(chmod(path, mode), 0);
+	r = credentials_load(path, creddir_arg, &c, why, why_len);
+	credentials_free(c);
+	return r;
+}
+
+/* The rule of credentials.h: owner, and the directories above (issue 9: only the mode was
+ * checked, so each refusal below used to load). */
+static void test_file_owner_and_directories(void **state)
+{
+	char *text = doc("clientID", "keyID", "tokenURI", "privateKey", pkcs8);
+	char why[512], sub[128];
+
+	if (geteuid() != 0)
+		skip(); /* chown */
+	dir_as("d-ok", 0700, 0);
+	assert_int_equal(load_as("d-ok/sa.json", text, 0600, 0, "", why, sizeof(why)), 0);
+	assert_int_equal(load_as("d-ok/other.json", text, 0600, 12345, "", why, sizeof(why)),
+			 -EACCES);
+	assert_non_null(strstr(why, "is owned by uid 12345, neither root nor the daemon's user"));
+	dir_as("d-open", 0777, 0);
+	assert_int_equal(load_as("d-open/sa.json", text, 0600, 0, "", why, sizeof(why)), -EACCES);
+	assert_non_null(strstr(why, "d-open is writable by group or others (mode 0777)"));
+	dir_as("d-sticky", 01777, 0);
+	assert_int_equal(load_as("d-sticky/sa.json", text, 0600, 0, "", why, sizeof(why)), -EACCES);
+	assert_non_null(strstr(why, "d-sticky is writable by group or others (mode 1777)"));
+	dir_as("d-foreign", 0700, 12345);
+	assert_int_equal(load_as("d-foreign/sa.json", text, 0600, 0, "", why, sizeof(why)), -EACCES);
+	assert_non_null(strstr(why, "d-foreign is owned by uid 12345"));
+	dir_as("d-open/inner", 0700, 0);
+	assert_int_equal(load_as("d-open/inner/sa.json", text, 0600, 0, "", why, sizeof(why)),
+			 -EACCES);
+	assert_non_null(strstr(why, "d-open is writable by group or others"));
+	dir_as("d-sticky/inner", 0700, 0); /* a root-owned sticky directory further up: fine */
+	assert_int_equal(load_as("d-sticky/inner/sa.json", text, 0600, 0, "", why, sizeof(why)), 0);
+
+	/* $CREDENTIALS_DIRECTORY: group read allowed, write and other owners are not */
+	snprintf(sub, sizeof(sub), "%s/d-creds", dir);
+	dir_as("d-creds", 0500, 0);
+	assert_int_equal(load_as("d-creds/sa.json", text, 0440, 0, sub, why, sizeof(why)), 0);
+	assert_int_equal(load_as("d-creds/sa.json", text, 0620, 0, sub, why, sizeof(why)), -EACCES);
+	assert_non_null(strstr(why, "is writable by group or others (mode 0620)"));
+	assert_int_equal(load_as("d-creds/sa.json", text, 0400, 12345, sub, why, sizeof(why)),
+			 -EACCES);
+	dir_as("d-creds", 0777, 0);
+	assert_int_equal(load_as("d-creds/sa.json", text, 0400, 0, sub, why, sizeof(why)), -EACCES);
+	assert_non_null(strstr(why, "d-creds is writable by group or others (mode 0777)"));
+	free(text);
+}
+
 static void test_file_size_bound(void **state)
 {
 	char path[256], why[256];
@@ -309,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_pkcs1),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_file_permissions),
+		cmocka_unit_test(test_file_owner_and_directories),
 		cmocka_unit_test(test_file_size_bound),
 		cmocka_unit_test(test_secure_heap),
 	};

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* secretfile: who may change a file that holds a secret: its owner, mode and directories. */
+#include "util/secretfile.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int sys_stat(const char *path, struct stat *ret)
+{
+	return stat(path, ret) < 0 ? -errno : 0;
+}
+
+static int sys_realpath(const char *path, char ret[static PATH_MAX])
+{
+	return realpath(path, ret) ? 0 : -errno;
+}
+
+const struct secretfile_ops secretfile_sys = {
+	.stat = sys_stat,
+	.realpath = sys_realpath,
+};
+
+static int fail(int r, char *why, size_t why_len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(int r, char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && why_len) {
+		va_start(ap, fmt);
+		(void)vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+static bool owner_ok(uid_t owner, uid_t uid)
+{
+	return owner == 0 || owner == uid;
+}
+
+/* Cuts buf (a path) to its parent directory; false when it has none left ("/", or the first
+ * name of a relative path: the real path covers those). */
+static bool cut_to_parent(char *buf)
+{
+	size_t n = strlen(buf);
+	char *slash;
+
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	slash = strrchr(buf, '/');
+	if (!slash || n <= 1)
+		return false;
+	while (slash > buf && slash[-1] == '/')
+		slash--;
+	if (slash == buf)
+		slash++; /* the parent is "/" */
+	*slash = '\0';
+	return true;
+}
+
+/* Every directory above path: owned by root or uid, writable by neither group nor others
+ * (but a root-owned sticky one above the file's own directory). */
+static int check_dirs(const char *path, uid_t uid, const struct secretfile_ops *ops, char *why,
+		      size_t why_len)
+{
+	char dir[PATH_MAX];
+	bool own = true; /* the file's own directory */
+	struct stat st;
+	int r;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return fail(-ENAMETOOLONG, why, why_len, "%s: path too long", path);
+	for (; cut_to_parent(dir); own = false) {
+		r = ops->stat(dir, &st);
+		if (r < 0)
+			return fail(r, why, why_len, "directory %s: %s", dir, strerror(-r));
+		if (!owner_ok(st.st_uid, uid))
+			return fail(-EACCES, why, why_len,
+				    "directory %s is owned by uid %u, neither root nor the daemon's "
+				    "user (uid %u)",
+				    dir, (unsigned)st.st_uid, (unsigned)uid);
+		if ((st.st_mode & 0022) && (own || !(st.st_mode & S_ISVTX) || st.st_uid != 0))
+			return fail(-EACCES, why, why_len,
+				    "directory %s is writable by group or others (mode %04o)", dir,
+				    (unsigned)(st.st_mode & 07777));
+	}
+	return 0;
+}
+
+/* Whether the real path real lies inside the real path of dir (NULL, "" or missing: no). */
+static bool inside(const char *real, const char *dir, const struct secretfile_ops *ops)
+{
+	char rd[PATH_MAX];
+	size_t n;
+
+	if (!dir || !*dir || ops->realpath(dir, rd) < 0)
+		return false;
+	n = strlen(rd);
+	return strncmp(real, rd, n) == 0 && (real[n] == '/' || (n == 1 && rd[0] == '/'));
+}
+
+/* The file itself: its owner, and no access for group or others (but read in the shared
+ * directory). */
+static int check_file(const char *path, const struct stat *st, uid_t uid, bool shared,
+		      char *why, size_t why_len)
+{
+	unsigned mode = (unsigned)(st->st_mode & 07777);
+
+	if (!owner_ok(st->st_uid, uid))
+		return fail(-EACCES, why, why_len,
+			    "%s is owned by uid %u, neither root nor the daemon's user (uid %u)",
+			    path, (unsigned)st->st_uid, (unsigned)uid);
+	if (shared && (mode & 0022))
+		return fail(-EACCES, why, why_len, "%s is writable by group or others (mode %04o)",
+			    path, mode);
+	if (!shared && (mode & 0077))
+		return fail(-EACCES, why, why_len,
+			    "%s is accessible by group or others (mode %04o); chmod 0600 it, or "
+			    "pass it as a systemd credential ($CREDENTIALS_DIRECTORY)",
+			    path, mode);
+	return 0;
+}
+
+int secretfile_check(const char *path, const struct stat *st, uid_t uid, const char *shared_dir,
+		     const struct secretfile_ops *ops, char *why, size_t why_len)
+{
+	char real[PATH_MAX];
+	bool shared;
+	int r;
+
+	r = ops->realpath(path, real);
+	if (r < 0)
+		return fail(r, why, why_len, "%s: %s", path, strerror(-r));
+	shared = inside(real, shared_dir, ops);
+	r = check_file(path, st, uid, shared, why, why_len);
+	if (r < 0)
+		return r;
+	/* the path as given (where its links lie), then where it leads */
+	r = check_dirs(path, uid, ops, why, why_len);
+	if (r == 0 && strcmp(path, real) != 0)
+		r = check_dirs(real, uid, ops, why, why_len);
+	return r < 0 ? r : shared ? 1 : 0;
+}
