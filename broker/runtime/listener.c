@@ -54,7 +54,7 @@ static struct listener *listener_free(struct listener *l)
 	if (!l->activated && l->fd >= 0) {
 		close(l->fd);
 		if (l->path)
-			unlink(l->path);
+			socketfile_unlink(l->path, &l->id);
 	}
 	for (size_t i = 0; i < l->n_tenants; i++)
 		tenant_unref(l->tenants[i]);
@@ -529,7 +529,7 @@ static int listener_make(struct listeners *ls, const struct broker_config *c,
 		l->activated = true;
 		l->fd = ep->activated_fd;
 	} else {
-		r = socketfile_bind(ep->path, &access, &l->fd);
+		r = socketfile_bind(ep->path, &access, &l->fd, &l->id);
 		if (r < 0)
 			return r;
 		l->path = strdup(ep->path);
@@ -609,7 +609,7 @@ static void endpoints_commit(struct listeners *ls, const struct broker_config *c
 					break;
 				}
 			if (l->path) /* a reload may change the mode or group */
-				socketfile_set_access(l->path, &access);
+				socketfile_set_access(l->path, &l->id, &access);
 		}
 		listener_install(l, &eps->v[i]);
 		l->next = NULL;

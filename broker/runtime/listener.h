@@ -7,6 +7,7 @@
 
 #include "tenancy/config.h"
 #include "runtime/conn.h"
+#include "runtime/socketfile.h"
 #include "tenancy/tenant.h"
 #include "util/cleanup.h"
 
@@ -39,6 +40,7 @@ struct listener {
 	bool activated;  /* passed by systemd: never unlinked, never closed on reload */
 	char *key;       /* "path:/run/x.sock" or "fd:NAME", identifies it across reloads */
 	char *path;      /* socket path we created and unlink at close, or NULL */
+	struct socketfile_id id; /* the file we bound at path: only that one is removed */
 	char *label;     /* for logs: path or fd name */
 	struct tenant **tenants; /* references */
 	size_t n_tenants;
