@@ -141,6 +141,16 @@ static void apply_runtime_settings(const struct broker_config *c, bool log_level
 				    c->tenants[i].name);
 }
 
+/* The configuration's caps on upstream connections (at start and on reload; logs failures). */
+static void apply_upstream_limits(struct daemon *d, const struct broker_config *c)
+{
+	(void)upstream_set_limits(d->upstream,
+				  &(struct upstream_limits){
+					  .max_idle = (unsigned)c->upstream_max_idle,
+					  .max_per_host = (unsigned)c->upstream_max_per_host,
+				  });
+}
+
 bool daemon_log_level_locked;
 
 /* TEST ONLY: test_ready_delay stands in for a module that needs time before its tenants can
@@ -244,6 +254,7 @@ static void daemon_reload(struct daemon *d)
 	d->tenants = nt;
 	d->n_tenants = nc->n_tenants;
 	apply_runtime_settings(nc, daemon_log_level_locked);
+	apply_upstream_limits(d, nc);
 	test_ready_delay_start(d);
 	log_info("reloaded: %zu tenant(s); open connections keep their configuration",
 		 d->n_tenants);
@@ -379,6 +390,7 @@ int daemon_new(struct broker_config *config, const char *config_path, struct dae
 	r = upstream_new(d->event, &d->upstream);
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "cannot set up upstream HTTP");
+	apply_upstream_limits(d, d->config);
 	r = conn_set_new(d->event, &d->conns);
 	if (r < 0)
 		return r;
