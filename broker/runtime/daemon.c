@@ -12,6 +12,7 @@
 #include "runtime/conn.h"
 #include "runtime/daemon.h"
 #include "runtime/dispatch.h"
+#include "runtime/fdlimit.h"
 #include "runtime/listener.h"
 #include "runtime/ops.h"
 #include "runtime/stats.h"
@@ -97,9 +98,10 @@ static void readiness_changed(void *userdata)
 
 /* ---------------------------------------------------------------- tenants */
 
+/* v may be NULL (a reload that failed before building them), whatever n says. */
 static void tenants_free(struct tenant **v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; v && i < n; i++)
 		tenant_unref(v[i]);
 	free(v);
 }
@@ -229,6 +231,8 @@ static void daemon_reload(struct daemon *d)
 		 d->config_path ? d->config_path : "the environment");
 
 	r = daemon_load_config(d->config_path, &nc);
+	if (r >= 0)
+		r = fdlimit_check(nc);
 	if (r >= 0) {
 		r = tenants_build(d, nc, &nt);
 		if (r < 0)
@@ -411,6 +415,9 @@ int daemon_start(struct daemon *d)
 {
 	int r;
 
+	r = fdlimit_check(d->config);
+	if (r < 0)
+		return r;
 	r = tenants_build(d, d->config, &d->tenants);
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "cannot start the tenants");

@@ -69,8 +69,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct listeners *, listeners_free);
 int listeners_apply(struct listeners *ls, const struct broker_config *config,
 		    struct tenant *const *tenants, size_t n_tenants);
 
-/* Whether to accept (the daemon runs) or not (shutdown); an accept pause after EMFILE lasts
- * until a connection closes or a short retry delay passes, whatever this says. */
+/* Whether to accept (the daemon runs) or not (shutdown). Out of descriptors, the listeners
+ * accept and refuse with a spare one; when that cannot help (or accept fails for lack of
+ * memory) they pause until a connection closes or a short retry delay passes, whatever this
+ * says. */
 void listeners_set_accepting(struct listeners *ls, bool on);
 
 /* The first listener (then ->next), borrowed until the next apply: for tests and logs. */
