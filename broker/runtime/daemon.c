@@ -12,6 +12,7 @@
 #include "runtime/conn.h"
 #include "runtime/daemon.h"
 #include "runtime/dispatch.h"
+#include "runtime/fdlimit.h"
 #include "runtime/listener.h"
 #include "runtime/ops.h"
 #include "runtime/stats.h"
@@ -97,7 +98,7 @@ static void readiness_changed(void *userdata)
 
 /* ---------------------------------------------------------------- tenants */
 
-/* v may be NULL (a build that failed left nothing), whatever n says. */
+/* v may be NULL (a reload that failed before building them), whatever n says. */
 static void tenants_free(struct tenant **v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)
@@ -140,6 +141,16 @@ static void apply_runtime_settings(const struct broker_config *c, bool log_level
 			log_warning("tenant=%s: insecure_http = yes: plain HTTP upstream allowed "
 				    "(tests and demos only)",
 				    c->tenants[i].name);
+}
+
+/* The configuration's caps on upstream connections (at start and on reload; logs failures). */
+static void apply_upstream_limits(struct daemon *d, const struct broker_config *c)
+{
+	(void)upstream_set_limits(d->upstream,
+				  &(struct upstream_limits){
+					  .max_idle = (unsigned)c->upstream_max_idle,
+					  .max_per_host = (unsigned)c->upstream_max_per_host,
+				  });
 }
 
 bool daemon_log_level_locked;
@@ -238,6 +249,8 @@ static void daemon_reload(struct daemon *d)
 		 d->config_path ? d->config_path : "the environment");
 
 	r = daemon_load_config(d->config_path, &nc);
+	if (r >= 0)
+		r = fdlimit_check(nc);
 	if (r >= 0) {
 		r = tenants_build(d, nc, &nt);
 		if (r < 0)
@@ -263,6 +276,7 @@ static void daemon_reload(struct daemon *d)
 	d->tenants = nt;
 	d->n_tenants = nc->n_tenants;
 	apply_runtime_settings(nc, daemon_log_level_locked);
+	apply_upstream_limits(d, nc);
 	test_ready_delay_start(d);
 	revoked = conn_set_revoke(d->conns, still_admitted, d,
 				  "no longer admitted after a configuration reload");
@@ -402,6 +416,7 @@ int daemon_new(struct broker_config *config, const char *config_path, struct dae
 	r = upstream_new(d->event, &d->upstream);
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "cannot set up upstream HTTP");
+	apply_upstream_limits(d, d->config);
 	r = conn_set_new(d->event, &d->conns);
 	if (r < 0)
 		return r;
@@ -422,6 +437,9 @@ int daemon_start(struct daemon *d)
 {
 	int r;
 
+	r = fdlimit_check(d->config);
+	if (r < 0)
+		return r;
 	r = tenants_build(d, d->config, &d->tenants);
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "cannot start the tenants");

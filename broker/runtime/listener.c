@@ -15,6 +15,7 @@
 #include "proto/message.h"
 #include "runtime/admission.h"
 #include "runtime/conn.h"
+#include "runtime/fdlimit.h"
 #include "runtime/listener.h"
 #include "runtime/socketfile.h"
 #include "runtime/stats.h"
@@ -38,7 +39,8 @@ struct listeners {
 	uint64_t max_connections;       /* for log lines */
 	uint64_t max_connections_per_uid;
 	bool accepting;                 /* the daemon runs */
-	bool paused;                    /* out of descriptors */
+	bool paused;                    /* out of memory, or of descriptors without a spare */
+	int spare_fd;                   /* given up to accept and refuse when out of descriptors */
 	sd_event_source *retry;
 	uint64_t refused_log_usec;      /* rate limit of "refused" lines */
 	unsigned refused_logged;
@@ -55,7 +57,7 @@ static struct listener *listener_free(struct listener *l)
 	if (!l->activated && l->fd >= 0) {
 		close(l->fd);
 		if (l->path)
-			unlink(l->path);
+			socketfile_unlink(l->path, &l->id);
 	}
 	for (size_t i = 0; i < l->n_tenants; i++)
 		tenant_unref(l->tenants[i]);
@@ -112,6 +114,8 @@ static void resume_accepting(void *userdata)
 {
 	struct listeners *ls = userdata;
 
+	if (ls->spare_fd < 0)
+		ls->spare_fd = fdlimit_spare_open();
 	if (!ls->paused)
 		return;
 	ls->paused = false;
@@ -284,25 +288,67 @@ struct tenant *listeners_pick(const struct listeners *ls, const char *key, const
 	return NULL;
 }
 
+/*
+ * Out of descriptors: gives up the spare one to accept the next peer and refuse it with
+ * rate_limited (rather than leave it hanging in the backlog, and the listener readable), then
+ * takes the spare again. 1 when a peer was refused, 0 when none was waiting, -errno when the
+ * spare could not help (none, or taken meanwhile: the caller pauses).
+ */
+static int refuse_with_spare(struct listener *l)
+{
+	struct listeners *ls = l->set;
+	struct peer peer;
+	int cfd, r;
+
+	if (ls->spare_fd < 0)
+		return -EMFILE;
+	close(ls->spare_fd);
+	cfd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	r = cfd < 0 ? -errno : 1;
+	if (cfd >= 0) {
+		/* no descriptor is left for its pidfd: the peer comes without one */
+		if (peer_from_socket(cfd, &peer) < 0)
+			peer = (struct peer){.uid = (uid_t)-1, .pidfd = -1};
+		stats_conn_event(STATS_CONN_REFUSED_LIMIT);
+		log_refused(ls, "conn=- uid=%u pid=%d tenant=-: refused on socket %s: out of descriptors",
+			    (unsigned)peer.uid, (int)peer.pid, l->label);
+		refuse(cfd, &peer, SB_ERR_RATE_LIMITED, "out of descriptors");
+	}
+	ls->spare_fd = fdlimit_spare_open();
+	if (ls->spare_fd < 0)
+		return ls->spare_fd;
+	if (r == -EINTR || r == -ECONNABORTED)
+		return 1; /* that one is gone: try the next */
+	return r == -EAGAIN ? 0 : r;
+}
+
 static int listener_accept_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct listener *l = userdata;
 	struct listeners *ls = l->set;
 
 	for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (cfd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), e = errno;
+
+		if (cfd < 0 && (e == EMFILE || e == ENFILE)) {
+			int r = refuse_with_spare(l);
+			if (r > 0)
 				continue;
-			if (errno == EAGAIN)
+			if (r == 0)
 				break;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				log_warning("socket %s: accept: %s; pausing for a moment",
-					    l->label, strerror(errno));
+		}
+		if (cfd < 0) {
+			if (e == EINTR || e == ECONNABORTED)
+				continue;
+			if (e == EAGAIN)
+				break;
+			if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+				log_warning("socket %s: accept: %s; pausing for a moment", l->label,
+					    strerror(e));
 				pause_accepting(ls);
 				break;
 			}
-			log_warning("socket %s: accept: %s", l->label, strerror(errno));
+			log_warning("socket %s: accept: %s", l->label, strerror(e));
 			break;
 		}
 		accept_one(l, cfd);
@@ -540,7 +586,7 @@ static int listener_make(struct listeners *ls, const struct broker_config *c,
 		l->activated = true;
 		l->fd = ep->activated_fd;
 	} else {
-		r = socketfile_bind(ep->path, &access, &l->fd);
+		r = socketfile_bind(ep->path, &access, &l->fd, &l->id);
 		if (r < 0)
 			return r;
 		l->path = strdup(ep->path);
@@ -620,7 +666,7 @@ static void endpoints_commit(struct listeners *ls, const struct broker_config *c
 					break;
 				}
 			if (l->path) /* a reload may change the mode or group */
-				socketfile_set_access(l->path, &access);
+				socketfile_set_access(l->path, &l->id, &access);
 		}
 		listener_install(l, &eps->v[i]);
 		l->next = NULL;
@@ -674,6 +720,9 @@ int listeners_new(sd_event *event, struct conn_set *conns, conn_frame_handler on
 	ls->event = event;
 	ls->conns = conns;
 	ls->on_frame = on_frame;
+	ls->spare_fd = fdlimit_spare_open();
+	if (ls->spare_fd < 0)
+		return log_errno(LOG_ERR, ls->spare_fd, "cannot open /dev/null as a spare descriptor");
 	r = collect_activated(ls);
 	if (r < 0)
 		return r;
@@ -688,6 +737,8 @@ struct listeners *listeners_free(struct listeners *ls)
 		return NULL;
 	conn_set_on_released(ls->conns, NULL, NULL);
 	listener_list_free(ls->list);
+	if (ls->spare_fd >= 0)
+		close(ls->spare_fd);
 	for (size_t i = 0; i < ls->n_activated; i++) {
 		close(ls->activated[i].fd);
 		free(ls->activated[i].name);

@@ -7,6 +7,7 @@
 
 #include "tenancy/config.h"
 #include "runtime/conn.h"
+#include "runtime/socketfile.h"
 #include "tenancy/tenant.h"
 #include "util/cleanup.h"
 
@@ -39,6 +40,7 @@ struct listener {
 	bool activated;  /* passed by systemd: never unlinked, never closed on reload */
 	char *key;       /* "path:/run/x.sock" or "fd:NAME", identifies it across reloads */
 	char *path;      /* socket path we created and unlink at close, or NULL */
+	struct socketfile_id id; /* the file we bound at path: only that one is removed */
 	char *label;     /* for logs: path or fd name */
 	struct tenant **tenants; /* references */
 	size_t n_tenants;
@@ -67,8 +69,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct listeners *, listeners_free);
 int listeners_apply(struct listeners *ls, const struct broker_config *config,
 		    struct tenant *const *tenants, size_t n_tenants);
 
-/* Whether to accept (the daemon runs) or not (shutdown); an accept pause after EMFILE lasts
- * until a connection closes or a short retry delay passes, whatever this says. */
+/* Whether to accept (the daemon runs) or not (shutdown). Out of descriptors, the listeners
+ * accept and refuse with a spare one; when that cannot help (or accept fails for lack of
+ * memory) they pause until a connection closes or a short retry delay passes, whatever this
+ * says. */
 void listeners_set_accepting(struct listeners *ls, bool on);
 
 /* The tenant a new connection of peer p on the tenant socket whose key is key (struct

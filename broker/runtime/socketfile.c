@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* socketfile: creating path sockets safely (umask, mode, group, stale files, no stealing). */
+/* socketfile: path sockets made safely (directory, umask, mode, stale, no stealing, ours only). */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -9,7 +11,80 @@
 #include <unistd.h>
 
 #include "runtime/socketfile.h"
+#include "util/cleanup.h"
 #include "util/log.h"
+
+#define UNSAFE_HINT                                                                              \
+	"another local user could replace the socket; use a directory only root and the "        \
+	"broker's user can write (such as /run/skybroker)"
+
+/*
+ * Checks one directory on the way to the socket at sock: owned by root or us, and writable by
+ * neither group nor others; above the socket's own directory (own false) a sticky bit makes
+ * group or other write access harmless, since nobody may then rename what they do not own.
+ */
+static int check_dir(const char *sock, const char *dir, bool own)
+{
+	const char *what = own ? "directory " : "", *above = own ? "" : ", above it,";
+	uid_t me = geteuid();
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		return log_errno(LOG_ERR, -errno, "socket %s: cannot check %s%s", sock, what, dir);
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("socket %s: %s is not a directory", sock, dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != 0 && st.st_uid != me) {
+		log_error("socket %s: %s%s%s is owned by uid %u, neither root nor the broker's uid "
+			  "%u: " UNSAFE_HINT,
+			  sock, what, dir, above, (unsigned)st.st_uid, (unsigned)me);
+		return -EPERM;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (own || !(st.st_mode & S_ISVTX))) {
+		log_error("socket %s: %s%s%s is writable by its group or by others (mode %04o%s): "
+			  UNSAFE_HINT,
+			  sock, what, dir, above, (unsigned)(st.st_mode & 07777),
+			  own ? "" : ", not sticky");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Refuses a socket path in a directory that someone but root and us could change: its own
+ * directory, then each one above it (symbolic links resolved). */
+static int check_directories(const char *path)
+{
+	_cleanup_free_ char *dir = strdup(path), *real = NULL;
+	char *slash;
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return log_errno(LOG_ERR, -EINVAL, "socket %s: not an absolute path", path);
+	slash[slash == dir ? 1 : 0] = '\0';
+	real = realpath(dir, NULL);
+	if (!real)
+		return log_errno(LOG_ERR, -errno, "socket %s: directory %s", path, dir);
+	r = check_dir(path, real, true);
+	while (r == 0 && strcmp(real, "/") != 0) {
+		slash = strrchr(real, '/');
+		slash[slash == real ? 1 : 0] = '\0';
+		r = check_dir(path, real, false);
+	}
+	return r;
+}
+
+/* Whether the file at path is still the socket id. */
+static bool is_ours(const char *path, const struct socketfile_id *id)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == id->dev &&
+	       st.st_ino == id->ino;
+}
 
 /* Fills a sockaddr_un; -ENAMETOOLONG if the path does not fit. */
 static int sockaddr_for(const char *path, struct sockaddr_un *sa, socklen_t *len)
@@ -98,8 +173,21 @@ static int open_up_and_listen(int fd, const char *path, const struct socketfile_
 	return 0;
 }
 
-int socketfile_bind(const char *path, const struct socketfile_access *access, int *ret_fd)
+/* What bind created at path. */
+static int bound_id(const char *path, struct socketfile_id *ret)
 {
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return log_errno(LOG_ERR, -errno, "socket %s: cannot stat what was bound", path);
+	*ret = (struct socketfile_id){st.st_dev, st.st_ino};
+	return 0;
+}
+
+int socketfile_bind(const char *path, const struct socketfile_access *access, int *ret_fd,
+		    struct socketfile_id *ret_id)
+{
+	struct socketfile_id id;
 	struct sockaddr_un sa;
 	socklen_t len;
 	int fd, r;
@@ -107,6 +195,9 @@ int socketfile_bind(const char *path, const struct socketfile_access *access, in
 	r = sockaddr_for(path, &sa, &len);
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "socket %s", path);
+	r = check_directories(path);
+	if (r < 0)
+		return r;
 	r = clear_stale(path, &sa, len);
 	if (r < 0)
 		return r;
@@ -114,6 +205,8 @@ int socketfile_bind(const char *path, const struct socketfile_access *access, in
 	if (fd < 0)
 		return log_errno(LOG_ERR, -errno, "cannot create a listening socket");
 	r = bind_private(fd, path, &sa, len);
+	if (r >= 0)
+		r = bound_id(path, &id);
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -121,17 +214,39 @@ int socketfile_bind(const char *path, const struct socketfile_access *access, in
 	r = open_up_and_listen(fd, path, access);
 	if (r < 0) {
 		close(fd);
-		unlink(path);
+		socketfile_unlink(path, &id);
 		return r;
 	}
 	*ret_fd = fd;
+	*ret_id = id;
 	return 0;
 }
 
-void socketfile_set_access(const char *path, const struct socketfile_access *a)
+void socketfile_set_access(const char *path, const struct socketfile_id *id,
+			   const struct socketfile_access *a)
 {
+	if (!is_ours(path, id)) {
+		log_warning("socket %s: not changing its mode: the file there is not the socket "
+			    "this daemon bound",
+			    path);
+		return;
+	}
 	if (a->group_set && chown(path, (uid_t)-1, a->group) < 0)
 		log_warning("socket %s: chown to group %u: %m", path, (unsigned)a->group);
 	if (chmod(path, a->mode) < 0)
 		log_warning("socket %s: chmod %04o: %m", path, (unsigned)a->mode);
+}
+
+void socketfile_unlink(const char *path, const struct socketfile_id *id)
+{
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return;
+	if (!is_ours(path, id)) {
+		log_notice("socket %s: not removing it: the file there is not the socket this daemon "
+			   "bound",
+			   path);
+		return;
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warning("socket %s: cannot remove it: %m", path);
 }

@@ -125,6 +125,8 @@ struct broker_config {
 	int log_level;
 	bool log_level_set;
 	bool audit;
+	uint64_t upstream_max_idle;     /* upstream connections kept open for reuse */
+	uint64_t upstream_max_per_host; /* upstream connections to one host at once */
 
 	/* TEST ONLY (hidden, documented as such): delay every ping reply by this much, to have
 	 * an in-flight request to wait for. 0 (the default) answers at once. */

@@ -497,6 +497,8 @@ static const struct config_key broker_keys[] = {
 	B("audit",                       parse_bool,        audit,                 0, 0),
 	B("test_ping_delay",             parse_duration,    test_ping_delay_usec,  0, 10 * MIN),
 	B("test_ready_delay",            parse_duration,    test_ready_delay_usec, 0, 10 * MIN),
+	B("upstream_max_idle",           parse_uint,        upstream_max_idle,     1, 100000),
+	B("upstream_max_per_host",       parse_uint,        upstream_max_per_host, 1, 100000),
 };
 
 static const struct config_key tenant_keys[] = {
@@ -565,6 +567,8 @@ void config_broker_defaults(struct broker_config *c)
 	c->shutdown_timeout_usec = 30 * SEC;
 	c->log_level = LOG_INFO;
 	c->audit = true;
+	c->upstream_max_idle = 16;     /* UPSTREAM_DEFAULT_MAX_IDLE */
+	c->upstream_max_per_host = 64; /* UPSTREAM_DEFAULT_MAX_PER_HOST */
 }
 
 /* Every operation a tenant may be allowed (not hello, not stats). */

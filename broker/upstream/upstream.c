@@ -246,6 +246,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct upstream *, upstream_free)
 int upstream_new(sd_event *e, struct upstream **ret)
 {
 	_cleanup_(upstream_freep) struct upstream *u = NULL;
+	int r;
 
 	if (!e || !ret)
 		return -EINVAL;
@@ -263,7 +264,28 @@ int upstream_new(sd_event *e, struct upstream **ret)
 	(void)curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
 	(void)curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
 	(void)curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+	r = upstream_set_limits(u, &(struct upstream_limits){0});
+	if (r < 0)
+		return r;
 	*ret = TAKE_PTR(u);
+	return 0;
+}
+
+int upstream_set_limits(struct upstream *u, const struct upstream_limits *lim)
+{
+	long idle = lim->max_idle ? (long)lim->max_idle : (long)UPSTREAM_DEFAULT_MAX_IDLE;
+	long per_host = lim->max_per_host ? (long)lim->max_per_host
+					  : (long)UPSTREAM_DEFAULT_MAX_PER_HOST;
+	CURLMcode mc;
+
+	mc = curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, idle);
+	if (mc == CURLM_OK)
+		mc = curl_multi_setopt(u->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
+	if (mc != CURLM_OK) {
+		log_printf(LOG_ERR, "upstream: cannot set connection limits: %s",
+			   curl_multi_strerror(mc));
+		return -EINVAL;
+	}
 	return 0;
 }
 

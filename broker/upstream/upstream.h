@@ -34,6 +34,8 @@
 #define UPSTREAM_DEFAULT_TOTAL_TIMEOUT_MS 10000u
 #define UPSTREAM_DEFAULT_MAX_RESPONSE (1024u * 1024u)
 #define UPSTREAM_DEFAULT_RETRY_BASE_MS 200u
+#define UPSTREAM_DEFAULT_MAX_IDLE 16u
+#define UPSTREAM_DEFAULT_MAX_PER_HOST 64u
 
 /* Per-request options (the tenant's). Strings are borrowed for the duration of the start call. */
 struct upstream_opts {
@@ -89,6 +91,24 @@ int upstream_new(sd_event *e, struct upstream **ret);
 /* The accuracy of curl's timeout timer, for tests and diagnostics: 0 and *ret, or -ENOENT
  * when no timer was armed yet. */
 int upstream_timer_accuracy(const struct upstream *u, uint64_t *ret);
+
+/*
+ * Caps on upstream connections, each a descriptor and a TLS session (about 115 KiB). 0 means
+ * the default.
+ *  - max_idle (CURLMOPT_MAXCONNECTS): connections kept open for reuse once their transfer is
+ *    done; beyond it, the oldest idle one is closed. Without it libcurl keeps up to 4 per
+ *    transfer ever added at once, and a burst leaves hundreds open.
+ *  - max_per_host (CURLMOPT_MAX_HOST_CONNECTIONS): connections to one host (and port) at once;
+ *    a transfer beyond it waits for one to be free, within its own timeouts.
+ */
+struct upstream_limits {
+	unsigned max_idle;
+	unsigned max_per_host;
+};
+
+/* Applies lim to u (upstream_new starts with the defaults); a reload may call it again: a new
+ * cap applies as transfers start and finish. 0, or -EINVAL (logged) if curl refuses it. */
+int upstream_set_limits(struct upstream *u, const struct upstream_limits *lim);
 
 /*
  * Frees u: every request still running is cancelled as by upstream_request_cancel (its

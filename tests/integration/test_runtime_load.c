@@ -383,59 +383,6 @@ static void test_global_limit_spares_admin(void **state)
 	assert_int_equal(sbt_daemon_stop(&d2), 0);
 }
 
-static void test_out_of_descriptors(void **state)
-{
-	/* a daemon limited to 64 descriptors: accept fails with EMFILE, the daemon pauses
-	 * accepting instead of spinning, keeps serving its clients, and accepts again once
-	 * descriptors are free */
-	struct sbt_daemon d3;
-	char conf[8192];
-	const char *names[] = {"acme"};
-	const char *extra[] = {"allow_uids = 0\n"};
-	const char *argv[] = {"/usr/bin/prlimit", "--nofile=64:64", sbt_daemon_path(), "--config",
-			      NULL, "--allow-root", NULL};
-	struct sbt_client *first, *c[100], *later;
-
-	(void)state;
-	if (access(argv[0], X_OK) != 0)
-		skip();
-	sbt_daemon_init(&d3);
-	argv[4] = d3.conf;
-	sbt_config(&d3, conf, sizeof(conf), NULL, 1, names, extra);
-	sbt_write_file(d3.conf, conf, 0644);
-	assert_int_equal(sbt_daemon_spawn(&d3, argv, NULL), 0);
-	assert_int_equal(sbt_daemon_wait_notify(&d3, "READY=1", SBT_TIMEOUT_MS), 0);
-	first = sbt_connect_hello(d3.socket);
-
-	for (int i = 0; i < 100; i++) {
-		struct sb_request req = {.op = SB_OP_HELLO};
-		uint64_t versions[] = {1};
-		c[i] = sbt_connect(d3.socket); /* queued in the backlog when not accepted */
-		assert_non_null(c[i]);
-		req.u.hello.versions = (struct sb_u64v){.set = true, .n = 1, .v = versions};
-		req.u.hello.client = "crowd/1";
-		assert_true(sbt_send(c[i], &req) > 0);
-	}
-	assert_int_equal(sbt_log_wait(&d3, "pausing for a moment", SBT_TIMEOUT_MS), 0);
-	assert_int_equal(sbt_ping(first), 0);
-	/* the backlog is FIFO: the first of the crowd was accepted and is answered */
-	{
-		struct sb_reply rep;
-		assert_int_equal(sbt_recv(c[0], &rep), 0);
-		assert_true(rep.ok);
-		sb_reply_done(&rep);
-	}
-	for (int i = 0; i < 100; i++)
-		sbt_client_free(c[i]);
-	/* descriptors are free again: a new client is served */
-	later = sbt_connect_hello(d3.socket);
-	assert_int_equal(sbt_ping(later), 0);
-	assert_int_equal(sbt_ping(first), 0);
-	sbt_client_free(later);
-	sbt_client_free(first);
-	assert_int_equal(sbt_daemon_stop(&d3), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,7 +392,6 @@ int main(void)
 		cmocka_unit_test(test_5000_connections),
 		cmocka_unit_test(test_connection_limits),
 		cmocka_unit_test(test_global_limit_spares_admin),
-		cmocka_unit_test(test_out_of_descriptors),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

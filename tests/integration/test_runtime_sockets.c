@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Path sockets skybrokerd creates: configured mode and group, a stale socket file replaced,
- * a live one never stolen, a non-socket never touched; removed at exit.
+ * a live one never stolen, a non-socket never touched; removed at exit. A directory another
+ * local user could write (0777, sticky 01777 like /tmp, owned by another user, or below such
+ * a directory without the sticky bit) is refused; a socket file that replaced ours is not
+ * the daemon's to remove, at a reload or at exit (issue 9, item 6).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -134,6 +137,116 @@ static void test_non_socket_untouched(void **state)
 	sbt_daemon_stop(&d);
 }
 
+/* Points d's shared socket into dir/p/s (p with parent_mode; s with mode, owned by uid) and
+ * runs the daemon: it must refuse to start, saying why, and leave nothing there. */
+static void expect_refused(unsigned parent_mode, unsigned mode, uid_t uid, const char *why)
+{
+	struct sbt_daemon d;
+	char conf[8192], dir[108], path[108];
+
+	sbt_daemon_init(&d);
+	sbt_path(dir, sizeof(dir), &d, "p");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(chmod(dir, parent_mode), 0);
+	sbt_path(dir, sizeof(dir), &d, "p/s");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(chmod(dir, mode), 0);
+	assert_int_equal(chown(dir, uid, uid), 0);
+	sbt_path(path, sizeof(path), &d, "p/s/sb.sock");
+	snprintf(d.socket, sizeof(d.socket), "%s", path);
+	sbt_config(&d, conf, sizeof(conf), NULL, 1, names, extra);
+	sbt_write_file(d.conf, conf, 0644);
+	assert_int_equal(run_expect_exit(&d), 1);
+	if (!sbt_log_contains(&d, why))
+		sbt_log_dump(&d);
+	assert_true(sbt_log_contains(&d, why));
+	assert_true(sbt_log_contains(&d, "another local user could replace the socket"));
+	assert_int_equal(access(path, F_OK), -1);
+	sbt_daemon_stop(&d);
+}
+
+static void test_unsafe_directory_refused(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* chown to another user */
+	expect_refused(0755, 0777, 0, "is writable by its group or by others");
+	expect_refused(0755, 01777, 0, "is writable by its group or by others"); /* like /tmp */
+	expect_refused(0755, 0770, 0, "is writable by its group or by others");
+	expect_refused(0755, 0755, 1000, "is owned by uid 1000");
+	/* ours, but under a directory others may write without the sticky bit: they could move
+	 * ours away and put theirs in its place */
+	expect_refused(0777, 0755, 0, "above it, is writable by its group or by others");
+}
+
+/* A listening socket bound at path by "someone else" (this test process): the impostor. */
+static int bind_impostor(const char *path, struct stat *st)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	assert_int_equal(unlink(path), 0); /* the daemon's file */
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(lstat(path, st), 0);
+	return fd;
+}
+
+/* Whether path is still the impostor's file (same inode) and its listener still answers. */
+static void assert_impostor_intact(const char *path, const struct stat *was)
+{
+	struct stat st;
+	struct sbt_client *c;
+
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_dev, was->st_dev);
+	assert_int_equal(st.st_ino, was->st_ino);
+	assert_int_equal(sbt_connect2(path, &c), 0);
+	sbt_client_free(c);
+}
+
+static void test_impostor_not_removed(void **state)
+{
+	static const char *two[] = {"acme", "beta"};
+	struct sbt_daemon d;
+	char conf[8192], beta[108], beta_extra[200];
+	const char *extras[2];
+	struct stat imp_beta, imp_shared;
+	int fd_beta, fd_shared;
+
+	(void)state;
+	sbt_daemon_init(&d);
+	sbt_path(beta, sizeof(beta), &d, "beta.sock");
+	snprintf(beta_extra, sizeof(beta_extra), "allow_uids = 0\nsocket = %s\n", beta);
+	extras[0] = "allow_uids = 0\n";
+	extras[1] = beta_extra;
+	sbt_config(&d, conf, sizeof(conf), NULL, 2, two, extras);
+	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
+
+	/* someone removes beta's socket file and binds theirs; a reload drops tenant beta, and
+	 * with it that socket: the daemon closes its listener but leaves the file alone */
+	fd_beta = bind_impostor(beta, &imp_beta);
+	sbt_config(&d, conf, sizeof(conf), NULL, 1, names, extra);
+	sbt_write_file(d.conf, conf, 0644);
+	sbt_daemon_kill(&d, SIGHUP);
+	assert_int_equal(sbt_daemon_wait_notify(&d, "READY=1", SBT_TIMEOUT_MS), 0);
+	assert_impostor_intact(beta, &imp_beta);
+
+	/* the same with the shared socket at exit */
+	fd_shared = bind_impostor(d.socket, &imp_shared);
+	sbt_daemon_kill(&d, SIGTERM);
+	assert_int_equal(sbt_daemon_wait_exit(&d, SBT_TIMEOUT_MS), 0);
+	assert_impostor_intact(d.socket, &imp_shared);
+	assert_int_equal(sbt_log_count(&d, "not removing it: the file there is not the socket this daemon bound"), 2);
+	/* the admin socket was ours to the end: removed */
+	assert_int_equal(access(d.admin, F_OK), -1);
+	close(fd_beta);
+	close(fd_shared);
+	assert_int_equal(sbt_daemon_stop(&d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +254,8 @@ int main(void)
 		cmocka_unit_test(test_stale_socket_replaced),
 		cmocka_unit_test(test_live_socket_not_stolen),
 		cmocka_unit_test(test_non_socket_untouched),
+		cmocka_unit_test(test_unsafe_directory_refused),
+		cmocka_unit_test(test_impostor_not_removed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
