@@ -139,7 +139,7 @@ int config_check_credentials(struct config_parser *p, const struct config_key *k
 
 	const struct config_sys *sys = config_get_sys();
 	const struct secretfile_ops ops = {.stat = sys->stat, .realpath = sys->realpath};
-	char why[2 * PATH_MAX + 128], shown[sizeof(why)];
+	struct error_detail why = {0};
 	struct stat st;
 	int r;
 
@@ -150,11 +150,9 @@ int config_check_credentials(struct config_parser *p, const struct config_key *k
 	if (r < 0)
 		return r;
 	/* the user we run as: --check-config checks for the user that runs it */
-	r = secretfile_check(path, &st, geteuid(), getenv("CREDENTIALS_DIRECTORY"), &ops, why,
-			     sizeof(why));
-	if (r < 0)
-		return config_key_error(p, k, r == -EACCES ? -EPERM : r, "%s",
-					sanitize_for_log(shown, sizeof(shown), why));
+	r = secretfile_check(path, &st, geteuid(), getenv("CREDENTIALS_DIRECTORY"), &ops, &why);
+	if (r < 0) /* error_detail's message is sanitised already */
+		return config_key_error(p, k, r == -EACCES ? -EPERM : r, "%s", why.message);
 	*ret_in_dir = r > 0;
 	return 0;
 }

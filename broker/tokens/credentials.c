@@ -27,20 +27,6 @@
 #include "util/log.h"
 #include "util/secretfile.h"
 
-static int why_fail(char *why, size_t why_len, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int why_fail(char *why, size_t why_len, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && why_len) {
-		va_start(ap, fmt);
-		(void)vsnprintf(why, why_len, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 struct credentials *credentials_free(struct credentials *c)
 {
 	if (!c)
@@ -74,21 +60,20 @@ static json_t *field(json_t *obj, const char *const *names, int *dup)
 	return found;
 }
 
-static int string_field(json_t *obj, const char *const *names, char **ret, char *why,
-			size_t why_len)
+static int string_field(json_t *obj, const char *const *names, char **ret, struct error_detail *err)
 {
 	int dup = 0;
 	json_t *v = field(obj, names, &dup);
 
 	if (dup)
-		return why_fail(why, why_len, -EBADMSG, "credentials: '%s' is given twice",
+		return error_detail_set(err, -EBADMSG, "credentials: '%s' is given twice",
 				names[0]);
 	if (!v)
-		return why_fail(why, why_len, -EBADMSG, "credentials: '%s' is missing", names[0]);
+		return error_detail_set(err, -EBADMSG, "credentials: '%s' is missing", names[0]);
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
 	    json_string_length(v) > CREDENTIALS_MAX_FIELD ||
 	    strlen(json_string_value(v)) != json_string_length(v))
-		return why_fail(why, why_len, -EBADMSG,
+		return error_detail_set(err, -EBADMSG,
 				"credentials: '%s' is not a non-empty string", names[0]);
 	*ret = strdup(json_string_value(v));
 	return *ret ? 0 : -ENOMEM;
@@ -101,13 +86,12 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 }
 
 /* The unencrypted PEM RSA private key (>= 2048 bits) of pem[0..len) into *ret (owned). */
-static int parse_private_key(const char *pem, size_t len, EVP_PKEY **ret, char *why,
-			     size_t why_len)
+static int parse_private_key(const char *pem, size_t len, EVP_PKEY **ret, struct error_detail *err)
 {
 	_cleanup_(BIO_freep) BIO *bio = BIO_new_mem_buf(pem, (int)len);
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
 	unsigned long e;
-	char err[256] = "";
+	char ssl_error[256] = "";
 
 	if (!bio)
 		return -ENOMEM;
@@ -115,17 +99,17 @@ static int parse_private_key(const char *pem, size_t len, EVP_PKEY **ret, char *
 	if (!key) {
 		e = ERR_get_error();
 		if (e)
-			ERR_error_string_n(e, err, sizeof(err));
+			ERR_error_string_n(e, ssl_error, sizeof(ssl_error));
 		ERR_clear_error();
-		return why_fail(why, why_len, -EBADMSG,
+		return error_detail_set(err, -EBADMSG,
 				"credentials: privateKey is not an unencrypted PEM private key (%s)",
-				err);
+				ssl_error);
 	}
 	if (!EVP_PKEY_is_a(key, "RSA"))
-		return why_fail(why, why_len, -EBADMSG,
+		return error_detail_set(err, -EBADMSG,
 				"credentials: privateKey is not an RSA key");
 	if (EVP_PKEY_get_bits(key) < 2048)
-		return why_fail(why, why_len, -EBADMSG,
+		return error_detail_set(err, -EBADMSG,
 				"credentials: privateKey is shorter than 2048 bits");
 	*ret = TAKE_PTR(key);
 	return 0;
@@ -160,8 +144,7 @@ static void credentials_json_freep(json_t **p)
 	json_decref(*p);
 }
 
-int credentials_parse(const char *text, size_t len, struct credentials **ret, char *why,
-		      size_t why_len)
+int credentials_parse(const char *text, size_t len, struct credentials **ret, struct error_detail *err)
 {
 	static const struct jsonbound_limits lim = { .max_size = CREDENTIALS_MAX_FILE,
 						     .max_depth = 4 };
@@ -176,27 +159,26 @@ int credentials_parse(const char *text, size_t len, struct credentials **ret, ch
 	*ret = NULL;
 	r = jsonbound_parse(text, len, &lim, &root, NULL);
 	if (r < 0)
-		return why_fail(why, why_len, r, "credentials: not a JSON document%s",
+		return error_detail_set(err, r, "credentials: not a JSON document%s",
 				r == -EMSGSIZE ? " within the size limits" : "");
 	if (!json_is_object(root))
-		return why_fail(why, why_len, -EBADMSG, "credentials: not a JSON object");
+		return error_detail_set(err, -EBADMSG, "credentials: not a JSON object");
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	r = string_field(root, n_client, &c->client_id, why, why_len);
+	r = string_field(root, n_client, &c->client_id, err);
 	if (r >= 0)
-		r = string_field(root, n_key, &c->key_id, why, why_len);
+		r = string_field(root, n_key, &c->key_id, err);
 	if (r >= 0)
-		r = string_field(root, n_uri, &c->token_uri, why, why_len);
+		r = string_field(root, n_uri, &c->token_uri, err);
 	if (r < 0)
 		return r;
 	pk = field(root, names_private_key, &dup);
 	if (dup)
-		return why_fail(why, why_len, -EBADMSG, "credentials: 'privateKey' is given twice");
+		return error_detail_set(err, -EBADMSG, "credentials: 'privateKey' is given twice");
 	if (!json_is_string(pk) || json_string_length(pk) == 0)
-		return why_fail(why, why_len, -EBADMSG, "credentials: 'privateKey' is missing");
-	r = parse_private_key(json_string_value(pk), json_string_length(pk), &c->key, why,
-			      why_len);
+		return error_detail_set(err, -EBADMSG, "credentials: 'privateKey' is missing");
+	r = parse_private_key(json_string_value(pk), json_string_length(pk), &c->key, err);
 	if (r < 0)
 		return r;
 	key_fingerprint(c->key, c->fingerprint);
@@ -206,19 +188,19 @@ int credentials_parse(const char *text, size_t len, struct credentials **ret, ch
 
 /* *ret gets path, or, when path is a bare name, credentials_dir/path written into joined. */
 static int resolve_path(const char *path, const char *credentials_dir, char joined[static PATH_MAX],
-			const char **ret, char *why, size_t why_len)
+			const char **ret, struct error_detail *err)
 {
 	if (!path || !*path)
-		return why_fail(why, why_len, -EINVAL, "credentials: no file configured");
+		return error_detail_set(err, -EINVAL, "credentials: no file configured");
 	*ret = path;
 	if (strchr(path, '/'))
 		return 0;
 	if (!credentials_dir || !*credentials_dir)
-		return why_fail(why, why_len, -ENOENT,
+		return error_detail_set(err, -ENOENT,
 				"credentials: '%s' is a bare name but $CREDENTIALS_DIRECTORY is not set",
 				path);
 	if ((size_t)snprintf(joined, PATH_MAX, "%s/%s", credentials_dir, path) >= PATH_MAX)
-		return why_fail(why, why_len, -ENAMETOOLONG, "credentials: path too long");
+		return error_detail_set(err, -ENAMETOOLONG, "credentials: path too long");
 	*ret = joined;
 	return 0;
 }
@@ -226,30 +208,28 @@ static int resolve_path(const char *path, const char *credentials_dir, char join
 /* Opens path (*ret, owned) after the file rule of credentials.h: a regular file of at most
  * CREDENTIALS_MAX_FILE bytes that passes secretfile_check for the user we run as, with
  * credentials_dir as the shared directory. */
-static int open_checked(const char *path, const char *credentials_dir, int *ret, char *why,
-			size_t why_len)
+static int open_checked(const char *path, const char *credentials_dir, int *ret, struct error_detail *err)
 {
 	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	char rule[2 * PATH_MAX + 128];
+	struct error_detail rule = {0};
 	struct stat st;
 	int r;
 
 	if (fd < 0)
-		return why_fail(why, why_len, -errno, "credentials: cannot open %s: %s", path,
+		return error_detail_set(err, -errno, "credentials: cannot open %s: %s", path,
 				strerror(errno));
 	if (fstat(fd, &st) < 0)
-		return why_fail(why, why_len, -errno, "credentials: cannot stat %s: %s", path,
+		return error_detail_set(err, -errno, "credentials: cannot stat %s: %s", path,
 				strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return why_fail(why, why_len, -EINVAL, "credentials: %s is not a regular file",
+		return error_detail_set(err, -EINVAL, "credentials: %s is not a regular file",
 				path);
 	/* the opened file's own status, and the directories of its path */
-	r = secretfile_check(path, &st, geteuid(), credentials_dir, &secretfile_sys, rule,
-			     sizeof(rule));
+	r = secretfile_check(path, &st, geteuid(), credentials_dir, &secretfile_sys, &rule);
 	if (r < 0)
-		return why_fail(why, why_len, r, "credentials: %s", rule);
+		return error_detail_set(err, r, "credentials: %s", rule.message);
 	if (st.st_size > (off_t)CREDENTIALS_MAX_FILE)
-		return why_fail(why, why_len, -EMSGSIZE, "credentials: %s is larger than %u bytes",
+		return error_detail_set(err, -EMSGSIZE, "credentials: %s is larger than %u bytes",
 				path, CREDENTIALS_MAX_FILE);
 	*ret = fd;
 	fd = -1;
@@ -274,7 +254,7 @@ static void locked_buf_done(struct locked_buf *b)
 }
 
 /* Reads all of fd (path for messages), at most CREDENTIALS_MAX_FILE bytes, into b. */
-static int read_locked(int fd, const char *path, struct locked_buf *b, char *why, size_t why_len)
+static int read_locked(int fd, const char *path, struct locked_buf *b, struct error_detail *err)
 {
 	b->cap = CREDENTIALS_MAX_FILE + 1;
 	b->p = malloc(b->cap);
@@ -288,20 +268,20 @@ static int read_locked(int fd, const char *path, struct locked_buf *b, char *why
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return why_fail(why, why_len, -errno, "credentials: cannot read %s: %s",
+			return error_detail_set(err, -errno, "credentials: cannot read %s: %s",
 					path, strerror(errno));
 		if (n == 0)
 			return 0;
 		b->len += (size_t)n;
 		if (b->len >= b->cap)
-			return why_fail(why, why_len, -EMSGSIZE,
+			return error_detail_set(err, -EMSGSIZE,
 					"credentials: %s is larger than %u bytes", path,
 					CREDENTIALS_MAX_FILE);
 	}
 }
 
 int credentials_load(const char *path, const char *credentials_dir, struct credentials **ret,
-		     char *why, size_t why_len)
+		     struct error_detail *err)
 {
 	_cleanup_(locked_buf_done) struct locked_buf buf = { 0 };
 	_cleanup_(closep) int fd = -1;
@@ -311,16 +291,16 @@ int credentials_load(const char *path, const char *credentials_dir, struct crede
 	*ret = NULL;
 	if (!credentials_dir)
 		credentials_dir = getenv("CREDENTIALS_DIRECTORY");
-	r = resolve_path(path, credentials_dir, joined, &path, why, why_len);
+	r = resolve_path(path, credentials_dir, joined, &path, err);
 	if (r < 0)
 		return r;
-	r = open_checked(path, credentials_dir, &fd, why, why_len);
+	r = open_checked(path, credentials_dir, &fd, err);
 	if (r < 0)
 		return r;
-	r = read_locked(fd, path, &buf, why, why_len);
+	r = read_locked(fd, path, &buf, err);
 	if (r < 0)
 		return r;
-	r = credentials_parse(buf.p, buf.len, ret, why, why_len);
+	r = credentials_parse(buf.p, buf.len, ret, err);
 	if (r < 0)
 		return r;
 	log_printf(LOG_INFO, "credentials loaded from %s: public key fingerprint %s", path,

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include "util/error.h"
+
 #include <stddef.h>
 
 #include <openssl/evp.h>
@@ -42,12 +44,11 @@ struct credentials {
 };
 
 /*
- * Parses credentials.json text. why (may be NULL) gets a reason without secret content.
+ * Parses credentials.json text. err (may be NULL) gets a reason without secret content.
  * Returns 0, -EBADMSG (missing/mistyped field, bad key), -EMSGSIZE, -ENOMEM.
  * *ret is owned by the caller (credentials_free).
  */
-int credentials_parse(const char *text, size_t len, struct credentials **ret, char *why,
-		      size_t why_len);
+int credentials_parse(const char *text, size_t len, struct credentials **ret, struct error_detail *err);
 
 /*
  * Loads a file. path may be a bare name, looked up in credentials_dir. credentials_dir is the
@@ -56,7 +57,7 @@ int credentials_parse(const char *text, size_t len, struct credentials **ret, ch
  * open or of a lookup of a directory above the file.
  */
 int credentials_load(const char *path, const char *credentials_dir, struct credentials **ret,
-		     char *why, size_t why_len);
+		     struct error_detail *err);
 
 /* Wipes and frees. NULL is fine. Returns NULL. */
 struct credentials *credentials_free(struct credentials *c);

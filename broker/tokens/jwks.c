@@ -28,19 +28,6 @@ const char *jwk_alg_name(enum jwk_alg alg)
 	return alg == JWK_ALG_ES256 ? "ES256" : "RS256";
 }
 
-static void why_set(char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void why_set(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
-
 /* Drains OpenSSL's error queue into one log line (the library's own text). */
 static void log_openssl(const char *what)
 {
@@ -205,7 +192,7 @@ static int jwk_parse_one(json_t *k, struct jwk *out, size_t idx)
 
 /* Parses every key of the array keys into s (allocated for all of them), skipping and counting
  * unusable ones. Returns 0, -EBADMSG (a duplicate kid), -ENOMEM. */
-static int parse_keys(json_t *keys, struct jwks *s, char *why, size_t why_len)
+static int parse_keys(json_t *keys, struct jwks *s, struct error_detail *err)
 {
 	for (size_t i = 0; i < json_array_size(keys); i++) {
 		int r = jwk_parse_one(json_array_get(keys, i), &s->keys[s->n_keys], i);
@@ -217,8 +204,8 @@ static int parse_keys(json_t *keys, struct jwks *s, char *why, size_t why_len)
 			continue;
 		}
 		if (jwks_find(s, s->keys[s->n_keys].kid)) {
-			why_set(why, why_len, "JWKS has two keys with kid '%.64s'",
-				s->keys[s->n_keys].kid);
+			(void)error_detail_set(err, -EBADMSG, "JWKS has two keys with kid '%.64s'",
+					       s->keys[s->n_keys].kid);
 			s->n_keys++; /* so that it is freed */
 			return -EBADMSG;
 		}
@@ -227,7 +214,7 @@ static int parse_keys(json_t *keys, struct jwks *s, char *why, size_t why_len)
 	return 0;
 }
 
-int jwks_parse(const void *text, size_t len, struct jwks **ret, char *why, size_t why_len)
+int jwks_parse(const void *text, size_t len, struct jwks **ret, struct error_detail *err)
 {
 	static const struct jsonbound_limits lim = { .max_size = JWKS_MAX_TEXT, .max_depth = 8 };
 	_cleanup_(json_decrefp) json_t *root = NULL;
@@ -238,33 +225,27 @@ int jwks_parse(const void *text, size_t len, struct jwks **ret, char *why, size_
 
 	*ret = NULL;
 	r = jsonbound_parse(text, len, &lim, &root, NULL);
-	if (r < 0) {
-		why_set(why, why_len, "JWKS is %s", r == -EMSGSIZE ? "too large or too deep" :
-			"not valid JSON");
-		return r;
-	}
+	if (r < 0)
+		return error_detail_set(err, r, "JWKS is %s",
+					r == -EMSGSIZE ? "too large or too deep" : "not valid JSON");
 	keys = json_object_get(root, "keys");
-	if (!json_is_object(root) || !json_is_array(keys)) {
-		why_set(why, why_len, "JWKS has no \"keys\" array");
-		return -EBADMSG;
-	}
+	if (!json_is_object(root) || !json_is_array(keys))
+		return error_detail_set(err, -EBADMSG, "JWKS has no \"keys\" array");
 	n = json_array_size(keys);
-	if (n > JWKS_MAX_KEYS) {
-		why_set(why, why_len, "JWKS has %zu keys, more than %u", n, JWKS_MAX_KEYS);
-		return -EMSGSIZE;
-	}
+	if (n > JWKS_MAX_KEYS)
+		return error_detail_set(err, -EMSGSIZE, "JWKS has %zu keys, more than %u", n,
+					JWKS_MAX_KEYS);
 	s = calloc(1, sizeof(*s) + n * sizeof(struct jwk));
 	if (!s)
 		return -ENOMEM;
 	s->n_ref = 1;
-	r = parse_keys(keys, s, why, why_len);
+	r = parse_keys(keys, s, err);
 	if (r < 0)
 		return r;
-	if (s->n_keys == 0) {
-		why_set(why, why_len, "JWKS has no usable signature key (%zu skipped)",
-			s->n_skipped);
-		return -EBADMSG;
-	}
+	if (s->n_keys == 0)
+		return error_detail_set(err, -EBADMSG,
+					"JWKS has no usable signature key (%zu skipped)",
+					s->n_skipped);
 	*ret = TAKE_PTR(s);
 	return 0;
 }
@@ -513,18 +494,14 @@ static void source_schedule(struct jwks_source *src, uint32_t sec)
 }
 
 /* The key set a finished fetch brought (*set, one reference), or why it brought none. */
-static int fetch_result(const struct upstream_response *resp, struct jwks **set, char *why,
-			size_t why_len)
+static int fetch_result(const struct upstream_response *resp, struct jwks **set,
+			struct error_detail *err)
 {
-	if (resp->r < 0) {
-		(void)snprintf(why, why_len, "fetch failed: %s", resp->error);
-		return resp->r;
-	}
-	if (resp->status != 200) {
-		(void)snprintf(why, why_len, "fetch failed: HTTP status %ld", resp->status);
-		return -EIO;
-	}
-	return jwks_parse(resp->body, resp->body_len, set, why, why_len);
+	if (resp->r < 0)
+		return error_detail_set(err, resp->r, "fetch failed: %s", resp->error);
+	if (resp->status != 200)
+		return error_detail_set(err, -EIO, "fetch failed: HTTP status %ld", resp->status);
+	return jwks_parse(resp->body, resp->body_len, set, err);
 }
 
 /* A new set replaces the held one (set's reference moves to src); the next refresh is due. */
@@ -569,13 +546,13 @@ static void on_fetch_done(struct upstream_request *req, const struct upstream_re
 {
 	struct jwks_source *src = userdata;
 	struct jwks *set = NULL;
-	char why[160] = "";
+	struct error_detail why = {0};
 
 	src->fetch = NULL;
-	if (fetch_result(resp, &set, why, sizeof(why)) >= 0)
+	if (fetch_result(resp, &set, &why) >= 0)
 		source_loaded(src, set);
 	else
-		source_failed(src, why);
+		source_failed(src, why.message);
 
 	/* Waiters get their answer; each callback may cancel other waiters, or free the source
 	 * (then the loop ends, the waiters being cancelled, and the source goes below). */

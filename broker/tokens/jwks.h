@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "upstream/upstream.h"
+#include "util/error.h"
 #include "util/cleanup.h"
 
 /*
@@ -60,10 +61,10 @@ struct jwks {
 };
 
 /*
- * Parses a JWKS. *ret gets a new set with one reference. On failure, why (if non-NULL) gets
+ * Parses a JWKS. *ret gets a new set with one reference. On failure, err (may be NULL) gets
  * a short reason without key material. Returns 0, -EBADMSG, -EMSGSIZE, -ENOMEM.
  */
-int jwks_parse(const void *text, size_t len, struct jwks **ret, char *why, size_t why_len);
+int jwks_parse(const void *text, size_t len, struct jwks **ret, struct error_detail *err);
 
 struct jwks *jwks_ref(struct jwks *s);
 /* Drops a reference; frees at zero. NULL is fine. Returns NULL. */

@@ -568,16 +568,16 @@ static int tsvc_jwks_new(struct tsvc_tenant *ts, const struct tenant_config *tc,
  * the previous configuration and its key stay in force. 0 or -errno (logged). */
 static int tsvc_credentials_load(struct tsvc_tenant *ts, const struct tenant_config *tc)
 {
-	char why[512];
+	struct error_detail why = {0};
 	int r;
 
 	if (tc->credentials_file) {
-		r = credentials_load(tc->credentials_file, NULL, &ts->creds, why, sizeof(why));
+		r = credentials_load(tc->credentials_file, NULL, &ts->creds, &why);
 		if (r < 0) {
-			log_error("tenant=%s: %s", ts->name, why);
+			log_error("tenant=%s: %s", ts->name, why.message);
 			if (tenant_previous(ts->t))
 				return r;
-			(void)tenant_set_not_ready(ts->t, "credentials", why);
+			(void)tenant_set_not_ready(ts->t, "credentials", why.message);
 		}
 	} else if (tc->exchange == CONFIG_EXCHANGE_CTX) {
 		(void)tenant_set_not_ready(ts->t, "credentials",

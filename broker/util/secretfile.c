@@ -23,20 +23,6 @@ const struct secretfile_ops secretfile_sys = {
 	.realpath = sys_realpath,
 };
 
-static int fail(int r, char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(int r, char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && why_len) {
-		va_start(ap, fmt);
-		(void)vsnprintf(why, why_len, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 static bool owner_ok(uid_t owner, uid_t uid)
 {
 	return owner == 0 || owner == uid;
@@ -64,8 +50,7 @@ static bool cut_to_parent(char *buf)
 
 /* Every directory above path: owned by root or uid, writable by neither group nor others
  * (but a root-owned sticky one above the file's own directory). */
-static int check_dirs(const char *path, uid_t uid, const struct secretfile_ops *ops, char *why,
-		      size_t why_len)
+static int check_dirs(const char *path, uid_t uid, const struct secretfile_ops *ops, struct error_detail *err)
 {
 	char dir[PATH_MAX];
 	bool own = true; /* the file's own directory */
@@ -73,18 +58,18 @@ static int check_dirs(const char *path, uid_t uid, const struct secretfile_ops *
 	int r;
 
 	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
-		return fail(-ENAMETOOLONG, why, why_len, "%s: path too long", path);
+		return error_detail_set(err, -ENAMETOOLONG, "%s: path too long", path);
 	for (; cut_to_parent(dir); own = false) {
 		r = ops->stat(dir, &st);
 		if (r < 0)
-			return fail(r, why, why_len, "directory %s: %s", dir, strerror(-r));
+			return error_detail_set(err, r, "directory %s: %s", dir, strerror(-r));
 		if (!owner_ok(st.st_uid, uid))
-			return fail(-EACCES, why, why_len,
+			return error_detail_set(err, -EACCES,
 				    "directory %s is owned by uid %u, neither root nor the daemon's "
 				    "user (uid %u)",
 				    dir, (unsigned)st.st_uid, (unsigned)uid);
 		if ((st.st_mode & 0022) && (own || !(st.st_mode & S_ISVTX) || st.st_uid != 0))
-			return fail(-EACCES, why, why_len,
+			return error_detail_set(err, -EACCES,
 				    "directory %s is writable by group or others (mode %04o)", dir,
 				    (unsigned)(st.st_mode & 07777));
 	}
@@ -106,19 +91,19 @@ static bool inside(const char *real, const char *dir, const struct secretfile_op
 /* The file itself: its owner, and no access for group or others (but read in the shared
  * directory). */
 static int check_file(const char *path, const struct stat *st, uid_t uid, bool shared,
-		      char *why, size_t why_len)
+		      struct error_detail *err)
 {
 	unsigned mode = (unsigned)(st->st_mode & 07777);
 
 	if (!owner_ok(st->st_uid, uid))
-		return fail(-EACCES, why, why_len,
+		return error_detail_set(err, -EACCES,
 			    "%s is owned by uid %u, neither root nor the daemon's user (uid %u)",
 			    path, (unsigned)st->st_uid, (unsigned)uid);
 	if (shared && (mode & 0022))
-		return fail(-EACCES, why, why_len, "%s is writable by group or others (mode %04o)",
+		return error_detail_set(err, -EACCES, "%s is writable by group or others (mode %04o)",
 			    path, mode);
 	if (!shared && (mode & 0077))
-		return fail(-EACCES, why, why_len,
+		return error_detail_set(err, -EACCES,
 			    "%s is accessible by group or others (mode %04o); chmod 0600 it, or "
 			    "pass it as a systemd credential ($CREDENTIALS_DIRECTORY)",
 			    path, mode);
@@ -126,7 +111,7 @@ static int check_file(const char *path, const struct stat *st, uid_t uid, bool s
 }
 
 int secretfile_check(const char *path, const struct stat *st, uid_t uid, const char *shared_dir,
-		     const struct secretfile_ops *ops, char *why, size_t why_len)
+		     const struct secretfile_ops *ops, struct error_detail *err)
 {
 	char real[PATH_MAX];
 	bool shared;
@@ -134,14 +119,14 @@ int secretfile_check(const char *path, const struct stat *st, uid_t uid, const c
 
 	r = ops->realpath(path, real);
 	if (r < 0)
-		return fail(r, why, why_len, "%s: %s", path, strerror(-r));
+		return error_detail_set(err, r, "%s: %s", path, strerror(-r));
 	shared = inside(real, shared_dir, ops);
-	r = check_file(path, st, uid, shared, why, why_len);
+	r = check_file(path, st, uid, shared, err);
 	if (r < 0)
 		return r;
 	/* the path as given (where its links lie), then where it leads */
-	r = check_dirs(path, uid, ops, why, why_len);
+	r = check_dirs(path, uid, ops, err);
 	if (r == 0 && strcmp(path, real) != 0)
-		r = check_dirs(real, uid, ops, why, why_len);
+		r = check_dirs(real, uid, ops, err);
 	return r < 0 ? r : shared ? 1 : 0;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include "util/error.h"
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,8 +40,8 @@ extern const struct secretfile_ops secretfile_sys;
  * Checks the file at path (absolute, or relative to the working directory), whose status is
  * *st (fstat of the opened file, or stat), against the rule above for the daemon's user uid;
  * shared_dir (NULL or "" for none) is the shared directory. Returns 1 when the file lies in
- * shared_dir, 0 when it lies elsewhere, -EACCES when the rule refuses it (why, of why_len
- * bytes, says why; it holds paths and modes only), or the negative errno of a failed lookup.
+ * shared_dir, 0 when it lies elsewhere, -EACCES when the rule refuses it (err, may be NULL,
+ * says why; it holds paths and modes only), or the negative errno of a failed lookup.
  */
 int secretfile_check(const char *path, const struct stat *st, uid_t uid, const char *shared_dir,
-		     const struct secretfile_ops *ops, char *why, size_t why_len);
+		     const struct secretfile_ops *ops, struct error_detail *err);

@@ -47,7 +47,7 @@ static void fuzz_init(void)
 	if (fuzz_id)
 		return;
 	log_set_max_level(LOG_SILENT); /* silence */
-	if (jwks_parse(fuzz_jwks_text, strlen(fuzz_jwks_text), &fuzz_keys, NULL, 0) < 0)
+	if (jwks_parse(fuzz_jwks_text, strlen(fuzz_jwks_text), &fuzz_keys, NULL) < 0)
 		abort();
 	if (identity_new(&cfg, &fuzz_id) < 0)
 		abort();
@@ -79,9 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 1: {
 		struct jwks *s = NULL;
-		char why[160];
+		struct error_detail why = {0};
 
-		r = jwks_parse(text, n, &s, why, sizeof(why));
+		r = jwks_parse(text, n, &s, &why);
 		if ((r == 0) != (s != NULL))
 			abort();
 		if (s) {
@@ -110,9 +110,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 4: {
 		struct credentials *c = NULL;
-		char why[256];
+		struct error_detail why = {0};
 
-		r = credentials_parse(text, n, &c, why, sizeof(why));
+		r = credentials_parse(text, n, &c, &why);
 		if ((r == 0) != (c != NULL))
 			abort();
 		credentials_free(c);

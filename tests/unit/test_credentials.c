@@ -90,8 +90,9 @@ static char *doc(const char *client_name, const char *key_name, const char *uri_
 
 static int parse(const char *text, struct credentials **c)
 {
-	char why[256] = "";
-	int r = credentials_parse(text, strlen(text), c, why, sizeof(why));
+	struct error_detail why_e = {0};
+	const char *why = why_e.message;
+	int r = credentials_parse(text, strlen(text), c, &why_e);
 
 	if (r < 0) {
 		assert_true(why[0] != '\0');
@@ -223,35 +224,37 @@ static void write_file(const char *path, const char *text, mode_t mode)
 static void test_file_permissions(void **state)
 {
 	char *text = doc("clientID", "keyID", "tokenURI", "privateKey", pkcs8);
-	char path[256], why[512];
+	char path[256];
+	struct error_detail why_e = {0};
+	const char *why = why_e.message;
 	struct credentials *c = NULL;
 
 	snprintf(path, sizeof(path), "%s/a.json", dir);
 	write_file(path, text, 0600);
-	assert_int_equal(credentials_load(path, "", &c, why, sizeof(why)), 0);
+	assert_int_equal(credentials_load(path, "", &c, &why_e), 0);
 	c = credentials_free(c);
 	write_file(path, text, 0400);
-	assert_int_equal(credentials_load(path, "", &c, why, sizeof(why)), 0);
+	assert_int_equal(credentials_load(path, "", &c, &why_e), 0);
 	c = credentials_free(c);
 
 	snprintf(path, sizeof(path), "%s/open.json", dir);
 	write_file(path, text, 0640);
-	assert_int_equal(credentials_load(path, "", &c, why, sizeof(why)), -EACCES);
+	assert_int_equal(credentials_load(path, "", &c, &why_e), -EACCES);
 	assert_non_null(strstr(why, "group or others"));
 	write_file(path, text, 0604);
-	assert_int_equal(credentials_load(path, "", &c, why, sizeof(why)), -EACCES);
+	assert_int_equal(credentials_load(path, "", &c, &why_e), -EACCES);
 	/* Not even when a credentials directory exists elsewhere. */
-	assert_int_equal(credentials_load(path, creddir, &c, why, sizeof(why)), -EACCES);
+	assert_int_equal(credentials_load(path, creddir, &c, &why_e), -EACCES);
 
 	/* Inside $CREDENTIALS_DIRECTORY the mode is systemd's business. */
 	snprintf(path, sizeof(path), "%s/open.json", creddir);
 	write_file(path, text, 0644);
-	assert_int_equal(credentials_load(path, creddir, &c, why, sizeof(why)), 0);
+	assert_int_equal(credentials_load(path, creddir, &c, &why_e), 0);
 	c = credentials_free(c);
 	/* A bare name resolves inside it. */
-	assert_int_equal(credentials_load("open.json", creddir, &c, why, sizeof(why)), 0);
+	assert_int_equal(credentials_load("open.json", creddir, &c, &why_e), 0);
 	c = credentials_free(c);
-	assert_int_equal(credentials_load("open.json", "", &c, why, sizeof(why)), -ENOENT);
+	assert_int_equal(credentials_load("open.json", "", &c, &why_e), -ENOENT);
 	/* A symlink in the directory that points outside does not inherit its trust. */
 	{
 		char target[256];
@@ -259,12 +262,12 @@ static void test_file_permissions(void **state)
 		snprintf(target, sizeof(target), "%s/open.json", dir);
 		snprintf(path, sizeof(path), "%s/link.json", creddir);
 		assert_int_equal(symlink(target, path), 0);
-		assert_int_equal(credentials_load(path, creddir, &c, why, sizeof(why)), -EACCES);
+		assert_int_equal(credentials_load(path, creddir, &c, &why_e), -EACCES);
 	}
 	/* Missing file, directory. */
 	snprintf(path, sizeof(path), "%s/missing.json", dir);
-	assert_int_equal(credentials_load(path, "", &c, why, sizeof(why)), -ENOENT);
-	assert_int_equal(credentials_load(dir, "", &c, why, sizeof(why)), -EINVAL);
+	assert_int_equal(credentials_load(path, "", &c, &why_e), -ENOENT);
+	assert_int_equal(credentials_load(dir, "", &c, &why_e), -EINVAL);
 	assert_null(c);
 	free(text);
 }
@@ -283,7 +286,7 @@ static void dir_as(const char *rel, mode_t mode, uid_t uid)
 
 /* credentials_load of dir/rel (written with text, mode and owner uid) with creddir_arg. */
 static int load_as(const char *rel, const char *text, mode_t mode, uid_t uid,
-		   const char *creddir_arg, char *why, size_t why_len)
+		   const char *creddir_arg, struct error_detail *why_e)
 {
 	struct credentials *c = NULL;
 	char path[256];
@@ -293,7 +296,7 @@ static int load_as(const char *rel, const char *text, mode_t mode, uid_t uid,
 	write_file(path, text, 0600);
 	assert_int_equal(chown(path, uid, 0), 0);
 	assert_int_equal(chmod(path, mode), 0);
-	r = credentials_load(path, creddir_arg, &c, why, why_len);
+	r = credentials_load(path, creddir_arg, &c, why_e);
 	credentials_free(c);
 	return r;
 }
@@ -303,48 +306,51 @@ static int load_as(const char *rel, const char *text, mode_t mode, uid_t uid,
 static void test_file_owner_and_directories(void **state)
 {
 	char *text = doc("clientID", "keyID", "tokenURI", "privateKey", pkcs8);
-	char why[512], sub[128];
+	char sub[128];
+	struct error_detail why_e = {0};
+	const char *why = why_e.message;
 
 	if (geteuid() != 0)
 		skip(); /* chown */
 	dir_as("d-ok", 0700, 0);
-	assert_int_equal(load_as("d-ok/sa.json", text, 0600, 0, "", why, sizeof(why)), 0);
-	assert_int_equal(load_as("d-ok/other.json", text, 0600, 12345, "", why, sizeof(why)),
+	assert_int_equal(load_as("d-ok/sa.json", text, 0600, 0, "", &why_e), 0);
+	assert_int_equal(load_as("d-ok/other.json", text, 0600, 12345, "", &why_e),
 			 -EACCES);
 	assert_non_null(strstr(why, "is owned by uid 12345, neither root nor the daemon's user"));
 	dir_as("d-open", 0777, 0);
-	assert_int_equal(load_as("d-open/sa.json", text, 0600, 0, "", why, sizeof(why)), -EACCES);
+	assert_int_equal(load_as("d-open/sa.json", text, 0600, 0, "", &why_e), -EACCES);
 	assert_non_null(strstr(why, "d-open is writable by group or others (mode 0777)"));
 	dir_as("d-sticky", 01777, 0);
-	assert_int_equal(load_as("d-sticky/sa.json", text, 0600, 0, "", why, sizeof(why)), -EACCES);
+	assert_int_equal(load_as("d-sticky/sa.json", text, 0600, 0, "", &why_e), -EACCES);
 	assert_non_null(strstr(why, "d-sticky is writable by group or others (mode 1777)"));
 	dir_as("d-foreign", 0700, 12345);
-	assert_int_equal(load_as("d-foreign/sa.json", text, 0600, 0, "", why, sizeof(why)), -EACCES);
+	assert_int_equal(load_as("d-foreign/sa.json", text, 0600, 0, "", &why_e), -EACCES);
 	assert_non_null(strstr(why, "d-foreign is owned by uid 12345"));
 	dir_as("d-open/inner", 0700, 0);
-	assert_int_equal(load_as("d-open/inner/sa.json", text, 0600, 0, "", why, sizeof(why)),
+	assert_int_equal(load_as("d-open/inner/sa.json", text, 0600, 0, "", &why_e),
 			 -EACCES);
 	assert_non_null(strstr(why, "d-open is writable by group or others"));
 	dir_as("d-sticky/inner", 0700, 0); /* a root-owned sticky directory further up: fine */
-	assert_int_equal(load_as("d-sticky/inner/sa.json", text, 0600, 0, "", why, sizeof(why)), 0);
+	assert_int_equal(load_as("d-sticky/inner/sa.json", text, 0600, 0, "", &why_e), 0);
 
 	/* $CREDENTIALS_DIRECTORY: group read allowed, write and other owners are not */
 	snprintf(sub, sizeof(sub), "%s/d-creds", dir);
 	dir_as("d-creds", 0500, 0);
-	assert_int_equal(load_as("d-creds/sa.json", text, 0440, 0, sub, why, sizeof(why)), 0);
-	assert_int_equal(load_as("d-creds/sa.json", text, 0620, 0, sub, why, sizeof(why)), -EACCES);
+	assert_int_equal(load_as("d-creds/sa.json", text, 0440, 0, sub, &why_e), 0);
+	assert_int_equal(load_as("d-creds/sa.json", text, 0620, 0, sub, &why_e), -EACCES);
 	assert_non_null(strstr(why, "is writable by group or others (mode 0620)"));
-	assert_int_equal(load_as("d-creds/sa.json", text, 0400, 12345, sub, why, sizeof(why)),
+	assert_int_equal(load_as("d-creds/sa.json", text, 0400, 12345, sub, &why_e),
 			 -EACCES);
 	dir_as("d-creds", 0777, 0);
-	assert_int_equal(load_as("d-creds/sa.json", text, 0400, 0, sub, why, sizeof(why)), -EACCES);
+	assert_int_equal(load_as("d-creds/sa.json", text, 0400, 0, sub, &why_e), -EACCES);
 	assert_non_null(strstr(why, "d-creds is writable by group or others (mode 0777)"));
 	free(text);
 }
 
 static void test_file_size_bound(void **state)
 {
-	char path[256], why[256];
+	char path[256];
+	struct error_detail why_e = {0};
 	struct credentials *c = NULL;
 	char *big = malloc(CREDENTIALS_MAX_FILE + 10);
 
@@ -354,7 +360,7 @@ static void test_file_size_bound(void **state)
 	big[CREDENTIALS_MAX_FILE + 9] = '\0';
 	snprintf(path, sizeof(path), "%s/big.json", dir);
 	write_file(path, big, 0600);
-	assert_int_equal(credentials_load(path, "", &c, why, sizeof(why)), -EMSGSIZE);
+	assert_int_equal(credentials_load(path, "", &c, &why_e), -EMSGSIZE);
 	free(big);
 }
 

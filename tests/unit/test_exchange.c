@@ -58,7 +58,7 @@ static int setup(void **state)
 	sa_key = tj_rsa(2048);
 	sky_key = tj_rsa(2048);
 	text = tj_jwks_text(tj_jwk(descope_key, "SK1", NULL, NULL), NULL);
-	assert_int_equal(jwks_parse(text, strlen(text), &keys, NULL, 0), 0);
+	assert_int_equal(jwks_parse(text, strlen(text), &keys, NULL), 0);
 	free(text);
 	assert_int_equal(identity_new(&icfg, &idv), 0);
 	pem = tj_private_pem(sa_key, 0);
@@ -70,7 +70,7 @@ static int setup(void **state)
 		doc = json_dumps(j, 0);
 		json_decref(j);
 	}
-	assert_int_equal(credentials_parse(doc, strlen(doc), &creds, NULL, 0), 0);
+	assert_int_equal(credentials_parse(doc, strlen(doc), &creds, NULL), 0);
 	free(doc);
 	free(pem);
 	return 0;

@@ -51,7 +51,7 @@ static int setup(void **state)
 	other_key = tj_rsa(2048);
 	text = tj_jwks_text(tj_jwk(rsa_key, "SKrsa", "RS256", "sig"),
 			    tj_jwk(ec_key, "SKec", "ES256", "sig"), NULL);
-	assert_int_equal(jwks_parse(text, strlen(text), &keys, NULL, 0), 0);
+	assert_int_equal(jwks_parse(text, strlen(text), &keys, NULL), 0);
 	free(text);
 	assert_int_equal(new_identity(NULL, 0, false), 0);
 	return 0;
@@ -572,7 +572,7 @@ static void test_verified_cache(void **state)
 	assert_int_equal(check(t, NOW + 1, &err), 0); /* verified afresh */
 	/* A key withdrawn from the set withdraws its remembered tokens. */
 	text = tj_jwks_text(tj_jwk(ec_key, "SKec", NULL, NULL), NULL);
-	assert_int_equal(jwks_parse(text, strlen(text), &without, NULL, 0), 0);
+	assert_int_equal(jwks_parse(text, strlen(text), &without, NULL), 0);
 	assert_int_equal(identity_validate(id, without, t, strlen(t), NOW, &c, &err, NULL),
 			 -ENOKEY);
 	jwks_unref(without);

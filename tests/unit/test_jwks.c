@@ -37,11 +37,13 @@ static int teardown(void **state)
 
 static int parse_text(const char *text, struct jwks **ret)
 {
-	char why[160] = "";
-	int r = jwks_parse(text, strlen(text), ret, why, sizeof(why));
+	struct error_detail why = {0};
+	int r = jwks_parse(text, strlen(text), ret, &why);
 
-	if (r < 0)
-		assert_true(why[0] != '\0'); /* every refusal says why */
+	if (r < 0) {
+		assert_true(why.message[0] != '\0'); /* every refusal says why */
+		assert_int_equal(why.r, r);
+	}
 	return r;
 }
 
@@ -175,7 +177,7 @@ static void test_limits(void **state)
 	memset(big, ' ', JWKS_MAX_TEXT + 99);
 	memcpy(big, "{\"keys\":[]}", 11);
 	big[JWKS_MAX_TEXT + 99] = 0;
-	assert_int_equal(jwks_parse(big, strlen(big), &s, NULL, 0), -EMSGSIZE);
+	assert_int_equal(jwks_parse(big, strlen(big), &s, NULL), -EMSGSIZE);
 	free(big);
 }
 

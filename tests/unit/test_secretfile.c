@@ -40,10 +40,13 @@ static const struct secretfile_ops ops = {fake_stat, fake_realpath};
 static int check(const char *path, mode_t mode, uid_t owner, const char *shared)
 {
 	struct stat st = {.st_mode = S_IFREG | mode, .st_uid = owner};
-	char why[512];
+	struct error_detail why = {0};
+	int r;
 
 	seen[0] = '\0';
-	return secretfile_check(path, &st, 990, shared, &ops, why, sizeof(why));
+	r = secretfile_check(path, &st, 990, shared, &ops, &why);
+	assert_true(r >= 0 || why.message[0]); /* a refusal says why */
+	return r;
 }
 
 static void test_directories_walked(void **state)
