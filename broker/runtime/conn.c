@@ -38,6 +38,7 @@ struct conn_set {
 	struct uidcount per_uid;
 	uint64_t max_connections;
 	uint64_t max_connections_per_uid;
+	struct budget budget; /* bytes held by requests in flight on every connection */
 	bool draining;
 	bool quiet_called;
 	conn_set_hook on_quiet, on_released;
@@ -82,12 +83,34 @@ static bool conn_can_take_request(const struct conn *c)
 		return false;
 	if (c->inflight >= c->max_inflight)
 		return false;
+	/* hello is answered at once and holds nothing: the budgets start after it */
+	if (c->state == CONN_READY &&
+	    (!budget_has_room(&c->budget) || !budget_has_room(&c->set->budget)))
+		return false;
 	return sb_buf_room(&c->out) >= (size_t)(c->inflight + 1) * reply_slot(c);
 }
 
 static bool conn_wants_read(const struct conn *c)
 {
 	return !c->eof && conn_can_take_request(c);
+}
+
+/* Whether a budget of bytes in flight stops c from reading (logged once per stall); one
+ * stopped by the set's budget alone waits in its queue (conn_set_wake). */
+static void conn_check_budgets(struct conn *c)
+{
+	bool own = !budget_has_room(&c->budget);
+	const struct budget *b = own ? &c->budget : &c->set->budget;
+	bool stalled = c->state == CONN_READY && c->inflight < c->max_inflight && !budget_has_room(b);
+
+	if (stalled && !own)
+		budget_wait(&c->set->budget, &c->waiter);
+	if (stalled && !c->budget_stalled)
+		conn_log(c, LOG_DEBUG, "not reading with %u request(s) in flight: those on %s hold "
+			 "%llu bytes, max_inflight_bytes%s is %llu", c->inflight,
+			 own ? "this connection" : "all connections", (unsigned long long)b->held,
+			 own ? "_per_connection" : "", (unsigned long long)b->max);
+	c->budget_stalled = stalled;
 }
 
 /* Re-evaluates the event mask (read interest follows conn_wants_read, write interest a
@@ -98,6 +121,7 @@ static void conn_update_events(struct conn *c)
 
 	if (c->state == CONN_CLOSED || !c->io)
 		return;
+	conn_check_budgets(c);
 	if (conn_wants_read(c))
 		ev |= EPOLLIN;
 	if (sb_buf_len(&c->out) > 0)
@@ -229,6 +253,16 @@ static void conn_schedule(struct conn *c)
 	}
 }
 
+/* The set's budget has room: the first connection waiting for it takes its turn (its deferred
+ * source reads), and passes the turn on when it is done (conn_deferred_cb). */
+static void conn_set_wake(struct conn_set *s)
+{
+	struct budget_waiter *w = budget_next_waiter(&s->budget);
+
+	if (w)
+		conn_schedule((struct conn *)((char *)w - offsetof(struct conn, waiter)));
+}
+
 static int conn_deferred_cb(sd_event_source *s, void *userdata)
 {
 	struct conn *c = conn_ref(userdata);
@@ -241,6 +275,7 @@ static int conn_deferred_cb(sd_event_source *s, void *userdata)
 		if (c->state != CONN_CLOSED)
 			conn_settle(c);
 	}
+	conn_set_wake(c->set); /* a connection woken by the set's budget passes the turn on */
 	conn_unref(c);
 	return 0;
 }
@@ -394,6 +429,7 @@ static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct conn *c = userdata;
 	uint64_t now = conn_now(c), deadline;
+	bool busy = c->inflight > 0 || c->waiter.queued; /* waiting for the budget is not idle */
 
 	(void)s;
 	(void)usec;
@@ -403,10 +439,9 @@ static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 			      STATS_CONN_CLOSED_HELLO_TIMEOUT, "hello timeout");
 		return 0;
 	case CONN_READY:
-		deadline = c->last_request_usec + c->idle_timeout_usec;
-		if (c->inflight > 0 || now < deadline) {
-			conn_arm_timer(c, (c->inflight > 0 ? now : c->last_request_usec) +
-						  c->idle_timeout_usec);
+		deadline = (busy ? now : c->last_request_usec) + c->idle_timeout_usec;
+		if (busy || now < deadline) {
+			conn_arm_timer(c, deadline);
 			return 0;
 		}
 		conn_time_out(c, LOG_INFO, "idle for", c->idle_timeout_usec,
@@ -513,6 +548,7 @@ int conn_new(struct conn_set *s, int fd, struct peer *peer, struct tenant *tenan
 	c->max_inflight = limits->max_inflight;
 	c->hello_timeout_usec = limits->hello_timeout_usec;
 	c->idle_timeout_usec = limits->idle_timeout_usec;
+	budget_init(&c->budget, limits->max_inflight_bytes, &s->budget);
 	c->accepted_usec = c->last_request_usec = conn_now(c);
 	sb_buf_init(&c->in, SB_MAX_HELLO_FRAME + SB_FRAME_HEADER_SIZE);
 	sb_buf_init(&c->out, (size_t)(c->max_inflight + 1) * reply_slot(c));
@@ -577,7 +613,9 @@ void conn_close(struct conn *c, const char *why)
 		close(c->fd);
 	c->fd = -1;
 	sb_buf_free(&c->in);
+	budget_unwait(&c->set->budget, &c->waiter);
 	conn_cancel_pending(c);
+	conn_set_wake(c->set); /* its turn, if it had been woken */
 	if (c->tenant)
 		tenant_conn_closed(c->tenant);
 	stats_conn_current(-1);
@@ -592,6 +630,7 @@ void conn_pending_attach(struct conn *c, struct conn_pending *p)
 {
 	LIST_PREPEND(c->pending, p);
 	c->inflight++;
+	budget_take(&c->budget, p->bytes); /* and the set's */
 	conn_ref(c);
 }
 
@@ -600,9 +639,11 @@ void conn_pending_detach(struct conn *c, struct conn_pending *p)
 	LIST_REMOVE(c->pending, p);
 	if (c->inflight)
 		c->inflight--;
+	budget_give(&c->budget, p->bytes);
 	/* never settle inline (see conn_schedule); the I/O callback settles at its end */
 	if (c->state != CONN_CLOSED && !c->in_io)
 		conn_schedule(c);
+	conn_set_wake(c->set);
 	conn_set_maybe_quiet(c->set);
 	conn_unref(c);
 }
@@ -618,6 +659,7 @@ int conn_set_new(sd_event *event, struct conn_set **ret)
 	s->event = event;
 	s->max_connections = UINT64_MAX;
 	s->max_connections_per_uid = UINT64_MAX;
+	budget_init(&s->budget, 0, NULL);
 	*ret = s;
 	return 0;
 }
@@ -660,6 +702,12 @@ void conn_set_set_limits(struct conn_set *s, uint64_t max_connections,
 {
 	s->max_connections = max_connections;
 	s->max_connections_per_uid = max_connections_per_uid;
+}
+
+void conn_set_set_inflight_bytes(struct conn_set *s, uint64_t max)
+{
+	budget_set_max(&s->budget, max);
+	conn_set_wake(s);
 }
 
 sd_event *conn_set_event(const struct conn_set *s)

@@ -35,7 +35,8 @@ struct conn;
 /* ---- for dispatch: creating and failing requests ---- */
 
 /*
- * A decoded request on c (req is transferred: its zone moves into rc) becomes in flight on c.
+ * A decoded request on c (req is transferred: its block moves into rc) becomes in flight on c,
+ * its size and that of its block charged to c's budgets of bytes in flight until it finishes.
  * now: when its frame was taken (the latency origin). 0 or -ENOMEM (req released).
  */
 int request_ctx_new(struct conn *c, struct sb_request *req /* transferred */, uint64_t now,

@@ -527,6 +527,9 @@ static const struct config_key broker_keys[] = {
 	B("audit",                       parse_bool,        audit,                 0, 0),
 	B("test_ping_delay",             parse_duration,    test_ping_delay_usec,  0, 10 * MIN),
 	B("test_ready_delay",            parse_duration,    test_ready_delay_usec, 0, 10 * MIN),
+	B("max_inflight_bytes_per_connection", parse_size, max_inflight_bytes_per_connection,
+	  4096, 1024ull * 1024 * 1024),
+	B("max_inflight_bytes",          parse_size,        max_inflight_bytes,    4096, 65536ull * 1024 * 1024),
 };
 
 static const struct config_key tenant_keys[] = {
@@ -595,6 +598,8 @@ void config_broker_defaults(struct broker_config *c)
 	c->shutdown_timeout_usec = 30 * SEC;
 	c->log_level = LOG_INFO;
 	c->audit = true;
+	c->max_inflight_bytes_per_connection = 1024 * 1024;
+	c->max_inflight_bytes = 64 * 1024 * 1024;
 }
 
 /* Every operation a tenant may be allowed (not hello, not stats). */
