@@ -398,6 +398,11 @@ int sb_request_decode(struct sb_request *req, const uint8_t *p, size_t n, bool *
 	r = decode_table(&sb_request_tables[req->op], &root, req->zone, (char *)&req->u, e);
 	if (r < 0)
 		return r;
+	/* the tree can be 24 times the payload (a nil: 1 byte there, a msgpack_object here)
+	 * and holds the unknown fields: keep only what the op uses */
+	r = sb_request_compact(req);
+	if (r < 0)
+		return sb_proto_error_set(e, r, "out of memory");
 	(void)TAKE_PTR(undo);
 	return 0;
 }
@@ -407,6 +412,12 @@ void sb_request_done(struct sb_request *req)
 	if (req->zone && (unsigned)req->op < _SB_OP_MAX)
 		wipe_table(&sb_request_tables[req->op], (char *)&req->u);
 	zone_release(&req->zone, &req->raw, &req->raw_len);
+	if (req->block) {
+		explicit_bzero(req->block, req->block_len);
+		free(req->block);
+	}
+	req->block = NULL;
+	req->block_len = 0;
 	memset(&req->u, 0, sizeof(req->u));
 }
 

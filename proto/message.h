@@ -16,10 +16,13 @@
  * Decoding: a frame's payload is checked by sb_mp_check (limits before allocation), unpacked
  * into a zone owned by the decoded message, and mapped onto a struct through a per-operation
  * field table. Strings become NUL-terminated copies in the zone; generic values (records,
- * field maps, context) stay msgpack_objects in the zone. Everything a decoded message points to
- * is borrowed from it and lives until sb_request_done / sb_reply_done. Unknown fields are
- * ignored; a missing or mistyped required field, a duplicate field, or a value outside its
- * limits is -EBADMSG / -EMSGSIZE with the field named in the sb_proto_error.
+ * field maps, context) stay msgpack_objects in the zone. A decoded request then keeps only the
+ * fields of its operation's table, copied into one block of exactly their size; the zone (the
+ * whole tree, unknown fields included, and the copy of the payload) is wiped and freed at once
+ * (sb_request_compact). Everything a decoded message points to is borrowed from it and lives
+ * until sb_request_done / sb_reply_done. Unknown fields are ignored; a missing or mistyped
+ * required field, a duplicate field, or a value outside its limits is -EBADMSG / -EMSGSIZE
+ * with the field named in the sb_proto_error.
  *
  * Encoding: the same tables drive the encoder, so what one side writes the other reads.
  * Encoders append one whole frame (length prefix + map) to a bounded sb_buf, or nothing.
@@ -196,11 +199,14 @@ struct sb_request {
 		struct sb_tokenize_args tokenize;
 		struct sb_query_args query;
 	} u;
-	/* private: the zone every pointer above borrows from (decoded requests only), and the
-	 * copy of the payload in it that is wiped on release */
+	/* private: while decoding, the zone every pointer above borrows from and the copy of the
+	 * payload in it that is wiped on release; once decoded, the one block they borrow from
+	 * instead (wiped on release) */
 	msgpack_zone *zone;
 	uint8_t *raw;
 	size_t raw_len;
+	void *block;
+	size_t block_len;
 };
 
 /* ---- results ---- */
@@ -294,8 +300,21 @@ struct sb_reply {
 int sb_request_decode(struct sb_request *req, const uint8_t *p, size_t n, bool *id_known,
 		      struct sb_proto_error *e);
 
-/* Wipes the secrets (subject_token) and frees the zone. Safe on a zeroed or done request. */
+/* Wipes the secrets (subject_token) and frees the zone or the block. Safe on a zeroed or done
+ * request. */
 void sb_request_done(struct sb_request *req);
+
+/*
+ * Moves what req's operation uses (the fields of its table) out of its decode zone into one
+ * malloc'd block of exactly their size, then wipes and frees the zone: the unknown fields, the
+ * rest of the msgpack tree and the copy of the payload. Every field reads the same afterwards.
+ * sb_request_decode does it before it returns; a request already compact, or built by hand,
+ * is left alone. 0, or -ENOMEM with req unchanged.
+ */
+int sb_request_compact(struct sb_request *req);
+
+/* The bytes a decoded request holds beyond its struct (its block). */
+size_t sb_request_held(const struct sb_request *req);
 
 /* Appends one frame holding req; all or nothing. -EMSGSIZE if larger than max_payload. */
 int sb_request_encode(const struct sb_request *req, struct sb_buf *out, size_t max_payload);

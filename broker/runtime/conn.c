@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* conn: one client connection (framing, backpressure, timeouts) and the set of open ones. */
+/* conn: one client connection: framing, backpressure, timeouts, its in-flight list. */
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 #include "proto/frame.h"
 #include "proto/message.h"
 #include "runtime/conn.h"
+#include "runtime/conn_internal.h"
 #include "runtime/stats.h"
 #include "util/clock.h"
 #include "util/ref.h"
@@ -29,27 +30,9 @@
  * token on its way into a connection's buffer). */
 static uint8_t scratch[CONN_READ_CHUNK];
 
-struct conn_set {
-	sd_event *event; /* borrowed */
-	struct conn *conns;
-	size_t n_conns;
-	uint64_t next_conn_id;
-	size_t n_objects; /* connection objects alive, open or closed (requests hold closed ones) */
-	struct uidcount per_uid;
-	uint64_t max_connections;
-	uint64_t max_connections_per_uid;
-	bool draining;
-	bool quiet_called;
-	conn_set_hook on_quiet, on_released;
-	void *quiet_userdata, *released_userdata;
-};
-
 static int conn_io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata);
 static void conn_process_input(struct conn *c);
-static void conn_set_maybe_quiet(struct conn_set *s);
-static void conn_flush_now(struct conn *c);
-static void conn_schedule(struct conn *c);
 
 static uint64_t conn_now(const struct conn *c)
 {
@@ -82,12 +65,34 @@ static bool conn_can_take_request(const struct conn *c)
 		return false;
 	if (c->inflight >= c->max_inflight)
 		return false;
+	/* hello is answered at once and holds nothing: the budgets start after it */
+	if (c->state == CONN_READY &&
+	    (!budget_has_room(&c->budget) || !budget_has_room(&c->set->budget)))
+		return false;
 	return sb_buf_room(&c->out) >= (size_t)(c->inflight + 1) * reply_slot(c);
 }
 
 static bool conn_wants_read(const struct conn *c)
 {
 	return !c->eof && conn_can_take_request(c);
+}
+
+/* Whether a budget of bytes in flight stops c from reading (logged once per stall); one
+ * stopped by the set's budget alone waits in its queue (conn_set_wake). */
+static void conn_check_budgets(struct conn *c)
+{
+	bool own = !budget_has_room(&c->budget);
+	const struct budget *b = own ? &c->budget : &c->set->budget;
+	bool stalled = c->state == CONN_READY && c->inflight < c->max_inflight && !budget_has_room(b);
+
+	if (stalled && !own)
+		budget_wait(&c->set->budget, &c->waiter);
+	if (stalled && !c->budget_stalled)
+		conn_log(c, LOG_DEBUG, "not reading with %u request(s) in flight: those on %s hold "
+			 "%llu bytes, max_inflight_bytes%s is %llu", c->inflight,
+			 own ? "this connection" : "all connections", (unsigned long long)b->held,
+			 own ? "_per_connection" : "", (unsigned long long)b->max);
+	c->budget_stalled = stalled;
 }
 
 /* Re-evaluates the event mask (read interest follows conn_wants_read, write interest a
@@ -98,6 +103,7 @@ static void conn_update_events(struct conn *c)
 
 	if (c->state == CONN_CLOSED || !c->io)
 		return;
+	conn_check_budgets(c);
 	if (conn_wants_read(c))
 		ev |= EPOLLIN;
 	if (sb_buf_len(&c->out) > 0)
@@ -212,7 +218,7 @@ static void conn_settle(struct conn *c)
  * which may still be using that tenant or be iterating over the requests being cancelled.
  * Replies completed in the same loop iteration go out in one write.
  */
-static void conn_schedule(struct conn *c)
+void conn_schedule(struct conn *c)
 {
 	int r;
 
@@ -229,6 +235,7 @@ static void conn_schedule(struct conn *c)
 	}
 }
 
+
 static int conn_deferred_cb(sd_event_source *s, void *userdata)
 {
 	struct conn *c = conn_ref(userdata);
@@ -241,6 +248,7 @@ static int conn_deferred_cb(sd_event_source *s, void *userdata)
 		if (c->state != CONN_CLOSED)
 			conn_settle(c);
 	}
+	conn_set_wake(c->set); /* a connection woken by the set's budget passes the turn on */
 	conn_unref(c);
 	return 0;
 }
@@ -255,7 +263,7 @@ void conn_output_added(struct conn *c)
 
 /* Writes what the socket takes now and settles (may close c: the caller holds a reference).
  * For the shutdown deadline, after which the loop no longer runs the deferred sources. */
-static void conn_flush_now(struct conn *c)
+void conn_flush_now(struct conn *c)
 {
 	if (c->in_io)
 		return;
@@ -263,7 +271,7 @@ static void conn_flush_now(struct conn *c)
 }
 
 /* conn_send_error, counting a fatal error as ev. */
-static void conn_send_error_as(struct conn *c, uint64_t id, int code, const char *message,
+void conn_send_error_as(struct conn *c, uint64_t id, int code, const char *message,
 			       bool fatal, enum stats_conn_event ev)
 {
 	int r;
@@ -401,6 +409,7 @@ static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct conn *c = userdata;
 	uint64_t now = conn_now(c), deadline;
+	bool busy = c->inflight > 0 || c->waiter.queued; /* waiting for the budget is not idle */
 
 	(void)s;
 	(void)usec;
@@ -410,10 +419,9 @@ static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 			      STATS_CONN_CLOSED_HELLO_TIMEOUT, "hello timeout");
 		return 0;
 	case CONN_READY:
-		deadline = c->last_request_usec + c->idle_timeout_usec;
-		if (c->inflight > 0 || now < deadline) {
-			conn_arm_timer(c, (c->inflight > 0 ? now : c->last_request_usec) +
-						  c->idle_timeout_usec);
+		deadline = (busy ? now : c->last_request_usec) + c->idle_timeout_usec;
+		if (busy || now < deadline) {
+			conn_arm_timer(c, deadline);
 			return 0;
 		}
 		conn_time_out(c, LOG_INFO, "idle for", c->idle_timeout_usec,
@@ -476,18 +484,7 @@ static struct conn *conn_abandon(struct conn *c)
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct conn *, conn_abandon);
 
-static void conn_set_add(struct conn_set *s, struct conn *c)
-{
-	LIST_PREPEND(s->conns, c);
-	s->n_conns++;
-}
 
-static void conn_set_remove(struct conn_set *s, struct conn *c)
-{
-	LIST_REMOVE(s->conns, c);
-	s->n_conns--;
-	conn_set_unreserve(s, c->peer.uid);
-}
 
 int conn_new(struct conn_set *s, int fd, struct peer *peer, struct tenant *tenant, bool admin,
 	     const char *socket, const struct conn_limits *limits, conn_frame_handler on_frame,
@@ -522,6 +519,7 @@ int conn_new(struct conn_set *s, int fd, struct peer *peer, struct tenant *tenan
 	c->max_inflight = limits->max_inflight;
 	c->hello_timeout_usec = limits->hello_timeout_usec;
 	c->idle_timeout_usec = limits->idle_timeout_usec;
+	budget_init(&c->budget, limits->max_inflight_bytes, &s->budget);
 	c->accepted_usec = c->last_request_usec = conn_now(c);
 	sb_buf_init(&c->in, SB_MAX_HELLO_FRAME + SB_FRAME_HEADER_SIZE);
 	sb_buf_init(&c->out, (size_t)(c->max_inflight + 1) * reply_slot(c));
@@ -562,7 +560,7 @@ void conn_hello_done(struct conn *c, uint64_t version, const char *client)
  * already cancelled. At most max_inflight entries. What is still listed afterwards was
  * cancelled but not finished: a handler that broke its contract (runtime/request.h). Those
  * being finished already (their reply on its way) are disarmed, not pending cancellation. */
-static void conn_cancel_pending(struct conn *c)
+void conn_cancel_pending(struct conn *c)
 {
 	for (;;) {
 		struct conn_pending *p = c->pending;
@@ -589,7 +587,9 @@ void conn_close(struct conn *c, const char *why)
 		close(c->fd);
 	c->fd = -1;
 	sb_buf_free(&c->in);
+	budget_unwait(&c->set->budget, &c->waiter);
 	conn_cancel_pending(c);
+	conn_set_wake(c->set); /* its turn, if it had been woken */
 	if (c->tenant)
 		tenant_conn_closed(c->tenant);
 	stats_conn_current(-1);
@@ -604,6 +604,7 @@ void conn_pending_attach(struct conn *c, struct conn_pending *p)
 {
 	LIST_PREPEND(c->pending, p);
 	c->inflight++;
+	budget_take(&c->budget, p->bytes); /* and the set's */
 	conn_ref(c);
 }
 
@@ -612,186 +613,11 @@ void conn_pending_detach(struct conn *c, struct conn_pending *p)
 	LIST_REMOVE(c->pending, p);
 	if (c->inflight)
 		c->inflight--;
+	budget_give(&c->budget, p->bytes);
 	/* never settle inline (see conn_schedule); the I/O callback settles at its end */
 	if (c->state != CONN_CLOSED && !c->in_io)
 		conn_schedule(c);
+	conn_set_wake(c->set);
 	conn_set_maybe_quiet(c->set);
 	conn_unref(c);
-}
-
-/* ---------------------------------------------------------------- the set */
-
-int conn_set_new(sd_event *event, struct conn_set **ret)
-{
-	struct conn_set *s = calloc(1, sizeof(*s));
-
-	if (!s)
-		return -ENOMEM;
-	s->event = event;
-	s->max_connections = UINT64_MAX;
-	s->max_connections_per_uid = UINT64_MAX;
-	*ret = s;
-	return 0;
-}
-
-struct conn_set *conn_set_free(struct conn_set *s)
-{
-	if (!s)
-		return NULL;
-	s->on_quiet = s->on_released = NULL;
-	while (s->conns)
-		conn_close(s->conns, "exiting");
-	if (s->n_objects > 0) {
-		/* A request that did not finish when cancelled still holds its connection, which
-		 * points at s: keep s (a leak at exit) rather than let it touch freed memory. */
-		log_error("%zu connection(s) still held by requests that did not finish when "
-			  "cancelled (a handler bug); not freeing the connection set",
-			  s->n_objects);
-		assert(s->n_objects == 0);
-		return NULL;
-	}
-	uidcount_clear(&s->per_uid);
-	free(s);
-	return NULL;
-}
-
-void conn_set_on_quiet(struct conn_set *s, conn_set_hook fn, void *userdata)
-{
-	s->on_quiet = fn;
-	s->quiet_userdata = userdata;
-}
-
-void conn_set_on_released(struct conn_set *s, conn_set_hook fn, void *userdata)
-{
-	s->on_released = fn;
-	s->released_userdata = userdata;
-}
-
-void conn_set_set_limits(struct conn_set *s, uint64_t max_connections,
-			 uint64_t max_connections_per_uid)
-{
-	s->max_connections = max_connections;
-	s->max_connections_per_uid = max_connections_per_uid;
-}
-
-sd_event *conn_set_event(const struct conn_set *s)
-{
-	return s->event;
-}
-
-size_t conn_set_count(const struct conn_set *s)
-{
-	return s->n_conns;
-}
-
-unsigned conn_set_inflight(const struct conn_set *s)
-{
-	unsigned n = 0;
-
-	for (const struct conn *c = s->conns; c; c = c->next)
-		n += c->inflight;
-	return n;
-}
-
-uint64_t conn_set_now(const struct conn_set *s)
-{
-	return clock_now_usec(s->event);
-}
-
-enum conn_set_refusal conn_set_reserve(struct conn_set *s, uid_t uid, bool admin)
-{
-	/* The admin socket stays usable when clients exhaust max_connections (to see why); the
-	 * per-uid limit still applies to it. */
-	if (!admin && s->n_conns >= s->max_connections)
-		return CONN_SET_FULL;
-	if (!uidcount_take(&s->per_uid, uid, s->max_connections_per_uid))
-		return CONN_SET_UID_FULL;
-	return CONN_SET_ADMITTED;
-}
-
-void conn_set_unreserve(struct conn_set *s, uid_t uid)
-{
-	uidcount_release(&s->per_uid, uid);
-}
-
-bool conn_set_draining(const struct conn_set *s)
-{
-	return s->draining;
-}
-
-/* The one decision that a draining daemon may exit: no open connection has anything in flight
- * or unsent (closing a connection cancels what it had in flight). */
-static bool conn_set_quiet(const struct conn_set *s)
-{
-	for (const struct conn *c = s->conns; c; c = c->next)
-		if (c->inflight > 0 || sb_buf_len(&c->out) > 0)
-			return false;
-	return true;
-}
-
-static void conn_set_maybe_quiet(struct conn_set *s)
-{
-	if (!s->draining || s->quiet_called || !conn_set_quiet(s))
-		return;
-	s->quiet_called = true;
-	if (s->on_quiet)
-		s->on_quiet(s->quiet_userdata);
-}
-
-void conn_set_begin_drain(struct conn_set *s)
-{
-	s->draining = true;
-	conn_set_maybe_quiet(s);
-}
-
-/* The open connections, each with a reference, into *ret (caller unrefs each and frees):
- * what closes connections, or may, works on this copy. Returns how many (0 out of memory). */
-static size_t conn_set_snapshot(struct conn_set *s, struct conn ***ret)
-{
-	size_t k = 0;
-	struct conn **v = calloc(s->n_conns ? s->n_conns : 1, sizeof(*v));
-
-	for (struct conn *c = s->conns; v && c; c = c->next)
-		v[k++] = conn_ref(c);
-	*ret = v;
-	return k;
-}
-
-void conn_set_cancel_all(struct conn_set *s)
-{
-	_cleanup_free_ struct conn **v = NULL;
-	size_t k = conn_set_snapshot(s, &v);
-
-	for (size_t i = 0; i < k; i++) {
-		conn_cancel_pending(v[i]);
-		/* the loop exits next: write the shutting_down replies now (the deferred source
-		 * that would otherwise flush them no longer runs) */
-		conn_flush_now(v[i]);
-		conn_unref(v[i]);
-	}
-}
-
-size_t conn_set_revoke(struct conn_set *s, conn_set_admits admits, void *userdata,
-		       const char *message)
-{
-	_cleanup_free_ struct conn **v = NULL;
-	size_t k = conn_set_snapshot(s, &v), n = 0;
-
-	if (!v)
-		log_error("out of memory: the open connections were not re-checked");
-	for (size_t i = 0; i < k; i++) {
-		struct conn *c = v[i];
-
-		if (conn_is_open(c) && !admits(c, userdata)) {
-			conn_log(c, LOG_NOTICE, "closing: %s", message);
-			/* the error goes out alone: draining, the cancelled requests' replies are
-			 * dropped */
-			conn_send_error_as(c, 0, SB_ERR_FORBIDDEN, message, true,
-					   STATS_CONN_CLOSED_REVOKED);
-			conn_cancel_pending(c);
-			n++;
-		}
-		conn_unref(c);
-	}
-	return n;
 }

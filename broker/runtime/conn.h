@@ -8,6 +8,7 @@
 #include "proto/buf.h"
 #include "proto/limits.h"
 #include "runtime/admission.h"
+#include "runtime/budget.h"
 #include "runtime/uidcount.h"
 #include "util/cleanup.h"
 #include "tenancy/tenant.h"
@@ -22,11 +23,15 @@
  * to know what a request is).
  *
  * Backpressure: the socket is read only while (a) fewer than max_inflight requests are in
- * flight and (b) the output buffer has room for one maximal reply per in-flight request plus
+ * flight, (b) the output buffer has room for one maximal reply per in-flight request plus
  * one, so a reply always fits when it completes and a client that does not read its replies
- * stops being read (ssh-agent's rule). Timeouts: hello_timeout from accept until hello is
- * answered; then idle_timeout since the last complete request while nothing is in flight
- * (partial frames do not count, so a client trickling bytes is closed too).
+ * stops being read (ssh-agent's rule), and (c) after hello, the bytes held by the requests in
+ * flight are below the connection's budget (max_inflight_bytes_per_connection) and those of
+ * every connection below the set's (max_inflight_bytes); a connection stopped by the set's
+ * budget waits in its queue and is woken, oldest first, when it has room (runtime/budget.h).
+ * Timeouts: hello_timeout from accept until hello is answered; then idle_timeout since the
+ * last complete request while nothing is in flight (partial frames do not count, so a client
+ * trickling bytes is closed too).
  *
  * Connections are reference-counted: the set holds one reference while the connection is
  * open, each in-flight request one more, so a completion that arrives after the client went
@@ -55,6 +60,7 @@ struct conn_set;
 struct conn_pending {
 	void (*cancel)(struct conn_pending *p);
 	bool cancel_started;
+	uint64_t bytes; /* what it holds, charged to the budgets from attach to detach */
 	struct conn_pending *prev, *next;
 };
 
@@ -68,6 +74,7 @@ struct conn_limits {
 	size_t max_request_frame;
 	size_t max_reply_frame;
 	unsigned max_inflight;
+	uint64_t max_inflight_bytes; /* the connection's budget; 0: unlimited */
 	uint64_t hello_timeout_usec;
 	uint64_t idle_timeout_usec;
 };
@@ -98,6 +105,9 @@ struct conn {
 	unsigned max_inflight;
 	unsigned inflight;
 	struct conn_pending *pending; /* in flight, for cancellation */
+	struct budget budget;         /* bytes its requests in flight hold */
+	struct budget_waiter waiter;  /* in the set's queue while its budget stops it */
+	bool budget_stalled;          /* a budget stops it (logged once per stall) */
 	uint64_t last_request_usec;
 	uint64_t accepted_usec;
 	uint64_t hello_timeout_usec;
@@ -125,6 +135,9 @@ void conn_set_on_released(struct conn_set *s, conn_set_hook fn, void *userdata);
 /* Limits on open connections (from [broker]; a reload changes them for new connections). */
 void conn_set_set_limits(struct conn_set *s, uint64_t max_connections,
 			 uint64_t max_connections_per_uid);
+/* The bytes requests in flight may hold over every connection (max_inflight_bytes; 0:
+ * unlimited); a reload changes it at once. */
+void conn_set_set_inflight_bytes(struct conn_set *s, uint64_t max);
 sd_event *conn_set_event(const struct conn_set *s);
 size_t conn_set_count(const struct conn_set *s);
 /* Requests in flight over every connection. */
@@ -199,7 +212,8 @@ void conn_send_error(struct conn *c, uint64_t id, int code /* enum sb_errcode */
 void conn_output_added(struct conn *c);
 
 /* Something is in flight on c from now on (p is borrowed until conn_pending_detach; cancel
- * must be set). Takes a reference on c, which conn_pending_detach drops. */
+ * must be set), holding p->bytes against the budgets. Takes a reference on c, which
+ * conn_pending_detach drops. */
 void conn_pending_attach(struct conn *c, struct conn_pending *p);
 /* p finished (its reply appended or dropped): accounting, maybe resume reading or let a
  * draining daemon exit. Drops the reference attach took (may free c). */

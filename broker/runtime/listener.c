@@ -696,12 +696,14 @@ int listeners_apply(struct listeners *ls, const struct broker_config *c,
 			.max_request_frame = c->max_request_frame,
 			.max_reply_frame = c->max_reply_frame,
 			.max_inflight = (unsigned)c->max_inflight_per_connection,
+			.max_inflight_bytes = c->max_inflight_bytes_per_connection,
 			.hello_timeout_usec = c->hello_timeout_usec,
 			.idle_timeout_usec = c->idle_timeout_usec,
 		};
 		ls->max_connections = c->max_connections;
 		ls->max_connections_per_uid = c->max_connections_per_uid;
 		conn_set_set_limits(ls->conns, c->max_connections, c->max_connections_per_uid);
+		conn_set_set_inflight_bytes(ls->conns, c->max_inflight_bytes);
 	}
 	endpoints_done(&eps);
 	return r;

@@ -20,7 +20,7 @@ struct request_ctx {
 	struct tenant *tenant;       /* reference, NULL on the admin socket */
 	uint64_t id;
 	enum sb_op op;
-	struct sb_request req; /* owned: the zone everything borrowed lives in */
+	struct sb_request req; /* owned: the block everything borrowed lives in */
 	uint64_t start_usec;
 	void (*cancel)(struct request_ctx *rc, void *ud);
 	void *cancel_ud;
@@ -61,6 +61,7 @@ int request_ctx_new(struct conn *c, struct sb_request *req, uint64_t start_usec,
 	rc->start_usec = start_usec;
 	rc->conn = c;
 	rc->pending.cancel = request_ctx_cancel;
+	rc->pending.bytes = sizeof(*rc) + sb_request_held(&rc->req);
 	conn_pending_attach(c, &rc->pending);
 	*ret = rc;
 	return 0;

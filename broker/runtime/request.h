@@ -35,7 +35,8 @@ struct conn;
 /* ---- for dispatch: creating and failing requests ---- */
 
 /*
- * A decoded request on c (req is transferred: its zone moves into rc) becomes in flight on c.
+ * A decoded request on c (req is transferred: its block moves into rc) becomes in flight on c,
+ * its size and that of its block charged to c's budgets of bytes in flight until it finishes.
  * start_usec: when its frame was taken, from clock_now_usec(NULL) (the latency origin; the
  * end is read from the same clock, never the loop's cached time). 0 or -ENOMEM (req
  * released).

@@ -135,6 +135,11 @@ struct broker_config {
 	 * standing in for a JWKS fetch, to test READY=1 and health. 0 (the default) is off. */
 	uint64_t test_ready_delay_usec;
 
+	/* Bytes the requests in flight may hold (decoded arguments and bookkeeping), per
+	 * connection and over all of them; past either, frames wait in the socket. */
+	uint64_t max_inflight_bytes_per_connection;
+	uint64_t max_inflight_bytes;
+
 	struct tenant_config *tenants;
 	size_t n_tenants;
 };

@@ -499,6 +499,9 @@ static const struct config_key broker_keys[] = {
 	B("test_ready_delay",            parse_duration,    test_ready_delay_usec, 0, 10 * MIN),
 	B("upstream_max_idle",           parse_uint,        upstream_max_idle,     1, 100000),
 	B("upstream_max_per_host",       parse_uint,        upstream_max_per_host, 1, 100000),
+	B("max_inflight_bytes_per_connection", parse_size, max_inflight_bytes_per_connection,
+	  4096, 1024ull * 1024 * 1024),
+	B("max_inflight_bytes",          parse_size,        max_inflight_bytes,    4096, 65536ull * 1024 * 1024),
 };
 
 static const struct config_key tenant_keys[] = {
@@ -569,6 +572,8 @@ void config_broker_defaults(struct broker_config *c)
 	c->audit = true;
 	c->upstream_max_idle = 16;     /* UPSTREAM_DEFAULT_MAX_IDLE */
 	c->upstream_max_per_host = 64; /* UPSTREAM_DEFAULT_MAX_PER_HOST */
+	c->max_inflight_bytes_per_connection = 1024 * 1024;
+	c->max_inflight_bytes = 64 * 1024 * 1024;
 }
 
 /* Every operation a tenant may be allowed (not hello, not stats). */

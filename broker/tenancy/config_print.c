@@ -116,6 +116,8 @@ static void print_broker(const struct broker_config *c, FILE *out)
 	print_u64(out, "max_inflight_per_connection", c->max_inflight_per_connection);
 	print_u64(out, "max_request_frame", c->max_request_frame);
 	print_u64(out, "max_reply_frame", c->max_reply_frame);
+	print_u64(out, "max_inflight_bytes_per_connection", c->max_inflight_bytes_per_connection);
+	print_u64(out, "max_inflight_bytes", c->max_inflight_bytes);
 	print_usec(out, "hello_timeout", c->hello_timeout_usec);
 	print_usec(out, "idle_timeout", c->idle_timeout_usec);
 	print_usec(out, "shutdown_timeout", c->shutdown_timeout_usec);

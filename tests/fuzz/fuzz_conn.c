@@ -487,7 +487,9 @@ static void settle(struct client *cl)
 	client_read(cl);
 }
 
-/* The connection's limits: the config's, or the smallest it accepts. */
+/* The connection's limits: the config's, or the smallest it accepts. The budget of bytes in
+ * flight is always the smallest (4 KiB, about four requests), so that it binds before
+ * max_inflight does. */
 static struct conn_limits limits_for(unsigned flags)
 {
 	const struct broker_config *c = fz.config;
@@ -497,6 +499,7 @@ static struct conn_limits limits_for(unsigned flags)
 		.max_request_frame = small ? FUZZ_SMALL_FRAME : c->max_request_frame,
 		.max_reply_frame = small ? FUZZ_SMALL_FRAME : c->max_reply_frame,
 		.max_inflight = small ? 1 : (unsigned)c->max_inflight_per_connection,
+		.max_inflight_bytes = FUZZ_SMALL_FRAME,
 		.hello_timeout_usec = c->hello_timeout_usec,
 		.idle_timeout_usec = c->idle_timeout_usec,
 	};
