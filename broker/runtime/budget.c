@@ -27,8 +27,19 @@ void budget_give(struct budget *b, uint64_t n)
 		b->held = n < b->held ? b->held - n : 0;
 }
 
+bool budget_may_take(const struct budget *b, const struct budget_waiter *w)
+{
+	if (!budget_has_room(b))
+		return false;
+	if (b->turn)
+		return b->turn == w;
+	return b->head == NULL; /* with others waiting, a newcomer queues behind them */
+}
+
 void budget_wait(struct budget *b, struct budget_waiter *w)
 {
+	if (b->turn == w)
+		b->turn = NULL; /* it used its turn and needs more: to the back of the queue */
 	if (w->queued)
 		return;
 	w->queued = true;
@@ -43,6 +54,8 @@ void budget_wait(struct budget *b, struct budget_waiter *w)
 
 void budget_unwait(struct budget *b, struct budget_waiter *w)
 {
+	if (b->turn == w)
+		b->turn = NULL;
 	if (!w->queued)
 		return;
 	if (w->prev)
@@ -60,8 +73,15 @@ struct budget_waiter *budget_next_waiter(struct budget *b)
 {
 	struct budget_waiter *w = b->head;
 
-	if (!w || !budget_has_room(b))
+	if (b->turn || !w || !budget_has_room(b))
 		return NULL;
 	budget_unwait(b, w);
+	b->turn = w;
 	return w;
+}
+
+void budget_end_turn(struct budget *b, const struct budget_waiter *w)
+{
+	if (b->turn == w)
+		b->turn = NULL;
 }

@@ -12,6 +12,11 @@
  * A budget has room while what it holds is below its maximum, so whoever finds room may take
  * one more item whatever its size: one request always fits, and the maximum is overshot by at
  * most the last item taken.
+ *
+ * Fairness: once anyone waits, room goes by turns. budget_next_waiter gives the turn to the
+ * oldest waiter; only the holder of the turn may take (budget_may_take) until it ends its turn
+ * or waits again, which puts it at the back of the queue. A newcomer finding others waiting
+ * queues behind them, so a busy client cannot keep the room from the others.
  */
 
 /* Embedded in whoever waits (a connection). */
@@ -25,6 +30,7 @@ struct budget {
 	uint64_t held;
 	struct budget *parent;             /* also charged; NULL for none */
 	struct budget_waiter *head, *tail; /* the queue, oldest first */
+	struct budget_waiter *turn;        /* the one who may take now, or NULL */
 };
 
 /* An empty budget of max bytes (0: unlimited) with nobody waiting; parent (borrowed for b's
@@ -43,10 +49,17 @@ static inline bool budget_has_room(const struct budget *b)
 void budget_take(struct budget *b, uint64_t n);
 void budget_give(struct budget *b, uint64_t n);
 
-/* w waits for room (at the end of the queue; nothing if it already waits). w is borrowed
+/* Whether w may take from b now: b has room, and either nobody waits or it is w's turn. */
+bool budget_may_take(const struct budget *b, const struct budget_waiter *w);
+
+/* w waits for room (at the end of the queue; nothing if it already waits; a turn it held ends). w is borrowed
  * until budget_unwait or budget_next_waiter hands it back. */
 void budget_wait(struct budget *b, struct budget_waiter *w);
-/* w no longer waits (nothing if it did not). */
+/* w no longer waits (nothing if it did not), and its turn, if it had one, ends. */
 void budget_unwait(struct budget *b, struct budget_waiter *w);
-/* When b has room, takes the first waiter out of the queue and returns it; else NULL. */
+/* When b has room and no turn is out, takes the first waiter out of the queue, gives it the
+ * turn and returns it; else NULL. */
 struct budget_waiter *budget_next_waiter(struct budget *b);
+
+/* w is done taking for now (nothing if the turn is not w's). */
+void budget_end_turn(struct budget *b, const struct budget_waiter *w);

@@ -65,9 +65,11 @@ static bool conn_can_take_request(const struct conn *c)
 		return false;
 	if (c->inflight >= c->max_inflight)
 		return false;
-	/* hello is answered at once and holds nothing: the budgets start after it */
+	/* hello is answered at once and holds nothing: the budgets start after it; the admin
+	 * socket (synchronous, small) is never held back by the clients' global budget */
 	if (c->state == CONN_READY &&
-	    (!budget_has_room(&c->budget) || !budget_has_room(&c->set->budget)))
+	    (!budget_has_room(&c->budget) ||
+	     (!c->admin && !budget_may_take(&c->set->budget, &c->waiter))))
 		return false;
 	return sb_buf_room(&c->out) >= (size_t)(c->inflight + 1) * reply_slot(c);
 }
@@ -83,7 +85,8 @@ static void conn_check_budgets(struct conn *c)
 {
 	bool own = !budget_has_room(&c->budget);
 	const struct budget *b = own ? &c->budget : &c->set->budget;
-	bool stalled = c->state == CONN_READY && c->inflight < c->max_inflight && !budget_has_room(b);
+	bool global = !c->admin && !budget_may_take(&c->set->budget, &c->waiter);
+	bool stalled = c->state == CONN_READY && c->inflight < c->max_inflight && (own || global);
 
 	if (stalled && !own)
 		budget_wait(&c->set->budget, &c->waiter);
@@ -248,7 +251,9 @@ static int conn_deferred_cb(sd_event_source *s, void *userdata)
 		if (c->state != CONN_CLOSED)
 			conn_settle(c);
 	}
-	conn_set_wake(c->set); /* a connection woken by the set's budget passes the turn on */
+	/* a connection woken by the set's budget has taken what it could: the turn passes on */
+	budget_end_turn(&c->set->budget, &c->waiter);
+	conn_set_wake(c->set);
 	conn_unref(c);
 	return 0;
 }
