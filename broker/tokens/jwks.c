@@ -533,7 +533,9 @@ static void source_failed(struct jwks_source *src, const char *why)
 			   "tenant=%s: JWKS refresh failed, keeping the last good set: %s",
 			   src->name, why);
 	} else {
-		(void)snprintf(src->status, sizeof(src->status), "JWKS %s", why);
+		/* cut to the status line on purpose */
+		(void)snprintf(src->status, sizeof(src->status), "JWKS %.*s",
+			       (int)sizeof(src->status) - 6, why);
 		log_printf(prio, "tenant=%s: JWKS not loaded: %s", src->name, why);
 	}
 	source_schedule(src, delay);
