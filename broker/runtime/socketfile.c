@@ -51,8 +51,41 @@ static int check_dir(const char *sock, const char *dir, bool own)
 	return 0;
 }
 
-/* Refuses a socket path in a directory that someone but root and us could change: its own
- * directory, then each one above it (symbolic links resolved). */
+/* The directories of the socket's path as given, dir itself last: a symbolic link on it must
+ * be owned by root or us (its owner could point it elsewhere), and each directory must pass
+ * check_dir, so a writable directory holding a link is caught too. */
+static int check_given_path(const char *sock, const char *dir)
+{
+	char prefix[PATH_MAX];
+	size_t n = strlen(dir);
+	uid_t me = geteuid();
+	struct stat st;
+	int r;
+
+	if (n >= sizeof(prefix))
+		return log_errno(LOG_ERR, -ENAMETOOLONG, "socket %s: path too long", sock);
+	for (size_t i = 1; i <= n; i++) {
+		if ((i < n && dir[i] != '/') || dir[i - 1] == '/')
+			continue;
+		memcpy(prefix, dir, i);
+		prefix[i] = '\0';
+		if (lstat(prefix, &st) < 0)
+			return log_errno(LOG_ERR, -errno, "socket %s: cannot check %s", sock, prefix);
+		if (S_ISLNK(st.st_mode) && st.st_uid != 0 && st.st_uid != me) {
+			log_error("socket %s: symbolic link %s is owned by uid %u, neither root nor "
+				  "the broker's uid %u: " UNSAFE_HINT,
+				  sock, prefix, (unsigned)st.st_uid, (unsigned)me);
+			return -EPERM;
+		}
+		r = check_dir(sock, prefix, i == n);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Refuses a socket path in a directory that someone but root and us could change: along the
+ * path as given (its links included), then its own real directory and each one above it. */
 static int check_directories(const char *path)
 {
 	_cleanup_free_ char *dir = strdup(path), *real = NULL;
@@ -62,9 +95,12 @@ static int check_directories(const char *path)
 	if (!dir)
 		return -ENOMEM;
 	slash = strrchr(dir, '/');
-	if (!slash)
+	if (!slash || dir[0] != '/')
 		return log_errno(LOG_ERR, -EINVAL, "socket %s: not an absolute path", path);
 	slash[slash == dir ? 1 : 0] = '\0';
+	r = check_given_path(path, dir);
+	if (r < 0)
+		return r;
 	real = realpath(dir, NULL);
 	if (!real)
 		return log_errno(LOG_ERR, -errno, "socket %s: directory %s", path, dir);

@@ -138,7 +138,8 @@ int config_check_credentials(struct config_parser *p, const struct config_key *k
 {
 
 	const struct config_sys *sys = config_get_sys();
-	const struct secretfile_ops ops = {.stat = sys->stat, .realpath = sys->realpath};
+	const struct secretfile_ops ops = {
+		.stat = sys->stat, .realpath = sys->realpath, .lstat = sys->lstat};
 	struct error_detail why = {0};
 	struct stat st;
 	int r;

@@ -40,6 +40,7 @@ struct config_sys {
 	int (*stat)(const char *path, struct stat *ret); /* follows symbolic links */
 	int (*access)(const char *path, int mode);
 	int (*realpath)(const char *path, char ret[static PATH_MAX]);
+	int (*lstat)(const char *path, struct stat *ret); /* NULL: a fake with no links */
 };
 
 /* TEST ONLY: replaces the hooks (sys is borrowed while set); NULL restores the real ones. */

@@ -221,6 +221,11 @@ static int sys_stat(const char *path, struct stat *ret)
 	return stat(path, ret) < 0 ? -errno : 0;
 }
 
+static int sys_lstat(const char *path, struct stat *ret)
+{
+	return lstat(path, ret) < 0 ? -errno : 0;
+}
+
 static int sys_access(const char *path, int mode)
 {
 	return access(path, mode) < 0 ? -errno : 0;
@@ -237,6 +242,7 @@ static const struct config_sys real_sys = {
 	.stat = sys_stat,
 	.access = sys_access,
 	.realpath = sys_realpath,
+	.lstat = sys_lstat,
 };
 static const struct config_sys *cur_sys = &real_sys;
 

@@ -210,7 +210,7 @@ static int resolve_path(const char *path, const char *credentials_dir, char join
  * credentials_dir as the shared directory. */
 static int open_checked(const char *path, const char *credentials_dir, int *ret, struct error_detail *err)
 {
-	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct error_detail rule = {0};
 	struct stat st;
 	int r;

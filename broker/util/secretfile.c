@@ -18,9 +18,15 @@ static int sys_realpath(const char *path, char ret[static PATH_MAX])
 	return realpath(path, ret) ? 0 : -errno;
 }
 
+static int sys_lstat(const char *path, struct stat *ret)
+{
+	return lstat(path, ret) < 0 ? -errno : 0;
+}
+
 const struct secretfile_ops secretfile_sys = {
 	.stat = sys_stat,
 	.realpath = sys_realpath,
+	.lstat = sys_lstat,
 };
 
 static bool owner_ok(uid_t owner, uid_t uid)
@@ -76,6 +82,37 @@ static int check_dirs(const char *path, uid_t uid, const struct secretfile_ops *
 	return 0;
 }
 
+/* Every symbolic link on path as given (each prefix ending at a '/', and path itself) is owned
+ * by root or uid. */
+static int check_links(const char *path, uid_t uid, const struct secretfile_ops *ops,
+		       struct error_detail *err)
+{
+	char prefix[PATH_MAX];
+	size_t n = strlen(path);
+	struct stat st;
+	int r;
+
+	if (!ops->lstat)
+		return 0;
+	if (n >= sizeof(prefix))
+		return error_detail_set(err, -ENAMETOOLONG, "%s: path too long", path);
+	for (size_t i = 1; i <= n; i++) {
+		if ((i < n && path[i] != '/') || path[i - 1] == '/')
+			continue;
+		memcpy(prefix, path, i);
+		prefix[i] = '\0';
+		r = ops->lstat(prefix, &st);
+		if (r < 0)
+			return error_detail_set(err, r, "%s: %s", prefix, strerror(-r));
+		if (S_ISLNK(st.st_mode) && !owner_ok(st.st_uid, uid))
+			return error_detail_set(err, -EACCES,
+				    "symbolic link %s is owned by uid %u, neither root nor the "
+				    "daemon's user (uid %u): its owner could point it elsewhere",
+				    prefix, (unsigned)st.st_uid, (unsigned)uid);
+	}
+	return 0;
+}
+
 /* Whether the real path real lies inside the real path of dir (NULL, "" or missing: no). */
 static bool inside(const char *real, const char *dir, const struct secretfile_ops *ops)
 {
@@ -124,8 +161,10 @@ int secretfile_check(const char *path, const struct stat *st, uid_t uid, const c
 	r = check_file(path, st, uid, shared, err);
 	if (r < 0)
 		return r;
-	/* the path as given (where its links lie), then where it leads */
-	r = check_dirs(path, uid, ops, err);
+	/* the links on the path as given, its directories, then where it leads */
+	r = check_links(path, uid, ops, err);
+	if (r == 0)
+		r = check_dirs(path, uid, ops, err);
 	if (r == 0 && strcmp(path, real) != 0)
 		r = check_dirs(real, uid, ops, err);
 	return r < 0 ? r : shared ? 1 : 0;

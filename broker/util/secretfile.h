@@ -24,13 +24,16 @@
  *    uid and writable by neither group nor others, or anyone could rename the file, or a
  *    directory above it, and put another in its place. A root-owned sticky directory (/tmp)
  *    is allowed above the file's own directory, where nobody can rename what they do not
- *    own; the file's own directory must be private, sticky or not.
+ *    own; the file's own directory must be private, sticky or not;
+ *  - every symbolic link on the path as given, the file's own name included, is owned by root
+ *    or uid: whoever owns a link can point it elsewhere later, in a sticky directory too.
  */
 
 /* How the rule reaches the file system. Each returns 0 or a negative errno. */
 struct secretfile_ops {
 	int (*stat)(const char *path, struct stat *ret); /* follows symbolic links */
 	int (*realpath)(const char *path, char ret[static PATH_MAX]);
+	int (*lstat)(const char *path, struct stat *ret); /* NULL: a fake with no links */
 };
 
 /* The real file system's (stat(2), realpath(3)). */

@@ -165,6 +165,44 @@ static void expect_refused(unsigned parent_mode, unsigned mode, uid_t uid, const
 	sbt_daemon_stop(&d);
 }
 
+/* The socket reached through a symbolic link: p/link -> safe, in a parent p of mode
+ * parent_mode, the link owned by link_uid. */
+static void expect_link_refused(unsigned parent_mode, uid_t link_uid, const char *why)
+{
+	struct sbt_daemon d;
+	char conf[8192], dir[108], safe[108], link[108], path[108];
+
+	sbt_daemon_init(&d);
+	sbt_path(safe, sizeof(safe), &d, "safe");
+	assert_int_equal(mkdir(safe, 0755), 0);
+	sbt_path(dir, sizeof(dir), &d, "p");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(chmod(dir, parent_mode), 0);
+	sbt_path(link, sizeof(link), &d, "p/link");
+	assert_int_equal(symlink(safe, link), 0);
+	assert_int_equal(lchown(link, link_uid, link_uid), 0);
+	sbt_path(path, sizeof(path), &d, "p/link/sb.sock");
+	snprintf(d.socket, sizeof(d.socket), "%s", path);
+	sbt_config(&d, conf, sizeof(conf), NULL, 1, names, extra);
+	sbt_write_file(d.conf, conf, 0644);
+	assert_int_equal(run_expect_exit(&d), 1);
+	if (!sbt_log_contains(&d, why))
+		sbt_log_dump(&d);
+	assert_true(sbt_log_contains(&d, why));
+	sbt_daemon_stop(&d);
+}
+
+/* Review of issue 9: only the real path's directories were checked, so a link in a directory
+ * anyone may write (or a link anyone owns) let another user redirect the socket path. */
+static void test_socket_through_unsafe_link_refused(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* lchown to another user */
+	expect_link_refused(0777, 0, "is writable by its group or by others");
+	expect_link_refused(01777, 1000, "symbolic link");
+}
+
 static void test_unsafe_directory_refused(void **state)
 {
 	(void)state;
@@ -255,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_live_socket_not_stolen),
 		cmocka_unit_test(test_non_socket_untouched),
 		cmocka_unit_test(test_unsafe_directory_refused),
+		cmocka_unit_test(test_socket_through_unsafe_link_refused),
 		cmocka_unit_test(test_impostor_not_removed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

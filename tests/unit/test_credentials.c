@@ -347,6 +347,45 @@ static void test_file_owner_and_directories(void **state)
 	free(text);
 }
 
+/* A symbolic link on the path owned by someone else: in a sticky directory they may replace
+ * their own link at any time and point it at another file (review of issue 9: the link's
+ * owner was never looked at, since stat follows it). */
+static void test_foreign_link_refused(void **state)
+{
+	char *text = doc("clientID", "keyID", "tokenURI", "privateKey", pkcs8);
+	char target[512], link[300], file_link[600];
+	struct error_detail why = {0};
+	struct credentials *c = NULL;
+
+	if (geteuid() != 0)
+		skip(); /* chown */
+	dir_as("d-links", 01777, 0);   /* a root-owned sticky directory, like /tmp */
+	dir_as("d-private", 0700, 0);
+	assert_int_equal(load_as("d-private/sa.json", text, 0600, 0, "", &why), 0);
+	snprintf(target, sizeof(target), "%s/d-private", dir);
+	snprintf(link, sizeof(link), "%s/d-links/L", dir);
+	(void)unlink(link);
+	assert_int_equal(symlink(target, link), 0);
+	/* a link to a good directory, owned by root: fine */
+	snprintf(file_link, sizeof(file_link), "%s/sa.json", link);
+	assert_int_equal(credentials_load(file_link, "", &c, &why), 0);
+	c = credentials_free(c);
+	/* the same link owned by another user: refused, whatever it points at */
+	assert_int_equal(lchown(link, 12345, 0), 0);
+	assert_int_equal(credentials_load(file_link, "", &c, &why), -EACCES);
+	assert_non_null(strstr(why.message, "symbolic link"));
+	assert_non_null(strstr(why.message, "is owned by uid 12345"));
+	/* a link as the file's own name, owned by another user */
+	snprintf(file_link, sizeof(file_link), "%s/d-links/sa.json", dir);
+	snprintf(target, sizeof(target), "%s/d-private/sa.json", dir);
+	(void)unlink(file_link);
+	assert_int_equal(symlink(target, file_link), 0);
+	assert_int_equal(lchown(file_link, 12345, 0), 0);
+	assert_int_equal(credentials_load(file_link, "", &c, &why), -EACCES);
+	assert_non_null(strstr(why.message, "symbolic link"));
+	free(text);
+}
+
 static void test_file_size_bound(void **state)
 {
 	char path[256];
@@ -393,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_file_permissions),
 		cmocka_unit_test(test_file_owner_and_directories),
+		cmocka_unit_test(test_foreign_link_refused),
 		cmocka_unit_test(test_file_size_bound),
 		cmocka_unit_test(test_secure_heap),
 	};

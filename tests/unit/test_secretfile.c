@@ -35,7 +35,7 @@ static int fake_realpath(const char *path, char ret[static PATH_MAX])
 	return 0;
 }
 
-static const struct secretfile_ops ops = {fake_stat, fake_realpath};
+static const struct secretfile_ops ops = {fake_stat, fake_realpath, NULL};
 
 static int check(const char *path, mode_t mode, uid_t owner, const char *shared)
 {
