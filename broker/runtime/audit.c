@@ -4,6 +4,7 @@
 
 #include "proto/limits.h"
 #include "runtime/audit.h"
+#include "tenancy/config.h"
 #include "util/log.h"
 #include "util/logfmt.h"
 
@@ -14,17 +15,20 @@ void audit_set_enabled(bool on)
 	audit_enabled = on;
 }
 
-/* Room for each value once escaped: a table or sub of plain ASCII always fits whole, and the
- * line stays under the logger's 2 KiB (a longer escaped value is cut, still quoted). */
-#define AUDIT_NAME_MAX 64
-#define AUDIT_TABLE_MAX 512
-#define AUDIT_SUB_MAX 768
+/* Room for each value once escaped: a tenant name (a plain token) always fits whole, a table,
+ * sub or request id of plain ASCII too, and the sum stays under the logger's 2 KiB line with
+ * the fixed text (about 210 bytes): a longer escaped value is cut, still quoted, and the
+ * fields after it are never lost. */
+#define AUDIT_NAME_MAX 32 /* op and outcome names */
+#define AUDIT_TENANT_MAX (CONFIG_TENANT_NAME_MAX + 3)
+#define AUDIT_TABLE_MAX 400
+#define AUDIT_SUB_MAX 800
 #define AUDIT_TOKEN_MAX 80
-#define AUDIT_REQID_MAX LOGFMT_MAX(SB_MAX_REQUEST_ID)
+#define AUDIT_REQID_MAX 400
 
 void audit_request(const struct audit_record *a)
 {
-	char tenant[AUDIT_NAME_MAX], op[AUDIT_NAME_MAX], outcome[AUDIT_NAME_MAX];
+	char tenant[AUDIT_TENANT_MAX], op[AUDIT_NAME_MAX], outcome[AUDIT_NAME_MAX];
 	char table[AUDIT_TABLE_MAX], sub[AUDIT_SUB_MAX], hash[AUDIT_TOKEN_MAX];
 	char reqid[AUDIT_REQID_MAX];
 

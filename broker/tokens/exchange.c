@@ -329,15 +329,18 @@ static void finish_error(struct exchange_request *x, int r, const struct upstrea
 {
 	struct error_detail err = { 0 };
 	char fp[HASH_FINGERPRINT_LEN + 1], reqid[LOGFMT_MAX(ERROR_DETAIL_REQUEST_ID_MAX)];
+	char message[LOGFMT_MAX(ERROR_DETAIL_MESSAGE_MAX)];
 
 	if (resp)
 		error_detail_set_upstream(&err, resp->status, resp->request_id);
 	(void)error_detail_set(&err, r, "%s%s", prefix, detail ? detail : "");
 	logfmt_value(reqid, sizeof(reqid), err.request_id);
+	/* upstream's words are one quoted value: they cannot add a key (request_id=...) */
+	logfmt_value(message, sizeof(message), err.message);
 	/* the same fingerprint as the audit line's token=..., so the two can be joined */
-	log_printf(LOG_WARNING, "tenant=%s exchange (%s) for token=%s failed: %s%s%s",
+	log_printf(LOG_WARNING, "tenant=%s exchange (%s) for token=%s failed: message=%s%s%s",
 		   x->tenant, x_mode_name(x), hash_fingerprint_of_digest(x->claims->hash, fp),
-		   err.message, err.request_id[0] ? " request_id=" : "",
+		   message, err.request_id[0] ? " request_id=" : "",
 		   err.request_id[0] ? reqid : "");
 	x->done(x, r, NULL, &err, x->userdata);
 }
