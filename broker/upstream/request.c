@@ -370,6 +370,23 @@ static int url_check(const char *url, bool insecure_http)
 	return -EPROTONOSUPPORT;
 }
 
+/* What a log line shows of url: scheme://host/path, without the query or fragment (which may
+ * carry ids) and without any userinfo (user:password@), which must never reach a log. */
+static char *log_url_of(const char *url)
+{
+	size_t n = strcspn(url, "?#");
+	const char *host = strstr(url, "://");
+	const char *at;
+	char *out;
+
+	host = host && (size_t)(host - url) < n ? host + 3 : url;
+	at = memchr(host, '@', n - (size_t)(host - url));
+	if (at && (size_t)(at - host) < strcspn(host, "/"))
+		return asprintf(&out, "%.*s***@%.*s", (int)(host - url), url,
+				(int)(n - (size_t)(at + 1 - url)), at + 1) < 0 ? NULL : out;
+	return strndup(url, n);
+}
+
 /*
  * A new request for url under opts, linked into u->requests (so counted in flight), with its
  * strings copied and no easy handle yet. *ret is owned by the caller until the request is
@@ -391,7 +408,7 @@ static int request_new(struct upstream *u, const struct upstream_opts *opts, con
 	req->max_response = opts->max_response ?: UPSTREAM_DEFAULT_MAX_RESPONSE;
 	sb_buf_init(&req->response, req->max_response + 1);
 	req->url = strdup(url);
-	req->log_url = strndup(url, strcspn(url, "?#"));
+	req->log_url = log_url_of(url);
 	if (opts->log_tag)
 		req->log_tag = strdup(opts->log_tag);
 	if (!req->url || !req->log_url || (opts->log_tag && !req->log_tag))

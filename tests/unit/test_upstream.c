@@ -328,6 +328,43 @@ static void test_curl_timer_is_precise(void **state)
 	upstream_request_cancel(req);
 }
 
+static char captured[8192];
+
+static void capture_line(const char *line, void *userdata)
+{
+	size_t n = strlen(captured);
+
+	(void)userdata;
+	snprintf(captured + n, sizeof(captured) - n, "%s\n", line);
+}
+
+/* A URL's userinfo never reaches a log line (review of issue 9: a token_uri from a
+ * credentials file bypassed the configuration's check, and log lines printed it whole). */
+static void test_userinfo_not_logged(void **state)
+{
+	struct upstream_opts o = opts();
+	struct outcome out;
+	char url[160];
+
+	reset();
+	script[0] = (struct th_reply){ .status = 503, .body = "{}" };
+	script[1] = (struct th_reply){ .status = 503, .body = "{}" };
+	captured[0] = '\0';
+	log_set_max_level(LOG_DEBUG);
+	log_set_capture(capture_line, NULL);
+	snprintf(url, sizeof(url), "http://user:s3cretpass@127.0.0.1:%d/token?x=1", srv->port);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(upstream_request_start(up, &o, "POST", url, "{}", 2, true, on_done, &out,
+						NULL), 0);
+	assert_true(th_run_until(event, &out.done, 5000));
+	log_set_capture(NULL, NULL);
+	log_set_max_level(LOG_ERR);
+	assert_non_null(strstr(captured, "127.0.0.1")); /* the lines were written */
+	assert_null(strstr(captured, "s3cretpass"));
+	assert_null(strstr(captured, "user:"));
+	assert_non_null(strstr(captured, "http://***@127.0.0.1"));
+}
+
 static void test_many_concurrent(void **state)
 {
 	struct upstream_opts o = opts();
@@ -493,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_redirect_not_followed),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_curl_timer_is_precise),
+		cmocka_unit_test(test_userinfo_not_logged),
 		cmocka_unit_test(test_many_concurrent),
 		cmocka_unit_test(test_json_limits),
 		cmocka_unit_test(test_proxy_env_ignored),
