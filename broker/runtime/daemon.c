@@ -88,6 +88,25 @@ static int ready_check(sd_event_source *s, void *userdata)
 	return 0;
 }
 
+/* A reload was applied: READY=1 ends it at once (systemd waits for it to finish the reload),
+ * whether or not every tenant can serve yet; STATUS= and health say which cannot, and why. At
+ * start, by contrast, READY=1 waits for every tenant (ready_check). */
+static void reload_done(struct daemon *d)
+{
+	size_t ready = 0;
+
+	for (size_t i = 0; i < d->n_tenants; i++)
+		ready += tenant_is_ready(d->tenants[i]);
+	d->ready_sent = true;
+	if (ready == d->n_tenants) {
+		sd_notifyf(false, "READY=1\nSTATUS=serving %zu tenant(s)", d->n_tenants);
+		return;
+	}
+	sd_notifyf(false, "READY=1\nSTATUS=reloaded: %zu/%zu tenant(s) ready", ready, d->n_tenants);
+	log_notice("reloaded with %zu of %zu tenant(s) ready; health says why the others are not",
+		   ready, d->n_tenants);
+}
+
 static void readiness_changed(void *userdata)
 {
 	struct daemon *d = userdata;
@@ -283,8 +302,7 @@ static void daemon_reload(struct daemon *d)
 	log_info("reloaded: %zu tenant(s); %zu open connection(s) no longer admitted closed, "
 		 "the others keep their configuration",
 		 d->n_tenants, revoked);
-	d->ready_sent = false;
-	ready_check(NULL, d);
+	reload_done(d);
 }
 
 /* ---------------------------------------------------------------- shutdown */

@@ -175,9 +175,45 @@ static void test_reload_broken_credentials_kept(void **state)
 	xd_stop_clean(&d);
 }
 
+/*
+ * A reload that adds a tenant which cannot serve yet (its credentials file does not parse) is
+ * applied, and READY=1 still ends it, with a STATUS= saying how many tenants are ready: the
+ * reload is done, and health says why the new tenant is not ready. (Review of issue 9: READY=1
+ * waited for every tenant to be ready, so `systemctl reload` hung until its timeout.)
+ */
+static void test_reload_new_tenant_not_ready_ends(void **state)
+{
+	struct sbt_daemon d;
+	struct xe_emu e = E, bad = E;
+	char conf[16384], own[PATH_MAX], *good;
+	size_t len;
+
+	sbt_daemon_init(&d);
+	sbt_path(e.credentials, sizeof(e.credentials), &d, "sa.json");
+	sbt_path(bad.credentials, sizeof(bad.credentials), &d, "bad.json");
+	sbt_path(own, sizeof(own), &d, "beta.sock");
+	good = read_text(E.credentials);
+	sbt_write_file(e.credentials, good, 0600);
+	sbt_write_file(bad.credentials, "garbage{", 0600);
+	len = xd_broker(conf, sizeof(conf), &d, NULL);
+	(void)xd_tenant(conf, sizeof(conf), len, &e, "acme", "ctx", NULL, NULL);
+	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
+
+	len = xd_broker(conf, sizeof(conf), &d, NULL);
+	len = xd_tenant(conf, sizeof(conf), len, &e, "acme", "ctx", NULL, NULL);
+	(void)xd_tenant(conf, sizeof(conf), len, &bad, "beta", "ctx", own, NULL);
+	sbt_write_file(d.conf, conf, 0644);
+	reload_and_wait(&d, "READY=1\nSTATUS=reloaded: 1/2 tenant(s) ready");
+	assert_true(sbt_log_contains(&d, "tenant=beta: credentials: not a JSON document"));
+	exchange_signed_now(&d, "U2newtenant"); /* acme serves on */
+	free(good);
+	xd_stop_clean(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reload_new_tenant_not_ready_ends),
 		cmocka_unit_test(test_reload_during_exchange),
 		cmocka_unit_test(test_reload_during_exchange_ctx),
 		cmocka_unit_test(test_reload_during_jwks_refetch),
