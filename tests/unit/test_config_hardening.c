@@ -29,31 +29,10 @@
 
 #include <cmocka.h>
 
+#include "config_load.h"
+
 #include "tenancy/config.h"
 #include "util/cleanup.h"
-
-#define TENANT                                                                                    \
-	"descope_project_id = P1\n"                                                               \
-	"vault_url = https://v.vault.skyflowapis.com/\n"                                          \
-	"vault_id = v1\n"                                                                         \
-	"sts_url = https://sts.example.com\n"                                                     \
-	"service_account_id = sa1\n"                                                              \
-	"allow_uids = 1000\n"
-
-static char errbuf[16384];
-
-static int load(const char *text, struct broker_config **ret)
-{
-	FILE *f;
-	int r;
-
-	memset(errbuf, 0, sizeof(errbuf));
-	f = fmemopen(errbuf, sizeof(errbuf), "w");
-	assert_non_null(f);
-	r = config_load_string("t.conf", text, f, ret);
-	fclose(f);
-	return r;
-}
 
 /* Loads text, expecting a failure whose messages hold want. */
 static void expect_error(const char *text, const char *want)

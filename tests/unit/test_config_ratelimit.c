@@ -15,31 +15,13 @@
 
 #include <cmocka.h>
 
+#include "config_load.h"
+
 #include "tenancy/config.h"
 #include "tenancy/ratelimit.h"
 #include "tenancy/tenant.h"
 
-#define TENANT                                                                                    \
-	"descope_project_id = P1\n"                                                               \
-	"vault_url = https://v.vault.skyflowapis.com/\n"                                          \
-	"vault_id = v1\n"                                                                         \
-	"sts_url = https://sts.example.com\n"                                                     \
-	"service_account_id = sa1\n"                                                              \
-	"allow_uids = 1000\n"
-
 #define SEC 1000000ull
-
-static char errbuf[16384];
-static int load(const char *text, struct broker_config **ret)
-{
-	FILE *f = fmemopen(errbuf, sizeof(errbuf), "w");
-	int r;
-
-	assert_non_null(f);
-	r = config_load_string("t.conf", text, f, ret);
-	fclose(f);
-	return r;
-}
 
 static void test_keys(void **state)
 {
