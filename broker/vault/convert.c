@@ -58,7 +58,8 @@ int vault_pack_json(struct sb_packer *p, json_t *j, unsigned depth,
 	json_t *v;
 	int r;
 
-	if (depth > SB_MAX_DEPTH)
+	/* only containers nest: a scalar inside the deepest allowed array is fine */
+	if ((json_is_object(j) || json_is_array(j)) && depth > SB_MAX_DEPTH)
 		return -EMSGSIZE;
 	switch (json_typeof(j)) {
 	case JSON_OBJECT:

@@ -121,7 +121,9 @@ static void fail_transport(struct vcall *vc, const struct upstream_response *res
 
 	if (resp->r == -EMSGSIZE)
 		(void)error_detail_set(&err, -EMSGSIZE, "Skyflow's answer is larger than this "
-				       "broker accepts; ask for fewer records or fields");
+				       "broker accepts for a reply of max_reply_frame (%zu bytes); "
+				       "ask for fewer records or fields",
+				       request_ctx_max_reply(vc->rc));
 	else if (resp->r == -ETIMEDOUT)
 		(void)error_detail_set(&err, -ETIMEDOUT, "Skyflow did not answer in time");
 	else
