@@ -130,6 +130,31 @@ const struct command *cli_command(const char *name)
 	return NULL;
 }
 
+/* Prints text from column `indent` on, folded at spaces before column `width`. */
+static void print_wrapped(const char *text, size_t indent, size_t width)
+{
+	size_t col = indent;
+
+	while (*text) {
+		size_t word = strcspn(text, " ");
+
+		if (col > indent && col + 1 + word > width) {
+			printf("\n%*s", (int)indent + 1, "");
+			col = indent;
+		} else if (col > indent) {
+			putchar(' ');
+			col++;
+		} else {
+			putchar(' ');
+		}
+		printf("%.*s", (int)word, text);
+		col += word;
+		text += word;
+		text += strspn(text, " ");
+	}
+	putchar('\n');
+}
+
 void cli_help(const struct command *cmd)
 {
 	if (!cmd) {
@@ -145,8 +170,8 @@ void cli_help(const struct command *cmd)
 		       "skybroker(1).\n");
 		return;
 	}
-	printf("Usage: skybroker %s %s%s[OPTIONS]\n\n%s.\n\nOptions:\n", cmd->name, cmd->usage,
-	       *cmd->usage ? " " : "", cmd->summary);
+	printf("Usage: skybroker %s %s%s[OPTIONS]\n\n%c%s.\n\nOptions:\n", cmd->name,
+	       cmd->usage, *cmd->usage ? " " : "", cmd->summary[0] - 'a' + 'A', cmd->summary + 1);
 	for (size_t i = 0; i < N_OPTS; i++) {
 		char left[64];
 
@@ -154,7 +179,8 @@ void cli_help(const struct command *cmd)
 			continue;
 		snprintf(left, sizeof(left), "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
 			 opts[i].arg ? opts[i].arg : "");
-		printf("  %-26s %s\n", left, opts[i].help);
+		printf("  %-24s", left);
+		print_wrapped(opts[i].help, 26, 80);
 	}
 }
 

@@ -277,7 +277,7 @@ static int read_some(struct skybroker *h, size_t want, int64_t deadline,
 			sb_buf_commit(&h->in, (size_t)n);
 			return 1;
 		}
-		if (n == 0)
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
 			return client_error(err, SKYBROKER_E_DISCONNECTED,
 					    "the broker closed the connection before answering");
 		if (errno == EINTR)
