@@ -50,8 +50,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	xd_stop_clean(&D);
-	xd_stop_clean(&SMALL);
+	vt_stop_clean(&D);
+	vt_stop_clean(&SMALL);
 	xe_emu_stop(&E);
 	free(admin);
 	return 0;

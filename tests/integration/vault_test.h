@@ -49,6 +49,24 @@ static inline size_t vt_demo_values(char **out, size_t max)
 	return n;
 }
 
+/* Checks that no value of demo.json's seed records (of 5 bytes or more: "CA" may well be part
+ * of a word) is in d's log, then stops d as xd_stop_clean does. */
+static inline void vt_stop_clean(struct sbt_daemon *d)
+{
+	char *values[256];
+	size_t n = vt_demo_values(values, 256);
+
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(values[i]) >= 5 && xe_file_contains(d->log, values[i])) {
+			fprintf(stderr, "record value '%s' found in the daemon's log\n", values[i]);
+			sbt_log_dump(d);
+			fail();
+		}
+		free(values[i]);
+	}
+	xd_stop_clean(d);
+}
+
 /* The value of key k in map m, or NULL. */
 static inline const msgpack_object *vt_get(const msgpack_object *m, const char *k)
 {
