@@ -14,11 +14,12 @@
 
 static struct sbt_daemon D;
 static struct xe_emu E;
-static char exposed_sock[108];
+static struct xe_emu E2; /* an STS whose context claims no token carries: context {} */
+static char exposed_sock[108], bare_sock[108];
 
-/* A [tenant.NAME] section pointing at the emulator; socket NULL: the shared one. */
-static size_t tenant(char *buf, size_t size, size_t len, const char *name, const char *socket,
-		     const char *extra)
+/* A [tenant.NAME] section pointing at emulator e; socket NULL: the shared one. */
+static size_t tenant(char *buf, size_t size, size_t len, const struct xe_emu *e,
+		     const char *name, const char *socket, const char *extra)
 {
 	int k = snprintf(buf + len, size - len,
 			 "[tenant.%s]\n%s%s%sallow_uids = 0\ndescope_project_id = %s\n"
@@ -27,32 +28,53 @@ static size_t tenant(char *buf, size_t size, size_t len, const char *name, const
 			 "credentials_file = %s\ncontext_claims = roles, sub\nvault_url = %s\n"
 			 "vault_id = %s\nca_file = %s\nhttp_timeout = 2s\nconnect_timeout = 2s\n%s\n",
 			 name, socket ? "socket = " : "", socket ? socket : "", socket ? "\n" : "",
-			 E.project_id, E.url, E.project_id, E.url, E.sa_id, E.credentials, E.url,
-			 E.vault_id, E.ca, extra ? extra : "");
+			 e->project_id, e->url, e->project_id, e->url, e->sa_id, e->credentials,
+			 e->url, e->vault_id, e->ca, extra ? extra : "");
 
 	if (k < 0 || (size_t)k >= size - len)
 		abort();
 	return len + (size_t)k;
 }
 
+/* The emulator configuration of E2: its STS carries the claim "department" into the token's
+ * ctx, which no token here has, so the Skyflow token's context is {}. */
+static char *bare_config(void)
+{
+	char *text = xe_config(NULL);
+	json_t *c = json_loads(text, 0, NULL);
+
+	free(text);
+	assert_non_null(c);
+	json_object_set_new(json_array_get(json_object_get(c, "sts_configs"), 0), "contextClaims",
+			    json_pack("[s]", "department"));
+	text = json_dumps(c, JSON_INDENT(1));
+	json_decref(c);
+	return text;
+}
+
 static int exchange_setup(void **state)
 {
-	static char conf[8192];
-	char *emu_conf = xe_config(NULL);
+	static char conf[12288];
+	char *emu_conf = xe_config(NULL), *bare_conf = bare_config();
 	size_t len;
 	int r;
 
 	(void)state;
 	r = xe_emu_start(&E, emu_conf);
+	if (r == 0)
+		r = xe_emu_start(&E2, bare_conf);
 	free(emu_conf);
+	free(bare_conf);
 	if (r < 0)
 		return -1;
 	sbt_daemon_init(&D);
 	sbt_path(exposed_sock, sizeof(exposed_sock), &D, "exposed.sock");
+	sbt_path(bare_sock, sizeof(bare_sock), &D, "bare.sock");
 	len = (size_t)snprintf(conf, sizeof(conf), "[broker]\nsocket = %s\nadmin_socket = %s\n",
 			       D.socket, D.admin);
-	len = tenant(conf, sizeof(conf), len, "acme", NULL, NULL);
-	tenant(conf, sizeof(conf), len, "exposed", exposed_sock, "expose_tokens = yes\n");
+	len = tenant(conf, sizeof(conf), len, &E, "acme", NULL, NULL);
+	len = tenant(conf, sizeof(conf), len, &E, "exposed", exposed_sock, "expose_tokens = yes\n");
+	tenant(conf, sizeof(conf), len, &E2, "bare", bare_sock, NULL);
 	return sbt_daemon_start(&D, conf, NULL) == 0 ? 0 : -1;
 }
 
@@ -63,19 +85,25 @@ static int exchange_teardown(void **state)
 	(void)state;
 	r = sbt_daemon_stop(&D);
 	xe_emu_stop(&E);
+	xe_emu_stop(&E2);
 	return r == 0 ? 0 : -1;
 }
 
-/* A Descope token for sub with role Viewer, expiring in exp_in seconds (malloc'd). */
-static char *mint(const char *sub, long exp_in)
+/* A Descope token of emulator e for sub with role Viewer, expiring in exp_in seconds. */
+static char *mint_at(struct xe_emu *e, const char *sub, long exp_in)
 {
 	json_t *spec = json_pack("{s:s, s:I, s:[s]}", "sub", sub, "exp_in", (json_int_t)exp_in,
 				 "roles", "Viewer");
-	char *t = xe_mint(&E, spec);
+	char *t = xe_mint(e, spec);
 
 	json_decref(spec);
 	assert_non_null(t);
 	return t;
+}
+
+static char *mint(const char *sub, long exp_in)
+{
+	return mint_at(&E, sub, exp_in);
 }
 
 /* The exp claim of a JWT. */
@@ -123,6 +151,22 @@ static void test_exchange_result(void **state)
 		assert_true(mpv_is_str(mpv_get(ctx, "sub"), "U2conf1"));
 	}
 	assert_null(mpv_get(res, "access_token")); /* expose_tokens is off */
+	mpv_free(rep);
+	free(t);
+	close(fd);
+}
+
+/* Section 7.5: context {} when the token carries no user context (absent reads the same). */
+static void test_empty_context(void **state)
+{
+	int fd = cf_open(bare_sock);
+	char *t = mint_at(&E2, "U2conf7", 600);
+	struct mpv *rep = exchange(fd, 2, t);
+	const struct mpv *ctx = mpv_get(cf_check_ok(rep, 2, "exchange, no context"), "context");
+
+	(void)state;
+	/* this broker sends {}; the spec lets a client read an absent context the same */
+	assert_true(!ctx || (ctx->t == MPV_MAP && ctx->len == 0));
 	mpv_free(rep);
 	free(t);
 	close(fd);
@@ -244,6 +288,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exchange_result),
+		cmocka_unit_test(test_empty_context),
 		cmocka_unit_test(test_exposed_token),
 		cmocka_unit_test(test_early_refresh),
 		cmocka_unit_test(test_token_errors),
