@@ -4,8 +4,8 @@
  * skybrokerd whose tenants point at the emulator (tests/emulator) over HTTPS: the exchange
  * result and its types, expires_at and the 30 s early refresh, the exposed access_token, and
  * the error codes of section 9 that only a subject token or Skyflow can cause, each with the
- * retryable flag the table gives. (not_found and internal cannot be caused through exchange,
- * the one user operation this broker offers today without the vault operations.)
+ * retryable flag the table gives, not_found included (through get_record, when offered).
+ * internal is a bug or resource exhaustion: no request can cause it on purpose.
  */
 #include <signal.h>
 
@@ -284,6 +284,44 @@ static void test_upstream_errors(void **state)
 	close(fd);
 }
 
+/* Section 9: not_found, from Skyflow's 404 for a record that does not exist (when this
+ * broker offers get_record). */
+static void test_not_found(void **state)
+{
+	int fd = cf_connect(D.socket);
+	char *t = mint("U2conf8", 600);
+	struct mpv *hello, *rep;
+	const struct mpv *us;
+	struct mpw w;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(cf_hello(fd, 1, &hello), 0);
+	if (!cf_array_has(mpv_get(cf_check_ok(hello, 1, "hello"), "operations"), "get_record")) {
+		mpv_free(hello);
+		free(t);
+		close(fd);
+		skip();
+	}
+	mpv_free(hello);
+	mpw_init(&w);
+	mpw_request(&w, 2, "get_record", 3);
+	mpw_str(&w, "subject_token");
+	mpw_str(&w, t);
+	mpw_str(&w, "table");
+	mpw_str(&w, "persons");
+	mpw_str(&w, "skyflow_id");
+	mpw_str(&w, "00000000-0000-4000-8000-000000000000");
+	cft_send(fd, &w);
+	assert_int_equal(cf_recv(fd, &rep, CF_TIMEOUT_MS), 0);
+	cf_check_error(rep, 2, "not_found", "a record that does not exist");
+	us = mpv_get(mpv_get(rep, "error"), "upstream_status");
+	assert_true(us && us->t == MPV_UINT && us->u == 404);
+	mpv_free(rep);
+	free(t);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +331,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_early_refresh),
 		cmocka_unit_test(test_token_errors),
 		cmocka_unit_test(test_upstream_errors),
+		cmocka_unit_test(test_not_found),
 	};
 
 	if (argc > 1)

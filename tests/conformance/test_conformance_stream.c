@@ -663,6 +663,20 @@ static void test_errors_that_keep_serving(void **state)
 	big[200] = '.';
 	cft_exchange(fd, 12, big);
 	cf_recv_error(fd, 12, "too_large", "a subject token of 20000 bytes");
+	{
+		/* the same for an operation that reads the vault, when offered */
+		struct mpw gr;
+
+		mpw_init(&gr);
+		cft_user_request(&gr, 14, "get_records", big);
+		cft_send(fd, &gr);
+		assert_int_equal(cf_recv(fd, &rep, CF_TIMEOUT_MS), 0);
+		if (mpv_is_str(mpv_get(mpv_get(rep, "error"), "code"), "forbidden"))
+			cf_check_error(rep, 14, "forbidden", "get_records not offered");
+		else
+			cf_check_error(rep, 14, "too_large", "get_records, a 20000-byte token");
+		mpv_free(rep);
+	}
 	/* a token within the cap that is not one gets unauthenticated */
 	cft_exchange(fd, 13, "abc.def.ghi");
 	cf_recv_error(fd, 13, "unauthenticated", "a garbage subject token");
