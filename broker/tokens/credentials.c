@@ -308,6 +308,22 @@ int credentials_load(const char *path, const char *credentials_dir, struct crede
 	return 0;
 }
 
+int credentials_path(const char *path, const char *credentials_dir, char buf[static PATH_MAX])
+{
+	char joined[PATH_MAX];
+	const char *p;
+	int r;
+
+	if (!credentials_dir)
+		credentials_dir = getenv("CREDENTIALS_DIRECTORY");
+	r = resolve_path(path, credentials_dir, joined, &p, NULL);
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(buf, PATH_MAX, "%s", p) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 int credentials_secure_heap_init(size_t size)
 {
 	int r;

@@ -3,6 +3,7 @@
 
 #include "util/error.h"
 
+#include <limits.h>
 #include <stddef.h>
 
 #include <openssl/evp.h>
@@ -58,6 +59,13 @@ int credentials_parse(const char *text, size_t len, struct credentials **ret, st
  */
 int credentials_load(const char *path, const char *credentials_dir, struct credentials **ret,
 		     struct error_detail *err);
+
+/*
+ * The file credentials_load(path, credentials_dir) opens, into buf: path itself when it holds
+ * a '/', else credentials_dir/path (NULL reads $CREDENTIALS_DIRECTORY). Returns 0, -EINVAL
+ * (no path), -ENOENT (a bare name and no directory), -ENAMETOOLONG.
+ */
+int credentials_path(const char *path, const char *credentials_dir, char buf[static PATH_MAX]);
 
 /* Wipes and frees. NULL is fine. Returns NULL. */
 struct credentials *credentials_free(struct credentials *c);

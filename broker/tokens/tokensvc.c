@@ -13,6 +13,7 @@
 #include "tenancy/config.h"
 #include "tenancy/tenant.h"
 #include "tokens/credentials.h"
+#include "tokens/credwatch.h"
 #include "tokens/exchange.h"
 #include "tokens/jwks.h"
 #include "tokens/libcleanup.h"
@@ -33,6 +34,7 @@ struct tsvc_tenant {
 	struct identity *id;
 	struct jwks_source *jwks;
 	struct credentials *creds;
+	struct credwatch *credwatch; /* the credentials file, for rotation without a reload */
 	struct tokencache *cache;
 	struct exchange_config xcfg; /* strings borrowed from the tenant's config */
 	sd_event_source *sweep;
@@ -478,6 +480,7 @@ static struct tsvc_tenant *tsvc_tenant_free(struct tsvc_tenant *ts)
 	tokencache_free(ts->cache);
 	jwks_source_free(ts->jwks);
 	identity_free(ts->id);
+	credwatch_free(ts->credwatch);
 	credentials_free(ts->creds);
 	free(ts->jwks_url);
 	free(ts);
@@ -585,6 +588,35 @@ static int tsvc_credentials_load(struct tsvc_tenant *ts, const struct tenant_con
 	return 0;
 }
 
+/* credwatch: another key loaded from the credentials file. The exchange reads the key only
+ * while it starts a request, so the old one can go at once. Cached Skyflow tokens stay: they
+ * are valid until they expire, and one revoked with the old key is dropped on its 401. */
+static void on_credentials_rotated(struct credentials *fresh, void *userdata)
+{
+	struct tsvc_tenant *ts = userdata;
+
+	credentials_free(ts->creds);
+	ts->creds = fresh;
+	ts->xcfg.creds = fresh;
+	tenant_set_ready(ts->t, "credentials");
+}
+
+/* Watches the credentials file (every generation of the tenant: an open connection keeps the
+ * one it was admitted with). Without the watch, a reload still re-reads the file. */
+static void tsvc_credentials_watch(struct tsvc_tenant *ts, const struct tenant_config *tc,
+				   sd_event *event)
+{
+	int r;
+
+	if (!tc->credentials_file)
+		return;
+	r = credwatch_new(event, ts->name, tc->credentials_file, ts->creds,
+			  on_credentials_rotated, ts, &ts->credwatch);
+	if (r < 0)
+		log_warning("tenant=%s: cannot watch the credentials file (%s); a new key takes "
+			    "effect on reload only", ts->name, strerror(-r));
+}
+
 /* ctx mode: the message refusing a token that carries none of the context claims. */
 static void format_ctx_missing(struct tsvc_tenant *ts, const struct tenant_config *tc)
 {
@@ -665,6 +697,7 @@ static int tsvc_tenant_new(struct tenant *t, sd_event *event, struct tsvc_tenant
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "tenant=%s: cannot create the token cache", ts->name);
 	tsvc_exchange_config(ts, tc, &http);
+	tsvc_credentials_watch(ts, tc, event);
 	r = sd_event_add_time_relative(event, &ts->sweep, CLOCK_MONOTONIC, SWEEP_INTERVAL_USEC,
 				       CLOCK_ACCURACY_COARSE_USEC,
 				       on_sweep, ts);
