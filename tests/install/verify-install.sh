@@ -8,7 +8,7 @@
 # DESTDIR puts that tree under a temporary root, and --root= makes systemd-analyze look
 # for the executables, man pages and units there. Without a booted systemd, the staging root
 # also needs what the units rely on but skybroker does not ship: the host's own unit files
-# (sysinit.target, sockets.target, network-online.target ...) and /bin/kill (ExecReload=).
+# (sysinit.target, sockets.target, network-online.target ...) and /bin/sh (ExecReload=).
 # Those are copied in; the man pages are found through MANPATH (verify runs man(1)).
 #
 # usage: verify-install.sh BUILD_DIR
@@ -50,7 +50,7 @@ for u in /lib/systemd/system/*; do
 	case ${u##*/} in skybroker*) continue ;; esac
 	cp -a "$u" "$root/lib/systemd/system/"
 done
-cp /bin/kill "$root/bin/kill"
+cp -L /bin/sh "$root/bin/sh"
 
 out=$(cd "$root" && MANPATH=$root/usr/share/man systemd-analyze verify --root="$root" \
 	skybroker.service skybroker.socket skybroker-admin.socket 2>&1) || {
@@ -59,4 +59,16 @@ if [ -n "$out" ]; then
 	printf 'install_verify: systemd-analyze verify is not clean:\n%s\n' "$out" >&2
 	exit 1
 fi
-echo "install_verify: installed tree and units verified clean"
+
+# The hardening of the installed service, as systemd-analyze scores it (issue 14: at most
+# 1.5; RemoveIPC=, ProcSubset=pid and PrivateMounts= bring it to 1.4).
+max=1.5
+score=$(systemd-analyze security --offline=yes --root="$root" skybroker.service 2>&1 |
+	sed -n 's/.*Overall exposure level for skybroker.service: \([0-9.]*\).*/\1/p')
+if [ -z "$score" ]; then
+	echo "install_verify: systemd-analyze security gave no score" >&2; exit 1
+fi
+if ! awk -v s="$score" -v m="$max" 'BEGIN { exit !(s <= m) }'; then
+	echo "install_verify: exposure of skybroker.service is $score, above $max" >&2; exit 1
+fi
+echo "install_verify: installed tree and units verified clean; exposure $score (at most $max)"
