@@ -563,7 +563,8 @@ static int endpoints_compute(struct listeners *ls, const struct broker_config *c
 static struct socketfile_access access_of(const struct broker_config *c)
 {
 	return (struct socketfile_access){
-		.mode = c->socket_mode, .group_set = c->socket_group_set, .group = c->socket_group};
+		.mode = c->socket_mode, .group_set = c->socket_group_set, .group = c->socket_group,
+		.shared_dir = c->socket_dir_shared};
 }
 
 static int listener_make(struct listeners *ls, const struct broker_config *c,

@@ -22,8 +22,9 @@
  * Checks one directory on the way to the socket at sock: owned by root or us, and writable by
  * neither group nor others; above the socket's own directory (own false) a sticky bit makes
  * group or other write access harmless, since nobody may then rename what they do not own.
+ * shared: the socket's own directory may be writable by others (socketfile_access.shared_dir).
  */
-static int check_dir(const char *sock, const char *dir, bool own)
+static int check_dir(const char *sock, const char *dir, bool own, bool shared)
 {
 	const char *what = own ? "directory " : "", *above = own ? "" : ", above it,";
 	uid_t me = geteuid();
@@ -41,6 +42,8 @@ static int check_dir(const char *sock, const char *dir, bool own)
 			  sock, what, dir, above, (unsigned)st.st_uid, (unsigned)me);
 		return -EPERM;
 	}
+	if (own && shared)
+		return 0;
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (own || !(st.st_mode & S_ISVTX))) {
 		log_error("socket %s: %s%s%s is writable by its group or by others (mode %04o%s): "
 			  UNSAFE_HINT,
@@ -54,7 +57,7 @@ static int check_dir(const char *sock, const char *dir, bool own)
 /* The directories of the socket's path as given, dir itself last: a symbolic link on it must
  * be owned by root or us (its owner could point it elsewhere), and each directory must pass
  * check_dir, so a writable directory holding a link is caught too. */
-static int check_given_path(const char *sock, const char *dir)
+static int check_given_path(const char *sock, const char *dir, bool shared)
 {
 	char prefix[PATH_MAX];
 	size_t n = strlen(dir);
@@ -77,7 +80,7 @@ static int check_given_path(const char *sock, const char *dir)
 				  sock, prefix, (unsigned)st.st_uid, (unsigned)me);
 			return -EPERM;
 		}
-		r = check_dir(sock, prefix, i == n);
+		r = check_dir(sock, prefix, i == n, shared);
 		if (r < 0)
 			return r;
 	}
@@ -86,7 +89,7 @@ static int check_given_path(const char *sock, const char *dir)
 
 /* Refuses a socket path in a directory that someone but root and us could change: along the
  * path as given (its links included), then its own real directory and each one above it. */
-static int check_directories(const char *path)
+static int check_directories(const char *path, bool shared)
 {
 	_cleanup_free_ char *dir = strdup(path), *real = NULL;
 	char *slash;
@@ -98,17 +101,17 @@ static int check_directories(const char *path)
 	if (!slash || dir[0] != '/')
 		return log_errno(LOG_ERR, -EINVAL, "socket %s: not an absolute path", path);
 	slash[slash == dir ? 1 : 0] = '\0';
-	r = check_given_path(path, dir);
+	r = check_given_path(path, dir, shared);
 	if (r < 0)
 		return r;
 	real = realpath(dir, NULL);
 	if (!real)
 		return log_errno(LOG_ERR, -errno, "socket %s: directory %s", path, dir);
-	r = check_dir(path, real, true);
+	r = check_dir(path, real, true, shared);
 	while (r == 0 && strcmp(real, "/") != 0) {
 		slash = strrchr(real, '/');
 		slash[slash == real ? 1 : 0] = '\0';
-		r = check_dir(path, real, false);
+		r = check_dir(path, real, false, false);
 	}
 	return r;
 }
@@ -231,7 +234,10 @@ int socketfile_bind(const char *path, const struct socketfile_access *access, in
 	r = sockaddr_for(path, &sa, &len);
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "socket %s", path);
-	r = check_directories(path);
+	r = check_directories(path, access->shared_dir);
+	if (r >= 0 && access->shared_dir)
+		log_notice("socket %s: its directory is shared (socket_dir_shared = yes): whoever "
+			   "can write it could put another socket there", path);
 	if (r < 0)
 		return r;
 	r = clear_stale(path, &sa, len);

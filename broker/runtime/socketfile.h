@@ -15,13 +15,18 @@
  * /tmp-like directory another user could bind an impostor at the path whenever ours is not
  * there), and every directory above it must be owned by one of them and, if group or others
  * may write it, sticky (so that nobody can move ours away). The file we bound is remembered by
- * device and inode, and the daemon changes or removes only that file.
+ * device and inode, and the daemon changes or removes only that file. The one exception is
+ * socketfile_access.shared_dir, for a directory that only one pod's containers share.
  */
 
 struct socketfile_access {
 	mode_t mode;
 	bool group_set;
 	gid_t group;
+	/* The socket's own directory may be writable by group and others (still owned by root
+	 * or us; every directory above it is checked as usual): a Kubernetes emptyDir (mode
+	 * 0777) that only the containers of one pod reach ([broker] socket_dir_shared). */
+	bool shared_dir;
 };
 
 /* The file a socket was bound to; {0, 0} for none. */

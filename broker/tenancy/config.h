@@ -111,6 +111,8 @@ struct broker_config {
 	mode_t socket_mode;
 	bool socket_group_set;
 	gid_t socket_group;
+	bool socket_dir_shared; /* the sockets' own directory may be writable by others (a pod's
+				 * emptyDir, reached only by the pod's containers) */
 	char *admin_socket; /* NULL: no admin socket */
 	char *admin_socket_name;
 

@@ -486,6 +486,7 @@ static const struct config_key broker_keys[] = {
 	B("socket_name",                 parse_name,        socket_name,                 0, 0),
 	B("socket_mode",                 parse_socket_mode, socket_mode,                 0, 0),
 	B_AUX("socket_group",            parse_group,       socket_group, socket_group_set),
+	B("socket_dir_shared",           parse_bool,        socket_dir_shared,           0, 0),
 	B("admin_socket",                parse_socket,      admin_socket,                0, 0),
 	B("admin_socket_name",           parse_name,        admin_socket_name,           0, 0),
 	B("max_connections",             parse_uint,        max_connections,             1, 1000000),

@@ -123,6 +123,7 @@ static void print_broker(const struct broker_config *c, FILE *out)
 	print_usec(out, "shutdown_timeout", c->shutdown_timeout_usec);
 	print_usec(out, "start_timeout", c->start_timeout_usec);
 	fprintf(out, "log_level = %s\n", log_level_name(c->log_level));
+	print_bool(out, "socket_dir_shared", c->socket_dir_shared);
 	print_bool(out, "audit", c->audit);
 	print_u64(out, "upstream_max_idle", c->upstream_max_idle);
 	print_u64(out, "upstream_max_per_host", c->upstream_max_per_host);

@@ -217,6 +217,51 @@ static void test_unsafe_directory_refused(void **state)
 	expect_refused(0777, 0755, 0, "above it, is writable by its group or by others");
 }
 
+/*
+ * Issue 14: a Kubernetes emptyDir is root-owned and 0777, so the sidecar's socket directory
+ * failed the rule above and the pod could not start. socket_dir_shared = yes accepts the
+ * socket's own directory writable by others (and says so in the log); its owner, and every
+ * directory above it, are still checked.
+ */
+static void test_shared_socket_dir(void **state)
+{
+	struct sbt_daemon d;
+	char conf[8192], dir[108], path[108];
+	struct sbt_client *c;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* chown to another user */
+	sbt_daemon_init(&d);
+	sbt_path(dir, sizeof(dir), &d, "pod");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(chmod(dir, 0777), 0); /* what the kubelet makes */
+	sbt_path(path, sizeof(path), &d, "pod/sb.sock");
+	snprintf(d.socket, sizeof(d.socket), "%s", path);
+	sbt_config(&d, conf, sizeof(conf), "socket_dir_shared = yes\n", 1, names, extra);
+	assert_int_equal(sbt_daemon_start(&d, conf, NULL), 0);
+	assert_true(sbt_log_contains(&d, "its directory is shared (socket_dir_shared = yes)"));
+	c = sbt_connect_hello(path);
+	assert_non_null(c);
+	assert_int_equal(sbt_ping(c), 0);
+	sbt_client_free(c);
+	assert_int_equal(sbt_daemon_stop(&d), 0);
+
+	/* still refused: the directory owned by another user */
+	sbt_daemon_init(&d);
+	sbt_path(dir, sizeof(dir), &d, "pod");
+	assert_int_equal(mkdir(dir, 0777), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(chown(dir, 1000, 1000), 0);
+	sbt_path(path, sizeof(path), &d, "pod/sb.sock");
+	snprintf(d.socket, sizeof(d.socket), "%s", path);
+	sbt_config(&d, conf, sizeof(conf), "socket_dir_shared = yes\n", 1, names, extra);
+	sbt_write_file(d.conf, conf, 0644);
+	assert_int_equal(run_expect_exit(&d), 1);
+	assert_true(sbt_log_contains(&d, "is owned by uid 1000"));
+	sbt_daemon_stop(&d);
+}
+
 /* A listening socket bound at path by "someone else" (this test process): the impostor. */
 static int bind_impostor(const char *path, struct stat *st)
 {
@@ -294,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_non_socket_untouched),
 		cmocka_unit_test(test_unsafe_directory_refused),
 		cmocka_unit_test(test_socket_through_unsafe_link_refused),
+		cmocka_unit_test(test_shared_socket_dir),
 		cmocka_unit_test(test_impostor_not_removed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
