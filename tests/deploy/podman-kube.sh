@@ -44,16 +44,8 @@ trap cleanup EXIT
 podman pod rm -f -t 2 skybroker-test >/dev/null 2>&1 || true
 
 # --- the emulator (Skyflow + Descope) over TLS, on the host's loopback
-sh "$src/tests/tls/mkca.sh" "$tmp/tls" >/dev/null
-chmod -R a+rX "$tmp/tls"
-"$build/tests/emulator/skyflow-emulator" --config "$src/tests/emulator/demo.json" \
-	--listen 127.0.0.1:0 --state-dir "$tmp/emulator" --tls-cert "$tmp/tls/server.pem" \
-	--tls-key "$tmp/tls/server.key" >"$tmp/emulator.out" 2>"$tmp/emulator.log" &
-pids+=($!)
-for _ in $(seq 100); do grep -q '^ready ' "$tmp/emulator.out" && break; sleep 0.1; done
-ready=$(grep '^ready ' "$tmp/emulator.out")
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$ready"; }
-url=$(field url) vault_id=$(field vault_id) project=$(field project_id)
+. "$src/tests/deploy/emulator.sh"
+sb_emulator_start "$build" "$src" "$tmp"
 
 # --- the ConfigMap: the ctx overlay's [broker] section, a tenant pointing at the emulator
 mkdir -m 0755 "$tmp/conf" "$tmp/sock" "$tmp/notify" "$tmp/secret"
@@ -82,17 +74,10 @@ secret_version() { # name file
 	ln -s "..$1" "$tmp/secret/..data_tmp"
 	mv -T "$tmp/secret/..data_tmp" "$tmp/secret/..data"
 }
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/old.pem" 2>/dev/null
-python3 - "$tmp/emulator/credentials.json" "$tmp/old.pem" "$tmp/old.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["keyID"] = "0ld0ld0ld0ld0ld0ld0ld0ld0ld0ld00"
-c["privateKey"] = open(sys.argv[2]).read()
-json.dump(c, open(sys.argv[3], "w"))
-PY
+sb_foreign_credentials "$tmp" "$tmp/old.json"
 secret_version 2026_11_30_v1 "$tmp/old.json"
 ln -s ..data/skyflow-sa.json "$tmp/secret/skyflow-sa.json"
-new_kid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["keyID"])' "$tmp/emulator/credentials.json")
+new_kid=$(sb_key_id "$tmp/emulator/credentials.json")
 
 # --- a notify socket for the broker (NOTIFY_SOCKET in the derived pod)
 python3 - "$tmp/notify/notify.sock" "$tmp/notify.log" <<'PY' &
