@@ -85,8 +85,9 @@ void *tenant_ext_get(const struct tenant *t, unsigned slot);
 /* Readiness. `key` names the module's reason ("jwks", "credentials"...); setting it again
  * replaces the text. Returns 0, -ENOSPC. Changes call the readiness callback. */
 int tenant_set_not_ready(struct tenant *t, const char *key, const char *reason);
-/* The same for a reason that only a reload clears (credentials that do not load): requests do
- * not wait for the tenant while it holds one (tenant_starting). */
+/* The same for a reason that only a reload or a new file clears (credentials that do not load,
+ * until tokens/credwatch loads good ones): requests do not wait for the tenant while it holds
+ * one (tenant_starting). */
 int tenant_set_broken(struct tenant *t, const char *key, const char *reason);
 void tenant_set_ready(struct tenant *t, const char *key);
 bool tenant_is_ready(const struct tenant *t);

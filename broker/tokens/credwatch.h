@@ -20,7 +20,8 @@
  * Once settled, the file is loaded again (credentials_load, the same file rule as at start).
  * When its key differs from the one in use (key id or public-key fingerprint), the change is
  * logged (key ids and fingerprints only, never the key) and handed to the owner; when it does
- * not load, the key in use stays and a warning says why.
+ * not load, the key in use stays and a warning says why. A directory replaced as a whole (not
+ * what systemd or the kubelet do) is no longer watched; a reload watches it again.
  */
 
 #define CREDWATCH_SETTLE_USEC (200u * 1000u)

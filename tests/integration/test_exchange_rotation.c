@@ -6,7 +6,8 @@
  * directory, then a ..data_tmp link renamed over ..data. skybrokerd notices on its own
  * (inotify on its loop), loads the new key, logs the key id change and not the key, and
  * signs the next assertion with it, on a connection opened before the swap. A new file that
- * does not load keeps the key in use. No SIGHUP is sent.
+ * does not load keeps the key in use; a tenant whose file did not load at start becomes ready
+ * once a good one is put in place. No SIGHUP is sent.
  */
 #include <sys/stat.h>
 #include <unistd.h>
@@ -189,11 +190,59 @@ static void test_rotation_rename_in_place(void **state)
 	json_decref(gj);
 }
 
+/* A tenant whose credentials did not load at start (not ready, a reason only a reload used
+ * to clear) becomes ready when a good file is put in place, without a reload. */
+static void test_rotation_repairs_broken(void **state)
+{
+	struct sbt_daemon d;
+	struct xe_emu e = E;
+	struct sbt_client *c;
+	char conf[8192], dir[200], tmp[PATH_MAX], reason[512], *good;
+	json_t *gj = json_load_file(E.credentials, 0, NULL);
+	const char *args[5];
+	size_t len;
+
+	(void)state;
+	sbt_daemon_init(&d);
+	sbt_path(dir, sizeof(dir), &d, "credentials");
+	assert_int_equal(mkdir(dir, 0750), 0);
+	good = json_dumps(gj, 0);
+	snprintf(e.credentials, sizeof(e.credentials), "%s/skyflow-sa.json", dir);
+	snprintf(tmp, sizeof(tmp), "%s/skyflow-sa.json.new", dir);
+	sbt_write_file(e.credentials, "garbage{", 0400);
+	len = xd_broker(conf, sizeof(conf), &d, NULL);
+	(void)xd_tenant(conf, sizeof(conf), len, &e, "acme", "ctx", NULL, NULL);
+	sbt_write_file(d.conf, conf, 0644);
+	args[0] = sbt_daemon_path();
+	args[1] = "--config";
+	args[2] = d.conf;
+	args[3] = "--allow-root";
+	args[4] = NULL;
+	assert_int_equal(sbt_daemon_spawn(&d, args, NULL), 0);
+	assert_int_equal(sbt_log_wait(&d, "JWKS loaded", SBT_TIMEOUT_MS), 0);
+	c = xd_client(d.socket);
+	assert_int_equal(xd_health(c, reason, sizeof(reason)), 0);
+	assert_non_null(strstr(reason, "credentials"));
+
+	sbt_write_file(tmp, good, 0400);
+	assert_int_equal(rename(tmp, e.credentials), 0);
+	assert_int_equal(sbt_log_wait(&d, "tenant=acme: credentials rotated: key id (none) -> ",
+				      SBT_TIMEOUT_MS), 0);
+	assert_int_equal(sbt_daemon_wait_notify(&d, "READY=1", SBT_TIMEOUT_MS), 0);
+	assert_int_equal(xd_health(c, NULL, 0), 1);
+	assert_true(exchange_ok(c, "U2repaired"));
+	sbt_client_free(c);
+	xd_stop_clean(&d);
+	free(good);
+	json_decref(gj);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rotation_secret_swap),
 		cmocka_unit_test(test_rotation_rename_in_place),
+		cmocka_unit_test(test_rotation_repairs_broken),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
