@@ -6,12 +6,13 @@
 // and no field is unknown to the API (the schemas accept unknown fields: the check walks the
 // object against the field names of kubernetes-models' type declarations).
 //
-// usage: node validate.mjs FILE.yaml...
+// usage: node validate.mjs FILE.yaml...   (the sources, or what `kubectl kustomize` renders)
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import yaml from "js-yaml";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 let failed = 0;
@@ -85,7 +86,10 @@ for (const f of process.argv.slice(2)) {
   for (const obj of yaml.loadAll(fs.readFileSync(f, "utf8"))) {
     if (!obj) continue;
     if (obj.kind === "Deployment") checkDeployment(f, obj);
-    else if (obj.kind !== "Kustomization") fail(f, `unexpected kind ${obj.kind}`);
+    else if (obj.kind === "ConfigMap") { // kustomize's output (kubectl kustomize overlays/ctx)
+      try { new ConfigMap(obj).validate(); } catch (e) { fail(f, `schema: ${e.message}`); }
+      unknownFields(f, obj, path.join(here, "node_modules/kubernetes-models/v1/ConfigMap.d.ts"), "ConfigMap");
+    } else if (obj.kind !== "Kustomization") fail(f, `unexpected kind ${obj.kind}`);
   }
 }
 if (failed) process.exit(1);
