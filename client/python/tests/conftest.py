@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: MIT
+"""Session fixtures: one emulator and one broker for the whole run, users minted per role."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the package under test
+sys.path.insert(0, str(Path(__file__).resolve().parent))      # harness, fakebroker
+
+from harness import Broker, Emulator, demo_values  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="skybroker-pytest."))
+    d.chmod(0o700)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def emulator(workdir: Path) -> Iterator[Emulator]:
+    emu = Emulator(workdir)
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(emulator: Emulator, workdir: Path) -> Iterator[Broker]:
+    b = Broker(emulator, workdir / "broker")
+    yield b
+    rc = b.stop()
+    log = b.log_text()
+    assert rc == 0, f"skybrokerd exited with {rc}"
+    # Neither a token nor a seed record value (5 bytes or more) in the daemon's log.
+    assert "eyJ" not in log, "a token in skybrokerd's log"
+    leaked = [v for v in demo_values() if len(v) >= 5 and v in log]
+    assert not leaked, "record values in skybrokerd's log"
+
+
+@pytest.fixture(scope="session")
+def tokens(emulator: Emulator) -> Dict[str, str]:
+    """Session tokens by role: viewer, admin, support, nobody (no role)."""
+    return {"viewer": emulator.mint("U2pyviewer", ["Viewer"]),
+            "admin": emulator.mint("U2pyadmin", ["Admin"]),
+            "support": emulator.mint("U2pysupport", ["Support"]),
+            "nobody": emulator.mint("U2pynobody", [])}
