@@ -123,7 +123,11 @@ class _Conn:
         if rep.error is not None:
             raise rep.error
         assert rep.result is not None
-        return req.parse(rep.result)
+        try:
+            return req.parse(rep.result)
+        except SkybrokerError as e:
+            self.fail(e)  # a broker that breaks the protocol's types is not trusted further
+            raise
 
 
 class AsyncClient:
@@ -166,6 +170,11 @@ class AsyncClient:
     def hello(self) -> Optional[R.Hello]:
         """What the broker said to ``hello`` on the current connection, or None."""
         return self._conn.hello if self._conn is not None else None
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open and not known to be broken."""
+        return self._conn is not None and self._conn.closed is None
 
     async def close(self) -> None:
         """Closes the connection; requests in flight get ``disconnected``."""

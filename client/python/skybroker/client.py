@@ -225,7 +225,11 @@ class Client:
         if rep.error is not None:
             raise rep.error
         assert rep.result is not None
-        return request.parse(rep.result)
+        try:
+            return request.parse(rep.result)
+        except SkybrokerError:
+            self._close()  # a broker that breaks the protocol's types is not trusted further
+            raise
 
     def _abandon(self, rid: int) -> None:
         """A request that timed out: its late reply is dropped when it comes; past the
