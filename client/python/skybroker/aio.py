@@ -9,8 +9,9 @@ task matches replies to requests by id, in whatever order they come. At most the
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
-from typing import Dict, List, Mapping, Optional, Sequence, TypeVar
+from typing import Awaitable, Dict, List, Mapping, Optional, Sequence, TypeVar
 
 from . import envelope as env
 from . import limits
@@ -21,6 +22,17 @@ from .errors import SkybrokerError, protocol
 from .ops import Request
 
 T = TypeVar("T")
+
+
+if sys.version_info >= (3, 11):
+    async def _within(aw: Awaitable[T], seconds: float) -> T:
+        """aw, or asyncio.TimeoutError after seconds. asyncio.timeout, unlike wait_for before
+        Python 3.12, never swallows a cancellation that comes as aw completes."""
+        async with asyncio.timeout(max(seconds, 0)):
+            return await aw
+else:  # pragma: no cover
+    async def _within(aw: Awaitable[T], seconds: float) -> T:
+        return await asyncio.wait_for(aw, max(seconds, 0))
 
 
 class _Sent:
@@ -88,9 +100,8 @@ class _Conn:
 
     async def request(self, req: Request[T], deadline: float, timeout: float,
                       sent: _Sent) -> T:
-        left = deadline - time.monotonic()
         try:
-            await asyncio.wait_for(self.slots.acquire(), left if left > 0 else 0)
+            await _within(self.slots.acquire(), deadline - time.monotonic())
         except asyncio.TimeoutError:
             raise env.timed_out(req.op, timeout) from None
         if self.closed is not None:
@@ -110,8 +121,8 @@ class _Conn:
         try:
             async with self.wlock:
                 self.writer.write(frame)
-                await asyncio.wait_for(self.writer.drain(), max(deadline - time.monotonic(), 0))
-            rep = await asyncio.wait_for(asyncio.shield(fut), max(deadline - time.monotonic(), 0))
+                await _within(self.writer.drain(), deadline - time.monotonic())
+            rep = await _within(asyncio.shield(fut), deadline - time.monotonic())
         except asyncio.TimeoutError:
             raise env.timed_out(req.op, timeout) from None
         except (OSError, ConnectionError) as e:
@@ -227,8 +238,7 @@ class AsyncClient:
             if self._conn is not None:
                 await self.close()
             try:
-                self._conn = await asyncio.wait_for(
-                    self._open(timeout), max(deadline - time.monotonic(), 0))
+                self._conn = await _within(self._open(timeout), deadline - time.monotonic())
             except asyncio.TimeoutError:
                 raise env.timed_out("hello", timeout) from None
             return self._conn
