@@ -7,8 +7,7 @@ MCP servers call Skyflow through the broker, holding only the user's Descope ses
 
     with Client() as broker:                     # $SKYBROKER_SOCKET or /run/skybroker/...
         res = broker.get_records(token, "persons", skyflow_ids=[sid], redaction="MASKED")
-        for rec in res.records:
-            print(rec.fields["name"])
+        names = [rec.fields.get("name") for rec in res.records]
 
 Client is blocking (calls serialised, thread-safe); AsyncClient pipelines any number of
 concurrent calls on one connection. Every failure is a SkybrokerError.
