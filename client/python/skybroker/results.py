@@ -101,8 +101,8 @@ def parse_hello(r: Mapping[str, Any]) -> Hello:
     inflight = get_field(r, "max_inflight", int, w, required=False)
     if inflight is None:
         inflight = limits.MAX_INFLIGHT_DEFAULT
-    if not 1 <= req <= limits.MAX_REQUEST_FRAME_LIMIT:
-        raise protocol(f"hello: max_request_frame {req} is outside 1..1 MiB")
+    if not limits.MAX_HELLO_FRAME <= req <= limits.MAX_REQUEST_FRAME_LIMIT:
+        raise protocol(f"hello: max_request_frame {req} is outside 4 KiB..1 MiB")
     if not 1 <= rep <= limits.MAX_REPLY_FRAME_LIMIT:
         raise protocol(f"hello: max_reply_frame {rep} is outside 1..16 MiB")
     if not 1 <= inflight <= limits.MAX_INFLIGHT_LIMIT:

@@ -76,6 +76,18 @@ def test_1000_pipelined_requests(broker: Broker, tokens: Dict[str, str]) -> None
           f"{n / elapsed:.0f} requests/s")
 
 
+def test_1000_pipelined_pings(broker: Broker) -> None:
+    """The client's own cost: requests the broker answers without going upstream."""
+    async def run() -> float:
+        async with AsyncClient(broker.socket, timeout=30) as c:
+            t0 = time.perf_counter()
+            await asyncio.gather(*(c.ping() for _ in range(1000)))
+            return time.perf_counter() - t0
+    elapsed = asyncio.run(run())
+    print(f"\n1000 pipelined pings on one connection: {elapsed:.3f} s, "
+          f"{1000 / elapsed:.0f} requests/s")
+
+
 def test_replies_out_of_order(broker: Broker, emulator: Emulator,
                               tokens: Dict[str, str]) -> None:
     async def run() -> None:

@@ -194,6 +194,15 @@ def test_bad_and_expired_tokens(client: Client, emulator: Emulator,
     assert "eyJ" not in str(ei.value)
 
 
+def test_token_over_the_brokers_cap(client: Client, emulator: Emulator) -> None:
+    # Within the protocol's 64 KiB, so sent; over the broker's token_max_len (16 KiB).
+    long = emulator.mint("U2pylong", ["Admin"]) + "x" * (20 * 1024)
+    with pytest.raises(SkybrokerError) as ei:
+        client.get_records(long, "persons")
+    assert ei.value.code == "too_large" and not ei.value.retryable
+    client.ping()
+
+
 def test_not_found_table(open_client: Client, tokens: Dict[str, str]) -> None:
     with pytest.raises(SkybrokerError) as ei:
         open_client.get_records(tokens["admin"], "no_such_table")

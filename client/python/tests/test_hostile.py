@@ -178,6 +178,7 @@ def test_unknown_error_code_is_internal_and_the_connection_stays(sockpath: str) 
 
 @pytest.mark.parametrize("hello", [
     {**HELLO, "max_request_frame": 2 * 1024 * 1024},
+    {**HELLO, "max_request_frame": 4095},
     {**HELLO, "max_reply_frame": 0},
     {**HELLO, "max_inflight": 5000},
     {**HELLO, "version": 2},
