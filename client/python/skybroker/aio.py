@@ -195,8 +195,8 @@ class AsyncClient:
             conn.fail(env.disconnected("the client closed it"))
             try:
                 await conn.task
-            except asyncio.CancelledError:
-                pass
+            except (asyncio.CancelledError, Exception):
+                pass  # the task's end is already in conn.closed
             try:
                 await conn.writer.wait_closed()
             except OSError:

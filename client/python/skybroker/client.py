@@ -260,6 +260,96 @@ class Client:
                     time.sleep(delay)
                     attempt += 1
 
+    def pipeline(self, requests: Sequence[Request[Any]],
+                 timeout: Optional[float] = None) -> List[Any]:
+        """Sends requests (built by skybroker.ops) without waiting for each reply, at most
+        the broker's ``max_inflight`` unanswered at a time, and returns in their order each
+        one's result or the SkybrokerError it failed with. Nothing is sent again: a request
+        whose reply did not come within timeout (for all of them) or before the connection
+        broke holds that error, and a write's outcome is then unknown."""
+        t = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + t
+        out: List[Any] = [None] * len(requests)
+        with self._lock:
+            try:
+                if self._sock is not None and not self._alive():
+                    self._close()
+                if self._sock is None:
+                    self._connect(deadline, t)
+            except SkybrokerError as e:
+                return [e] * len(requests)
+            self._pipe(requests, out, deadline, t)
+        return out
+
+    def _pipe(self, requests: Sequence[Request[Any]], out: List[Any], deadline: float,
+              timeout: float) -> None:
+        assert self._sock is not None and self._hello is not None
+        pending: Dict[int, int] = {}  # id -> index in requests
+        outbuf = bytearray()
+        nxt = 0
+        try:
+            while nxt < len(requests) or pending:
+                while nxt < len(requests) and len(pending) < self._hello.max_inflight:
+                    req, nxt = requests[nxt], nxt + 1
+                    rid = self._next_id
+                    self._next_id = rid + 1 if rid < limits.MAX_ID else 1
+                    try:
+                        outbuf += encode_request({"id": rid, "op": req.op, **req.fields},
+                                                 self._hello.max_request_frame)
+                        pending[rid] = nxt - 1
+                    except SkybrokerError as e:
+                        out[nxt - 1] = e
+                if pending:
+                    self._pipe_step(requests, pending, outbuf, out, deadline, timeout)
+        except SkybrokerError as e:
+            if self._sock is not None and outbuf:
+                self._close()  # a frame may be half sent: the stream is lost
+            for rid, i in pending.items():
+                out[i] = e
+                if e.code == E.TIMEOUT and self._sock is not None:
+                    self._abandon(rid)
+            for i in range(nxt, len(requests)):
+                out[i] = e
+
+    def _pipe_step(self, requests: Sequence[Request[Any]], pending: Dict[int, int],
+                   outbuf: bytearray, out: List[Any], deadline: float, timeout: float) -> None:
+        """Writes what the socket takes of outbuf and reads one reply when one is there."""
+        assert self._sock is not None
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise env.timed_out("pipelined requests", timeout)
+        readable, writable, _ = select.select([self._sock], [self._sock] if outbuf else [],
+                                              [], left)
+        if writable:
+            try:
+                del outbuf[:self._sock.send(outbuf)]
+            except (BlockingIOError, socket.timeout):
+                pass
+            except OSError as e:
+                self._close()
+                raise env.disconnected(e.strerror or str(e)) from None
+        if not readable:
+            return
+        rep = self._read_reply(deadline, "pipelined requests", timeout)
+        if rep.id in pending:
+            i = pending.pop(rep.id)
+            if rep.error is not None:
+                out[i] = rep.error
+                return
+            assert rep.result is not None
+            try:
+                out[i] = requests[i].parse(rep.result)
+            except SkybrokerError as e:
+                out[i] = e
+                self._close()
+                raise
+        elif rep.id in self._abandoned:
+            self._abandoned.discard(rep.id)
+        else:
+            self._close()
+            raise rep.error if rep.id == 0 and rep.error is not None else \
+                protocol(f"a reply to id {rep.id}, which is not in flight")
+
     # ---- the operations (PROTOCOL.md section 7) ----
 
     def ping(self, *, timeout: Optional[float] = None) -> None:
