@@ -161,7 +161,8 @@ class AsyncClient:
         self.backoff = backoff
         self._own_reply_cap = max_reply_frame or limits.MAX_REPLY_FRAME_LIMIT
         self._conn: Optional[_Conn] = None
-        self._connecting = asyncio.Lock()
+        # Made in the running loop on first use (Python 3.9 binds a lock to a loop when made).
+        self._connecting: Optional[asyncio.Lock] = None
 
     @classmethod
     async def connect(cls, socket_path: Optional[str] = None, **kwargs: object) -> AsyncClient:
@@ -232,6 +233,8 @@ class AsyncClient:
             raise
 
     async def _ensure(self, deadline: float, timeout: float) -> _Conn:
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
         async with self._connecting:
             if self._conn is not None and self._conn.closed is None:
                 return self._conn
