@@ -120,7 +120,7 @@ class Emulator:
 class Broker:
     """skybrokerd on the emulator, sockets in dir/run: tenant ``acme`` (allow_tables =
     persons) on the main socket, ``capped`` (max_redaction = MASKED) on capped.sock, and
-    ``open`` (every table) on open.sock."""
+    ``open`` (every table, expose_tokens = yes) on open.sock."""
 
     def __init__(self, emu: Emulator, dir: Path, broker_extra: str = "") -> None:
         self.dir = dir
@@ -134,7 +134,7 @@ class Broker:
         self.conf = dir / "skybroker.conf"
         tenants = [("acme", None, "allow_tables = persons"),
                    ("capped", self.capped, "allow_tables = persons\nmax_redaction = MASKED"),
-                   ("open", self.open, "")]
+                   ("open", self.open, "expose_tokens = yes")]
         text = (f"[broker]\nsocket = {self.socket}\nadmin_socket = {self.admin}\n"
                 f"log_level = debug\n{broker_extra}\n")
         for name, sock, extra in tenants:

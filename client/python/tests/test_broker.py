@@ -4,8 +4,9 @@ role sees, the tenant's policy, errors with their codes, statuses and request id
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Dict, Iterator
+from typing import Dict, Iterator, List
 
 import pytest
 
@@ -68,6 +69,33 @@ def test_exchange(client: Client, tokens: Dict[str, str]) -> None:
     assert x.issued_token_type == "urn:ietf:params:oauth:token-type:jwt"
     assert x.access_token is None  # the tenant does not expose tokens
     assert x.context.get("roles") == ["Viewer"]
+
+
+def test_exchange_exposing_the_token(open_client: Client, tokens: Dict[str, str]) -> None:
+    x = open_client.exchange(tokens["viewer"])
+    assert x.access_token is not None and x.access_token.count(".") == 2
+    assert x.access_token not in repr(x) and "access_token" not in repr(x)
+
+
+def test_threads_share_one_client(client: Client, tokens: Dict[str, str]) -> None:
+    t = tokens["viewer"]
+    errors: List[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(10):
+                sid = IDS[(k + i) % 4]
+                assert client.get_records(t, "persons", skyflow_ids=[sid]).records[0] \
+                    .skyflow_id == sid
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert not errors and client.connected
 
 
 def test_viewer_against_admin(client: Client, tokens: Dict[str, str]) -> None:
