@@ -213,3 +213,42 @@ def test_nothing_listening_is_unreachable(tmp_path: Path) -> None:
         Client(str(tmp_path / "none.sock"), timeout=0.5, attempts=1)
     assert ei.value.code == "unreachable" and ei.value.retryable
     assert "none.sock" in ei.value.message
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_hello_never_answered_times_out(sockpath: str, flavour: str) -> None:
+    fake = FakeBroker(sockpath, lambda conn, rid: None, hello_raw=lambda rid: b"")
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(SkybrokerError) as ei:
+            if flavour == "sync":
+                Client(sockpath, timeout=0.3)
+            else:
+                asyncio.run(AsyncClient.connect(sockpath, timeout=0.3))
+        assert ei.value.code == "timeout"
+        assert time.monotonic() - t0 < 1.5
+    finally:
+        fake.close()
+
+
+def test_slow_reply_byte_by_byte(sockpath: str) -> None:
+    # A reply trickling in one byte at a time: the call times out; the bytes that did come
+    # are kept, and the next call finds the rest, drops that late reply, and gets its own.
+    def trickle(conn: socket.socket, rid: int) -> None:
+        data = reply(rid, {"ready": True, "tenant": "t", "reasons": []})
+        if rid == 2:
+            for b in data:
+                conn.sendall(bytes([b]))
+                time.sleep(0.02)
+        else:
+            conn.sendall(data)
+    fake = FakeBroker(sockpath, trickle)
+    try:
+        with Client(sockpath, timeout=5) as c:
+            with pytest.raises(SkybrokerError) as ei:
+                c.health(timeout=0.2)
+            assert ei.value.code == "timeout"
+            assert c.health().ready
+            assert c.connected
+    finally:
+        fake.close()
