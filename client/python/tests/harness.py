@@ -132,6 +132,9 @@ class Broker:
         self.open = str(run / "open.sock")
         self.log = dir / "skybrokerd.log"
         self.conf = dir / "skybroker.conf"
+        # Generous upstream timeouts: 32 requests in flight at once open TLS connections to
+        # the emulator, which takes seconds on a loaded machine under ASan. No test waits on
+        # them: the timeouts tested are the client's.
         tenants = [("acme", None, "allow_tables = persons"),
                    ("capped", self.capped, "allow_tables = persons\nmax_redaction = MASKED"),
                    ("open", self.open, "expose_tokens = yes")]
@@ -147,7 +150,7 @@ class Broker:
                      f"credentials_file = {emu.credentials}\n"
                      f"context_claims = roles, sub\n"
                      f"vault_url = {emu.url}\nvault_id = {emu.vault_id}\nca_file = {emu.ca}\n"
-                     f"http_timeout = 2s\nconnect_timeout = 2s\n{extra}\n")
+                     f"http_timeout = 30s\nconnect_timeout = 30s\n{extra}\n")
         self.conf.write_text(text)
         self.proc: Optional[subprocess.Popen[bytes]] = None
         self.start()
