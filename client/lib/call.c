@@ -30,10 +30,10 @@ static int attempt_once(struct skybroker *h, struct sb_request *req, int64_t dea
 		return r;
 	}
 	if (res && (r = result_from_reply(&rep, res)) != 0) {
-		sb_reply_done(&rep);
+		result_reply_done(&rep);
 		return client_error(err, r, "out of memory");
 	}
-	sb_reply_done(&rep);
+	result_reply_done(&rep); /* empty when the result took it */
 	return 0;
 }
 

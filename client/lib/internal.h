@@ -89,6 +89,8 @@ int client_call(struct skybroker *h, struct sb_request *req, int timeout_ms,
 
 /* ---- result.c ---- */
 
+/* Releases a reply nobody takes as a result: its tree wiped (numbers too), then its zone. */
+void result_reply_done(struct sb_reply *rep);
 /* Takes over rep (a successful reply) as a result; rep is left empty. 0 or a code. */
 int result_from_reply(struct sb_reply *rep, skybroker_result **ret);
 

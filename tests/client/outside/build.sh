@@ -11,7 +11,8 @@ pc=$(find "$prefix" -name skybroker.pc)
 export PKG_CONFIG_PATH="$(dirname "$pc")"
 flags=$(pkg-config --cflags --libs skybroker)
 echo "pkg-config --cflags --libs skybroker: $flags"
-cc -Wall -Wextra -Werror -o "$work/hello" "$here/hello.c" $flags
+# shellcheck disable=SC2086 # word splitting of the flags is meant
+cc ${OUTSIDE_CFLAGS:-} -Wall -Wextra -Werror -o "$work/hello" "$here/hello.c" $flags
 LD_LIBRARY_PATH=$(pkg-config --variable=libdir skybroker) "$work/hello" "$socket"
 # what else the install put there
 for f in bin/skybroker include/skybroker.h share/man/man1/skybroker.1 \
