@@ -188,9 +188,11 @@ static const struct field exchange_res[] = {
 };
 static const struct field records_res[] = {
 	{"records", FT_MAPARRAY, F_REQUIRED, SB_MAX_CONTAINER, 0, NULL, RES_OFF(records, records)},
+	{"redaction_capped", FT_ENUM, 0, 0, 0, sb_redaction_names, RES_OFF(records, redaction_capped)},
 };
 static const struct field get_record_res[] = {
 	{"record", FT_MAP, F_REQUIRED, 0, 0, NULL, RES_OFF(get_record, record)},
+	{"redaction_capped", FT_ENUM, 0, 0, 0, sb_redaction_names, RES_OFF(get_record, redaction_capped)},
 };
 static const struct field update_record_res[] = {
 	{"skyflow_id", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL, RES_OFF(update_record, skyflow_id)},
