@@ -331,8 +331,8 @@ int conn_recv(struct skybroker *h, int64_t deadline, struct sb_reply *rep,
 			conn_close(h);
 			if (r == -EMSGSIZE)
 				return client_error(err, SKYBROKER_E_PROTOCOL,
-						    "the broker sent a reply over the %zu bytes it "
-						    "announced", h->max_reply);
+						    "the broker sent a reply over the %zu-byte cap "
+						    "(max_reply_frame)", h->max_reply);
 			return client_error(err, SKYBROKER_E_PROTOCOL,
 					    "the broker sent an empty frame");
 		}

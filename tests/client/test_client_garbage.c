@@ -137,7 +137,7 @@ static void test_bad_hello_replies(void **state)
 		const char *in_message;
 	} cases[] = {
 		{"closed at once", sc_close_at_once, SKYBROKER_E_DISCONNECTED, "closed"},
-		{"4 GiB length", sc_huge_length, SKYBROKER_E_PROTOCOL, "over the"},
+		{"4 GiB length", sc_huge_length, SKYBROKER_E_PROTOCOL, "65536-byte cap"},
 		{"garbage msgpack", sc_garbage_payload, SKYBROKER_E_PROTOCOL, "could not be decoded"},
 		{"nested huge counts", sc_nested_counts, SKYBROKER_E_PROTOCOL, "could not be decoded"},
 		{"error id 0", sc_error_then_close, SKYBROKER_E_FORBIDDEN, "not admitted"},
@@ -221,7 +221,7 @@ static void test_bad_replies(void **state)
 		const char *in_message;
 	} cases[] = {
 		{"reply to an unknown id", sc_wrong_id, SKYBROKER_E_PROTOCOL, "unknown request id"},
-		{"reply over the cap", sc_over_cap, SKYBROKER_E_PROTOCOL, "1000 bytes"},
+		{"reply over the cap", sc_over_cap, SKYBROKER_E_PROTOCOL, "1000-byte cap"},
 		{"silence", sc_silent, SKYBROKER_E_TIMEOUT, "in time"},
 	};
 
