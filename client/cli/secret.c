@@ -175,7 +175,7 @@ int cli_read_token(struct cli *c)
 	int r;
 
 	if (c->token_file) {
-		r = cli_read_file(c->token_file, TOKEN_MAX + 2, "token", &c->token);
+		r = cli_read_file(c->token_file, TOKEN_MAX, "token", &c->token);
 		if (r != 0)
 			return r;
 		trim_end(c->token);
