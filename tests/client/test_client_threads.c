@@ -173,9 +173,40 @@ static void test_one_handle_per_thread(void **state)
 		      THREADS * ROUNDS * 3, rate);
 }
 
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* A figure, not a check: ping round trips through the library on one handle. */
+static void test_ping_latency_one_thread(void **state)
+{
+	enum { N = 2000 };
+	static long us[N];
+	struct skybroker_error e;
+	struct timespec a, b;
+	skybroker *h;
+
+	(void)state;
+	assert_int_equal(skybroker_connect(D.socket, "thread-test/1", 20000, &h, &e), 0);
+	for (int i = 0; i < N; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		assert_int_equal(skybroker_ping(h, 20000, &e), 0);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		us[i] = (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000;
+	}
+	qsort(us, N, sizeof(us[0]), cmp_long);
+	print_message("  ping through libskybroker, one handle: p50 %ld us, p99 %ld us\n",
+		      us[N / 2], us[N * 99 / 100]);
+	skybroker_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ping_latency_one_thread),
 		cmocka_unit_test(test_one_handle_shared_by_16_threads),
 		cmocka_unit_test(test_one_handle_per_thread),
 	};
