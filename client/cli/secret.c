@@ -142,6 +142,10 @@ int cli_read_file(const char *path, size_t max, const char *what, char **ret)
 		close(fd);
 		return EXIT_USAGE;
 	}
+	if (!is_stdin && strcmp(what, "token") == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & 0077))
+		fprintf(stderr, "skybroker: warning: the token file %s can be read by other users "
+				"than its owner (chmod 600 it)\n", path);
 	r = read_all(fd, max, ret);
 	if (!is_stdin)
 		close(fd);

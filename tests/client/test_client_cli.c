@@ -217,6 +217,13 @@ static void test_exchange_token_sources(void **state)
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "\"token_type\":\"Bearer\""));
 	no_token_in(&r);
+	assert_string_equal(r.err, "");
+	/* a token file others can read: used, with a warning */
+	chmod(token_file, 0644);
+	RUN(&r, "exchange", "--socket", D.socket, "--token-file", token_file);
+	chmod(token_file, 0600);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "can be read by other users"));
 	snprintf(env, sizeof(env), "SKYBROKER_SUBJECT_TOKEN=%s", token);
 	cli_run(&r, (const char *const[]){"exchange", "--socket", D.socket, NULL},
 		(const char *const[]){env, NULL}, NULL);
