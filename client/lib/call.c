@@ -71,16 +71,16 @@ int client_call(struct skybroker *h, struct sb_request *req, int timeout_ms,
 	pthread_mutex_lock(&h->lock);
 	deadline = client_now_ms() + (timeout_ms > 0 ? timeout_ms : h->timeout_ms);
 	for (unsigned attempt = 1;; attempt++) {
-		unsigned delay;
+		uint64_t delay;
 		bool sent_any;
 
 		r = attempt_once(h, req, deadline, res, &sent_any, e);
 		if (r == 0 || attempt >= h->attempts || !may_retry(r, e, sent_any, req->op))
 			break;
-		delay = h->backoff_ms << (attempt - 1 < 16 ? attempt - 1 : 16);
+		delay = (uint64_t)h->backoff_ms << (attempt - 1 < 16 ? attempt - 1 : 16);
 		if (delay > SKYBROKER_MAX_BACKOFF_MS)
 			delay = SKYBROKER_MAX_BACKOFF_MS;
-		if ((int)delay >= client_left_ms(deadline))
+		if (delay >= (uint64_t)client_left_ms(deadline))
 			break; /* no time for another attempt: report this one */
 		poll(NULL, 0, (int)delay);
 	}

@@ -129,6 +129,9 @@ static int hello_take(struct skybroker *h, const struct sb_hello_result *res,
 				    "does not speak", (unsigned long long)res->version);
 	if (res->max_request_frame < SB_MAX_HELLO_FRAME || res->max_reply_frame < 64)
 		return client_error(err, SKYBROKER_E_PROTOCOL, "the broker's frame caps are unusable");
+	if (sb_buf_len(&h->in) > 0) /* the caps below must hold for what is buffered */
+		return client_error(err, SKYBROKER_E_PROTOCOL,
+				    "the broker sent a frame nobody asked for after hello");
 	snprintf(h->tenant, sizeof(h->tenant), "%s", res->tenant);
 	snprintf(h->server, sizeof(h->server), "%s", res->server);
 	h->max_request = res->max_request_frame < SB_MAX_REQUEST_FRAME_LIMIT
