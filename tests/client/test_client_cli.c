@@ -79,6 +79,9 @@ static void test_help_of_every_subcommand(void **state)
 		assert_non_null(strstr(r.out, "--timeout"));
 		assert_int_equal(strstr(r.out, "--token-file") != NULL, i >= 3);
 	}
+	RUN(&r, "--version");
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "skybroker 0.1.0 (libskybroker 0.1.0)\n");
 	RUN(&r, "help", "query");
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "--query-file FILE"));
