@@ -164,7 +164,7 @@ static void test_bad_hello_replies(void **state)
 		{"nested huge counts", sc_nested_counts, SKYBROKER_E_PROTOCOL, "could not be decoded"},
 		{"error id 0", sc_error_then_close, SKYBROKER_E_FORBIDDEN, "not admitted"},
 		{"version 2", sc_version_2, SKYBROKER_E_PROTOCOL, "version"},
-		{"extra frame", sc_hello_plus_extra, SKYBROKER_E_PROTOCOL, "nobody asked for"},
+		{"extra frame", sc_hello_plus_extra, SKYBROKER_E_PROTOCOL, "right after hello"},
 	};
 
 	(void)state;
