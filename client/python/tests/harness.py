@@ -188,6 +188,16 @@ class Broker:
         return self.log.read_text(errors="replace")
 
 
+def assert_log_clean(broker: Broker, tokens: List[str]) -> None:
+    """Neither a token nor a seed record value (of 5 bytes or more: "CA" may be part of a
+    word) in the broker's log."""
+    log = broker.log_text()
+    assert "eyJ" not in log, "a token in skybrokerd's log"
+    assert not [t for t in tokens if t[-40:] in log], "a token in skybrokerd's log"
+    leaked = [v for v in demo_values() if len(v) >= 5 and v in log]
+    assert not leaked, "record values in skybrokerd's log"
+
+
 def demo_values() -> List[str]:
     """Every string value of demo.json's seed records but their ids: what the broker must
     never log."""

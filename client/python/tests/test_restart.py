@@ -11,17 +11,19 @@ from typing import Dict, Iterator
 
 import pytest
 
-from harness import Broker, Emulator
+from harness import Broker, Emulator, assert_log_clean
 from skybroker import AsyncClient, Client, SkybrokerError
 
 ADA = "bf9a1506-5b6a-4016-ac62-7c534db47460"
 
 
 @pytest.fixture
-def own_broker(emulator: Emulator, tmp_path: Path) -> Iterator[Broker]:
+def own_broker(emulator: Emulator, tmp_path: Path,
+               tokens: Dict[str, str]) -> Iterator[Broker]:
     b = Broker(emulator, tmp_path / "broker")
     yield b
     b.stop()
+    assert_log_clean(b, list(tokens.values()))
 
 
 def test_restart_sync(own_broker: Broker, tokens: Dict[str, str]) -> None:
