@@ -101,6 +101,22 @@ static int parse_column(json_t *jc, struct column_def *col, char *err, size_t er
 		return cerr(err, err_len, "column %s: bad default_redaction", col->name);
 	col->unique = json_is_true(json_object_get(jc, "unique"));
 	col->tokenized = json_is_true(json_object_get(jc, "tokenization"));
+	if (json_object_get(jc, "token_policy")) {
+		/* Skyflow's skyflow.options.default_token_policy; the format-preserving and
+		 * transient kinds are not emulated, so they stop start-up instead of behaving
+		 * like UUIDs. */
+		const char *tp = json_string_value(json_object_get(jc, "token_policy"));
+		if (tp && !strcmp(tp, "DETERMINISTIC_UUID"))
+			col->deterministic = true;
+		else if (!tp || strcmp(tp, "NON_DETERMINISTIC_UUID") != 0)
+			return cerr(err, err_len,
+				    "column %s: token_policy must be DETERMINISTIC_UUID or "
+				    "NON_DETERMINISTIC_UUID (others are not emulated)",
+				    col->name);
+		if (!col->tokenized)
+			return cerr(err, err_len, "column %s: token_policy needs tokenization",
+				    col->name);
+	}
 	col->column_group = dup_str(json_object_get(jc, "column_group"));
 	mask = json_object_get(jc, "mask");
 	if (mask) {
