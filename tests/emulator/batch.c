@@ -14,13 +14,13 @@
 #include "store.h"
 #include "util.h"
 
-#define BATCH_MAX_RECORDS 100 /* records per batch (the emulator's bound) */
-#define BATCH_MAX_ID_LEN  512 /* an ID or a $responses reference */
+#define BATCH_MAX_RECORDS   100 /* records per batch (the emulator's bound) */
+#define BATCH_MAX_ID_LEN    512 /* an ID or a $responses reference */
 #define BATCH_MAX_REF_PARTS 16
 
 static const char *const record_keys[] = {
-	"tableName", "method", "fields", "ID", "redaction", "tokenization", "batchID",
-	"upsert", "tokens", "downloadURL", "quorum",
+    "tableName", "method", "fields", "ID",          "redaction", "tokenization",
+    "batchID",   "upsert", "tokens", "downloadURL", "quorum",
 };
 
 struct batch_msg {
@@ -29,7 +29,7 @@ struct batch_msg {
 };
 
 static int bad(struct batch_msg *m, unsigned status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int bad(struct batch_msg *m, unsigned status, const char *fmt, ...)
 {
 	va_list ap;
@@ -92,8 +92,8 @@ static const char *resolve_ref(const char *ref, json_t *done, struct batch_msg *
 struct batch_op {
 	const char *method;
 	const char *table;
-	const char *id;     /* NULL for POST */
-	char *body;         /* malloc'd JSON for POST/PUT */
+	const char *id; /* NULL for POST */
+	char *body;     /* malloc'd JSON for POST/PUT */
 	struct emu_arg args[2];
 	size_t nargs;
 };
@@ -109,17 +109,20 @@ static int check_types(json_t *rec, struct batch_msg *m)
 		if (json_is_null(v))
 			continue;
 		if ((!strcmp(key, "tokenization") || !strcmp(key, "downloadURL") ||
-		     !strcmp(key, "quorum")) && !json_is_boolean(v))
+		     !strcmp(key, "quorum")) &&
+		    !json_is_boolean(v))
 			return bad(m, 400, "Invalid record: %s must be a boolean", key);
 		if ((!strcmp(key, "tableName") || !strcmp(key, "method") || !strcmp(key, "ID") ||
 		     !strcmp(key, "redaction") || !strcmp(key, "batchID") ||
-		     !strcmp(key, "upsert")) && !json_is_string(v))
+		     !strcmp(key, "upsert")) &&
+		    !json_is_string(v))
 			return bad(m, 400, "Invalid record: %s must be a string", key);
 		if (!strcmp(key, "fields") && !json_is_object(v))
 			return bad(m, 400, "Invalid record: fields must be an object");
 	}
 	if (json_object_get(rec, "tokens") && !json_is_null(json_object_get(rec, "tokens")))
-		return bad(m, 400, "Invalid record: tokens (BYOT) are not supported by the emulator");
+		return bad(m, 400,
+		           "Invalid record: tokens (BYOT) are not supported by the emulator");
 	return 0;
 }
 
@@ -146,7 +149,7 @@ static int batch_op_parse(json_t *rec, json_t *done, struct batch_op *op, struct
 	is_delete = !strcmp(method, "DELETE");
 	if (!is_post && !is_put && !is_get && !is_delete)
 		return bad(m, 400, "Invalid record: method %.16s is not POST, PUT, GET or DELETE",
-			   method);
+		           method);
 	op->method = is_post ? "POST" : is_put ? "PUT" : is_get ? "GET" : "DELETE";
 	if (!op->table || !*op->table || strlen(op->table) >= POLICY_NAME_MAX)
 		return bad(m, 400, "Invalid record: tableName is required");
@@ -179,14 +182,15 @@ static int batch_op_build(json_t *rec, struct batch_op *op, struct batch_msg *m)
 	const char *red = json_string_value(json_object_get(rec, "redaction"));
 
 	if (!strcmp(op->method, "POST")) {
-		body = json_pack("{s:[{s:O}], s:b}", "records", "fields", fields, "tokenization",
-				 tok);
+		body =
+		    json_pack("{s:[{s:O}], s:b}", "records", "fields", fields, "tokenization", tok);
 		if (body && upsert)
 			json_object_set_new(body, "upsert", json_string(upsert));
 	} else if (!strcmp(op->method, "PUT")) {
 		body = json_pack("{s:{s:O}, s:b}", "record", "fields", fields, "tokenization", tok);
 	} else if (!strcmp(op->method, "GET")) {
-		op->args[op->nargs++] = (struct emu_arg){(char *)"tokenization", (char *)(tok ? "true" : "false")};
+		op->args[op->nargs++] =
+		    (struct emu_arg){(char *)"tokenization", (char *)(tok ? "true" : "false")};
 		if (red)
 			op->args[op->nargs++] = (struct emu_arg){(char *)"redaction", (char *)red};
 		return 0;
@@ -203,7 +207,7 @@ static int batch_op_build(json_t *rec, struct batch_op *op, struct batch_msg *m)
 /* Runs one record. Returns its HTTP status; *ret is its response body (new reference): the
  * single-record endpoint's JSON on success, Skyflow's error object otherwise. */
 static unsigned batch_run_one(struct emu *emu, const struct principal *who, json_t *rec,
-			      json_t *done, json_t **ret)
+                              json_t *done, json_t **ret)
 {
 	struct batch_op op = {0};
 	struct batch_msg m = {0};
@@ -250,8 +254,8 @@ static unsigned batch_run_one(struct emu *emu, const struct principal *who, json
 
 static const char *error_message(json_t *err)
 {
-	const char *msg = json_string_value(json_object_get(json_object_get(err, "error"),
-							     "message"));
+	const char *msg =
+	    json_string_value(json_object_get(json_object_get(err, "error"), "message"));
 	return msg ? msg : "error";
 }
 
@@ -261,15 +265,16 @@ static int batch_check_body(json_t *body, struct emu_response *resp)
 	const char *key, *byot;
 	json_t *v, *recs = json_object_get(body, "records");
 
-	json_object_foreach(body, key, v)
-		if (strcmp(key, "records") && strcmp(key, "continueOnError") && strcmp(key, "byot")) {
-			resp_error(resp, 400, "Invalid request body: unknown field %.64s", key);
-			return -EINVAL;
-		}
+	json_object_foreach(body, key, v) if (strcmp(key, "records") &&
+	                                      strcmp(key, "continueOnError") && strcmp(key, "byot"))
+	{
+		resp_error(resp, 400, "Invalid request body: unknown field %.64s", key);
+		return -EINVAL;
+	}
 	if (!json_is_array(recs) || json_array_size(recs) == 0 ||
 	    json_array_size(recs) > BATCH_MAX_RECORDS) {
 		resp_error(resp, 400, "Invalid request body: records must hold 1 to %d records",
-			   BATCH_MAX_RECORDS);
+		           BATCH_MAX_RECORDS);
 		return -EINVAL;
 	}
 	v = json_object_get(body, "continueOnError");
@@ -281,8 +286,8 @@ static int batch_check_body(json_t *body, struct emu_response *resp)
 	byot = json_string_value(v);
 	if (v && !json_is_null(v) && (!byot || strcmp(byot, "DISABLE") != 0)) {
 		resp_error(resp, 400,
-			   "Invalid request body: byot other than DISABLE is not supported by the "
-			   "emulator");
+		           "Invalid request body: byot other than DISABLE is not supported by the "
+		           "emulator");
 		return -EINVAL;
 	}
 	return 0;
@@ -290,7 +295,7 @@ static int batch_check_body(json_t *body, struct emu_response *resp)
 
 /* continueOnError: every record runs; each gets {"Body", "Status"}. */
 static void batch_continue(struct emu *emu, json_t *recs, struct emu_response *resp,
-			   const struct principal *who)
+                           const struct principal *who)
 {
 	json_t *done = json_array(), *out = json_array(), *rec;
 	size_t i;
@@ -307,13 +312,13 @@ static void batch_continue(struct emu *emu, json_t *recs, struct emu_response *r
 		json_array_append_new(out, json_pack("{s:o, s:i}", "Body", b, "Status", (int)st));
 	}
 	json_decref(done);
-	resp_json(resp, 200, json_pack("{s:s, s:o}", "vaultID", emu->cfg->vault_id, "responses",
-				       out));
+	resp_json(resp, 200,
+	          json_pack("{s:s, s:o}", "vaultID", emu->cfg->vault_id, "responses", out));
 }
 
 /* Without continueOnError: all records or none. */
 static void batch_atomic(struct emu *emu, json_t *recs, struct emu_response *resp,
-			 const struct principal *who)
+                         const struct principal *who)
 {
 	struct store_snapshot *snap;
 	json_t *done, *rec;
@@ -336,12 +341,12 @@ static void batch_atomic(struct emu *emu, json_t *recs, struct emu_response *res
 		json_array_append_new(done, b);
 	}
 	store_snapshot_free(snap);
-	resp_json(resp, 200, json_pack("{s:s, s:o}", "vaultID", emu->cfg->vault_id, "responses",
-				       done));
+	resp_json(resp, 200,
+	          json_pack("{s:s, s:o}", "vaultID", emu->cfg->vault_id, "responses", done));
 }
 
 void vault_batch(struct emu *emu, const struct emu_request *req, struct emu_response *resp,
-		 const struct principal *who)
+                 const struct principal *who)
 {
 	json_t *body;
 

@@ -25,18 +25,26 @@ static const char *scalar_str(json_t *v, char *buf, size_t len)
 	return NULL;
 }
 
+struct row_ctx {
+	json_t *row;
+	char buf[64];
+};
+
+static const char *row_value(void *ctx, const char *col)
+{
+	struct row_ctx *rc = ctx;
+	return scalar_str(json_object_get(rc->row, col), rc->buf, sizeof(rc->buf));
+}
+
+/* A policy's WHERE on a row; a value outside any row (row NULL) matches only policies
+ * without WHERE. */
 static bool where_matches(const struct policy *p, json_t *row)
 {
-	for (size_t i = 0; i < p->nwhere; i++) {
-		char buf[64];
-		const char *v;
-		if (!row)
-			return false;
-		v = scalar_str(json_object_get(row, p->where[i].column), buf, sizeof(buf));
-		if (!v || strcmp(v, p->where[i].value) != 0)
-			return false;
-	}
-	return true;
+	struct row_ctx rc = {.row = row};
+
+	if (p->where_root < 0)
+		return true;
+	return row && policy_where_eval(p, row_value, &rc);
 }
 
 #define FOREACH_POLICY(cfg, who, pol)                                                      \
@@ -45,19 +53,47 @@ static bool where_matches(const struct policy *p, json_t *row)
 			for (const struct policy *pol = &(cfg)->roles[(who)->roles[_r]].policies[_p]; \
 			     pol; pol = NULL)
 
+/* A DENY for action on the whole table ("t.*", or no resource for the global actions) whose
+ * WHERE matches row. row NULL: only a DENY without WHERE counts. */
+static bool denied_table(const struct emu_config *cfg, const struct principal *who,
+			 unsigned action, const char *table, json_t *row)
+{
+	FOREACH_POLICY(cfg, who, p)
+		if (p->deny && (p->actions & action) &&
+		    (table ? policy_covers(p, table, "*") : true) &&
+		    (row ? where_matches(p, row) : p->where_root < 0))
+			return true;
+	return false;
+}
+
+/* A DENY for action naming column (or t.*) of table whose WHERE matches row. */
+static bool denied_column(const struct emu_config *cfg, const struct principal *who,
+			  unsigned action, const char *table, const char *column, json_t *row)
+{
+	FOREACH_POLICY(cfg, who, p)
+		if (p->deny && (p->actions & action) && policy_covers(p, table, column) &&
+		    where_matches(p, row))
+			return true;
+	return false;
+}
+
 bool access_table(const struct emu_config *cfg, const struct principal *who, unsigned action,
 		  const char *table)
 {
+	if (denied_table(cfg, who, action, table, NULL))
+		return false;
 	FOREACH_POLICY(cfg, who, p)
-		if ((p->actions & action) && policy_covers_table(p, table))
+		if (!p->deny && (p->actions & action) && policy_covers_table(p, table))
 			return true;
 	return false;
 }
 
 bool access_global(const struct emu_config *cfg, const struct principal *who, unsigned action)
 {
+	if (denied_table(cfg, who, action, NULL, NULL))
+		return false;
 	FOREACH_POLICY(cfg, who, p)
-		if (p->actions & action)
+		if (!p->deny && (p->actions & action))
 			return true;
 	return false;
 }
@@ -65,10 +101,25 @@ bool access_global(const struct emu_config *cfg, const struct principal *who, un
 bool access_row(const struct emu_config *cfg, const struct principal *who, unsigned action,
 		const char *table, json_t *row)
 {
+	if (denied_table(cfg, who, action, table, row))
+		return false;
 	FOREACH_POLICY(cfg, who, p)
-		if ((p->actions & action) && policy_covers_table(p, table) && where_matches(p, row))
+		if (!p->deny && (p->actions & action) && policy_covers_table(p, table) &&
+		    where_matches(p, row))
 			return true;
 	return false;
+}
+
+bool access_fields(const struct emu_config *cfg, const struct principal *who, unsigned action,
+		   const char *table, json_t *row, json_t *fields)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(fields, key, v)
+		if (denied_column(cfg, who, action, table, key, row))
+			return false;
+	return true;
 }
 
 enum redaction access_column(const struct emu_config *cfg, const struct principal *who,
@@ -76,9 +127,11 @@ enum redaction access_column(const struct emu_config *cfg, const struct principa
 {
 	enum redaction best = RED_NONE;
 
+	if (denied_column(cfg, who, ACT_READ, table, col->name, row))
+		return RED_NONE;
 	FOREACH_POLICY(cfg, who, p) {
 		enum redaction r;
-		if (!(p->actions & ACT_READ) || !policy_covers(p, table, col->name) ||
+		if (p->deny || !(p->actions & ACT_READ) || !policy_covers(p, table, col->name) ||
 		    !where_matches(p, row))
 			continue;
 		r = p->redaction == RED_DEFAULT ? col->def : p->redaction;

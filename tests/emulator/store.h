@@ -47,12 +47,19 @@ int store_snapshot(struct emu_store *s, struct store_snapshot **ret);
 void store_restore(struct emu_store *s, struct store_snapshot *snap); /* consumes snap */
 void store_snapshot_free(struct store_snapshot *snap);
 
-/* Access rules (policy.h semantics, see README.md "Policy semantics"). */
+/* Access rules (policy.h semantics, see README.md "Policy semantics"): an action is allowed
+ * when an ALLOW grants it and no DENY that matches forbids it. access_table ignores row
+ * filters of ALLOWs (any ALLOW on the table) and counts only DENYs on t.* without WHERE;
+ * access_row evaluates both against the row. */
 bool access_table(const struct emu_config *cfg, const struct principal *who, unsigned action,
 		  const char *table);
 bool access_global(const struct emu_config *cfg, const struct principal *who, unsigned action);
 bool access_row(const struct emu_config *cfg, const struct principal *who, unsigned action,
 		const char *table, json_t *row);
+/* False when a DENY for action names one of fields' columns (or t.*) and its WHERE matches
+ * row (the new values for a create, the stored row for an update). */
+bool access_fields(const struct emu_config *cfg, const struct principal *who, unsigned action,
+		   const char *table, json_t *row, json_t *fields);
 /* Most lenient READ redaction the principal has for a column of a row (row may be NULL for
  * a value outside any row: then only policies without WHERE count). RED_NONE: no READ. */
 enum redaction access_column(const struct emu_config *cfg, const struct principal *who,

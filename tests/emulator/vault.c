@@ -369,7 +369,8 @@ static void insert_records(struct emu *emu, const struct emu_request *req,
 			resp_error(resp, 400, "Record %zu lacks the upsert column %s", i, upsert);
 			goto out;
 		}
-		if (!access_row(emu->cfg, who, ACT_CREATE, t->def->name, fields)) {
+		if (!access_row(emu->cfg, who, ACT_CREATE, t->def->name, fields) ||
+		    !access_fields(emu->cfg, who, ACT_CREATE, t->def->name, fields, fields)) {
 			resp_error(resp, 403,
 				   "The requester does not have permission to access this resource.");
 			goto out;
@@ -447,7 +448,8 @@ static void update_record(struct emu *emu, const struct emu_request *req,
 		resp_error(resp, 404, "No Records Found");
 		goto out;
 	}
-	if (!access_row(emu->cfg, who, ACT_UPDATE, t->def->name, row)) {
+	if (!access_row(emu->cfg, who, ACT_UPDATE, t->def->name, row) ||
+	    !access_fields(emu->cfg, who, ACT_UPDATE, t->def->name, row, fields)) {
 		resp_error(resp, 403, "The requester does not have permission to access this resource.");
 		goto out;
 	}

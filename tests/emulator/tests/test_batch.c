@@ -17,24 +17,48 @@
 #define BROOK "241d581b-957d-4f06-a86e-8e8f102a4a18" /* NY */
 
 static struct emu_proc E;
-static char *viewer, *admin, *support;
+static char *viewer, *admin, *support, *auditor;
 static char config_path[1100];
 
 /* demo.json with email_address as a DETERMINISTIC_UUID column, written into E.dir. */
+/* The auditor role: DENY, OR and LIKE in row filters (README.md "Policy semantics"). */
+static const char *const auditor_policies[] = {
+    "ALLOW READ ON persons.* WITH REDACTION = PLAIN_TEXT WHERE persons.state = 'CA' OR "
+    "persons.name LIKE 'B%'",
+    "DENY READ ON persons.ssn WHERE persons.state = 'CA'",
+    "ALLOW CREATE, UPDATE ON persons.*",
+    "DENY UPDATE ON persons.ssn",
+    "DENY CREATE ON persons.* WHERE persons.state NOT LIKE '_A'",
+    "ALLOW TOKENIZATION",
+    "DENY TOKENIZATION",
+};
+
+/* demo.json with email_address as a DETERMINISTIC_UUID column and the auditor role
+ * ('Auditor' in request.context.roles), written into E.dir. */
 static int write_config(void)
 {
-	json_t *cfg = json_load_file(DEMO_JSON, 0, NULL), *cols, *c;
+	json_t *cfg = json_load_file(DEMO_JSON, 0, NULL), *cols, *c, *pols;
 	size_t i;
 	int r;
 
 	if (!cfg)
 		return -1;
-	cols = json_object_get(json_array_get(json_object_get(json_object_get(cfg, "vault"),
-							      "tables"), 0), "columns");
-	json_array_foreach(cols, i, c)
+	cols = json_object_get(
+	    json_array_get(json_object_get(json_object_get(cfg, "vault"), "tables"), 0), "columns");
+	json_array_foreach(cols, i, c) {
 		if (!strcmp(json_string_value(json_object_get(c, "name")), "email_address"))
 			json_object_set_new(c, "token_policy", json_string("DETERMINISTIC_UUID"));
-	snprintf(config_path, sizeof(config_path), "%s/deterministic.json", E.dir);
+	}
+	pols = json_array();
+	for (i = 0; i < sizeof(auditor_policies) / sizeof(auditor_policies[0]); i++)
+		json_array_append_new(pols, json_string(auditor_policies[i]));
+	json_array_append_new(
+	    json_object_get(cfg, "roles"),
+	    json_pack("{s:s, s:s, s:o}", "id", "auditor", "name", "auditor", "policies", pols));
+	json_array_append_new(json_object_get(cfg, "role_assignments"),
+	                      json_pack("{s:s, s:s}", "role", "auditor", "condition",
+	                                "'Auditor' in request.context.roles"));
+	snprintf(config_path, sizeof(config_path), "%s/batch.json", E.dir);
 	r = json_dump_file(cfg, config_path, 0);
 	json_decref(cfg);
 	return r;
@@ -47,7 +71,8 @@ static int setup(void **state)
 	viewer = sts_token_for(&E, "Viewer", NULL);
 	admin = sts_token_for(&E, "Admin", NULL);
 	support = sts_token_for(&E, "Support", NULL);
-	return viewer && admin && support ? 0 : -1;
+	auditor = sts_token_for(&E, "Auditor", NULL);
+	return viewer && admin && support && auditor ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -55,6 +80,7 @@ static int teardown(void **state)
 	free(viewer);
 	free(admin);
 	free(support);
+	free(auditor);
 	return harness_stop(&E) == 0 ? 0 : -1;
 }
 
@@ -101,19 +127,21 @@ static size_t count_ssn(const char *ssn)
 static void admin_every_method(void **state)
 {
 	long st;
-	json_t *j = batch(admin,
-		"{\"records\":["
-		"{\"method\":\"POST\",\"quorum\":true,\"tableName\":\"persons\",\"tokenization\":true,"
-		" \"fields\":{\"name\":\"Bea Batch\",\"ssn\":\"800-00-0001\","
-		"  \"email_address\":\"bea@example.com\",\"state\":\"OR\"}},"
-		"{\"method\":\"GET\",\"tableName\":\"persons\",\"redaction\":\"PLAIN_TEXT\","
-		" \"ID\":\"$responses.0.records.0.skyflow_id\"},"
-		"{\"method\":\"PUT\",\"tableName\":\"persons\",\"tokenization\":true,"
-		" \"ID\":\"$responses.0.records.0.skyflow_id\",\"fields\":{\"state\":\"WA\"}},"
-		"{\"method\":\"GET\",\"tableName\":\"persons\",\"tokenization\":true,"
-		" \"ID\":\"$responses.1.fields.skyflow_id\"},"
-		"{\"method\":\"DELETE\",\"tableName\":\"persons\",\"batchID\":\"b1\","
-		" \"ID\":\"$responses.2.skyflow_id\"}]}", &st);
+	json_t *j = batch(
+	    admin,
+	    "{\"records\":["
+	    "{\"method\":\"POST\",\"quorum\":true,\"tableName\":\"persons\",\"tokenization\":true,"
+	    " \"fields\":{\"name\":\"Bea Batch\",\"ssn\":\"800-00-0001\","
+	    "  \"email_address\":\"bea@example.com\",\"state\":\"OR\"}},"
+	    "{\"method\":\"GET\",\"tableName\":\"persons\",\"redaction\":\"PLAIN_TEXT\","
+	    " \"ID\":\"$responses.0.records.0.skyflow_id\"},"
+	    "{\"method\":\"PUT\",\"tableName\":\"persons\",\"tokenization\":true,"
+	    " \"ID\":\"$responses.0.records.0.skyflow_id\",\"fields\":{\"state\":\"WA\"}},"
+	    "{\"method\":\"GET\",\"tableName\":\"persons\",\"tokenization\":true,"
+	    " \"ID\":\"$responses.1.fields.skyflow_id\"},"
+	    "{\"method\":\"DELETE\",\"tableName\":\"persons\",\"batchID\":\"b1\","
+	    " \"ID\":\"$responses.2.skyflow_id\"}]}",
+	    &st);
 	assert_int_equal(st, 200);
 	assert_string_equal(S(j, "vaultID"), E.vault_id);
 	assert_int_equal(json_array_size(json_object_get(j, "responses")), 5);
@@ -143,15 +171,19 @@ static void admin_every_method(void **state)
 static void upsert_updates_the_row(void **state)
 {
 	long st;
-	json_t *j = batch(admin,
-		"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\",\"upsert\":\"ssn\","
-		"\"fields\":{\"ssn\":\"100-10-1000\",\"state\":\"NV\"}}]}", &st);
+	json_t *j =
+	    batch(admin,
+	          "{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\",\"upsert\":\"ssn\","
+	          "\"fields\":{\"ssn\":\"100-10-1000\",\"state\":\"NV\"}}]}",
+	          &st);
 	assert_int_equal(st, 200);
-	assert_string_equal(S(json_array_get(json_object_get(response(j, 0), "records"), 0),
-			      "skyflow_id"), ADA);
+	assert_string_equal(
+	    S(json_array_get(json_object_get(response(j, 0), "records"), 0), "skyflow_id"), ADA);
 	json_decref(j);
-	j = batch(admin, "{\"records\":[{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" ADA
-			 "\",\"fields\":{\"state\":\"CA\"}}]}", &st);
+	j = batch(admin,
+	          "{\"records\":[{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" ADA
+	          "\",\"fields\":{\"state\":\"CA\"}}]}",
+	          &st);
 	assert_int_equal(st, 200);
 	json_decref(j);
 }
@@ -159,11 +191,11 @@ static void upsert_updates_the_row(void **state)
 static void viewer_writes_refused(void **state)
 {
 	const char *bodies[] = {
-		"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\","
-		"\"fields\":{\"name\":\"V\",\"ssn\":\"800-00-0002\"}}]}",
-		"{\"records\":[{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" ADA
-		"\",\"fields\":{\"state\":\"TX\"}}]}",
-		"{\"records\":[{\"method\":\"DELETE\",\"tableName\":\"persons\",\"ID\":\"" ADA "\"}]}",
+	    "{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\","
+	    "\"fields\":{\"name\":\"V\",\"ssn\":\"800-00-0002\"}}]}",
+	    "{\"records\":[{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" ADA
+	    "\",\"fields\":{\"state\":\"TX\"}}]}",
+	    "{\"records\":[{\"method\":\"DELETE\",\"tableName\":\"persons\",\"ID\":\"" ADA "\"}]}",
 	};
 	for (size_t i = 0; i < 3; i++) {
 		long st;
@@ -180,9 +212,11 @@ static void viewer_writes_refused(void **state)
 static void reads_as_single_record(void **state)
 {
 	long st;
-	json_t *j = batch(viewer,
-		"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" ADA
-		"\",\"redaction\":\"PLAIN_TEXT\"}]}", &st);
+	json_t *j =
+	    batch(viewer,
+	          "{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" ADA
+	          "\",\"redaction\":\"PLAIN_TEXT\"}]}",
+	          &st);
 	assert_int_equal(st, 200);
 	json_t *f = json_object_get(response(j, 0), "fields");
 	assert_string_equal(S(f, "name"), "Ada Lovelace");
@@ -192,9 +226,10 @@ static void reads_as_single_record(void **state)
 	json_decref(j);
 	/* support: Ada (CA) with name and state only; Brook (NY) hidden by the row filter */
 	j = batch(support,
-		"{\"continueOnError\":true,\"records\":["
-		"{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" ADA "\"},"
-		"{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" BROOK "\"}]}", &st);
+	          "{\"continueOnError\":true,\"records\":["
+	          "{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" ADA "\"},"
+	          "{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" BROOK "\"}]}",
+	          &st);
 	assert_int_equal(st, 200);
 	f = json_object_get(json_object_get(response(j, 0), "Body"), "fields");
 	assert_int_equal(json_integer_value(json_object_get(response(j, 0), "Status")), 200);
@@ -209,26 +244,32 @@ static void all_or_nothing(void **state)
 {
 	long st;
 	/* the insert succeeds, the delete of an unknown id fails: nothing stays */
-	json_t *j = batch(admin,
-		"{\"records\":["
-		"{\"method\":\"POST\",\"tableName\":\"persons\",\"fields\":{\"ssn\":\"800-00-0003\"}},"
-		"{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" ADA "\","
-		" \"fields\":{\"state\":\"ZZ\"}},"
-		"{\"method\":\"DELETE\",\"tableName\":\"persons\",\"ID\":\"no-such-id\"}]}", &st);
+	json_t *j = batch(
+	    admin,
+	    "{\"records\":["
+	    "{\"method\":\"POST\",\"tableName\":\"persons\",\"fields\":{\"ssn\":\"800-00-0003\"}},"
+	    "{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" ADA "\","
+	    " \"fields\":{\"state\":\"ZZ\"}},"
+	    "{\"method\":\"DELETE\",\"tableName\":\"persons\",\"ID\":\"no-such-id\"}]}",
+	    &st);
 	assert_int_equal(st, 404);
 	assert_skyflow_error(j, 404);
 	json_decref(j);
 	assert_int_equal(count_ssn("800-00-0003"), 0);
-	j = batch(admin, "{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" ADA
-			 "\",\"redaction\":\"PLAIN_TEXT\"}]}", &st);
+	j = batch(admin,
+	          "{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" ADA
+	          "\",\"redaction\":\"PLAIN_TEXT\"}]}",
+	          &st);
 	assert_string_equal(S(json_object_get(response(j, 0), "fields"), "state"), "CA");
 	json_decref(j);
 	/* a conflict inside one batch: the second insert of the same ssn */
-	j = batch(admin,
-		"{\"records\":["
-		"{\"method\":\"POST\",\"tableName\":\"persons\",\"fields\":{\"ssn\":\"800-00-0004\"}},"
-		"{\"method\":\"POST\",\"tableName\":\"persons\",\"fields\":{\"ssn\":\"800-00-0004\"}}]}",
-		&st);
+	j = batch(
+	    admin,
+	    "{\"records\":["
+	    "{\"method\":\"POST\",\"tableName\":\"persons\",\"fields\":{\"ssn\":\"800-00-0004\"}},"
+	    "{\"method\":\"POST\",\"tableName\":\"persons\",\"fields\":{\"ssn\":\"800-00-0004\"}}]"
+	    "}",
+	    &st);
 	assert_int_equal(st, 409);
 	json_decref(j);
 	assert_int_equal(count_ssn("800-00-0004"), 0);
@@ -237,26 +278,30 @@ static void all_or_nothing(void **state)
 static void continue_on_error(void **state)
 {
 	long st;
-	json_t *j = batch(admin,
-		"{\"continueOnError\":true,\"records\":["
-		"{\"method\":\"POST\",\"tableName\":\"persons\",\"tokenization\":true,"
-		" \"fields\":{\"ssn\":\"800-00-0005\"}},"
-		"{\"method\":\"POST\",\"tableName\":\"persons\",\"fields\":{\"ssn\":\"100-10-1000\"}},"
-		"{\"method\":\"POST\",\"tableName\":\"nosuch\",\"fields\":{\"a\":\"b\"}},"
-		"{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"$responses.1.records.0.skyflow_id\"},"
-		"{\"method\":\"DELETE\",\"tableName\":\"persons\",\"ID\":\"$responses.0.records.0.skyflow_id\"}"
-		"]}", &st);
+	json_t *j = batch(
+	    admin,
+	    "{\"continueOnError\":true,\"records\":["
+	    "{\"method\":\"POST\",\"tableName\":\"persons\",\"tokenization\":true,"
+	    " \"fields\":{\"ssn\":\"800-00-0005\"}},"
+	    "{\"method\":\"POST\",\"tableName\":\"persons\",\"fields\":{\"ssn\":\"100-10-1000\"}},"
+	    "{\"method\":\"POST\",\"tableName\":\"nosuch\",\"fields\":{\"a\":\"b\"}},"
+	    "{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"$responses.1.records.0.skyflow_"
+	    "id\"},"
+	    "{\"method\":\"DELETE\",\"tableName\":\"persons\",\"ID\":\"$responses.0.records.0."
+	    "skyflow_id\"}"
+	    "]}",
+	    &st);
 	assert_int_equal(st, 200);
 	const long want[] = {200, 409, 404, 400, 200};
 	for (size_t i = 0; i < 5; i++) {
 		json_t *r = response(j, i);
 		assert_int_equal(json_integer_value(json_object_get(r, "Status")), want[i]);
 		if (want[i] != 200)
-			assert_true(json_is_string(json_object_get(json_object_get(r, "Body"),
-								   "error")));
+			assert_true(
+			    json_is_string(json_object_get(json_object_get(r, "Body"), "error")));
 	}
-	json_t *rec0 = json_array_get(json_object_get(json_object_get(response(j, 0), "Body"),
-						      "records"), 0);
+	json_t *rec0 =
+	    json_array_get(json_object_get(json_object_get(response(j, 0), "Body"), "records"), 0);
 	assert_non_null(S(json_object_get(rec0, "tokens"), "ssn"));
 	json_decref(j);
 	assert_int_equal(count_ssn("800-00-0005"), 0);
@@ -268,19 +313,24 @@ static void deterministic_tokens(void **state)
 {
 	long st;
 	char path[256];
-	json_t *j = batch(admin,
-		"{\"continueOnError\":true,\"records\":["
-		"{\"method\":\"POST\",\"tableName\":\"persons\",\"tokenization\":true,"
-		" \"fields\":{\"ssn\":\"800-00-0006\",\"email_address\":\"same@example.com\"}},"
-		"{\"method\":\"POST\",\"tableName\":\"persons\",\"tokenization\":true,"
-		" \"fields\":{\"ssn\":\"800-00-0007\",\"email_address\":\"same@example.com\"}},"
-		"{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" ADA "\",\"tokenization\":true,"
-		" \"fields\":{\"email_address\":\"same@example.com\"}}]}", &st);
+	json_t *j =
+	    batch(admin,
+	          "{\"continueOnError\":true,\"records\":["
+	          "{\"method\":\"POST\",\"tableName\":\"persons\",\"tokenization\":true,"
+	          " \"fields\":{\"ssn\":\"800-00-0006\",\"email_address\":\"same@example.com\"}},"
+	          "{\"method\":\"POST\",\"tableName\":\"persons\",\"tokenization\":true,"
+	          " \"fields\":{\"ssn\":\"800-00-0007\",\"email_address\":\"same@example.com\"}},"
+	          "{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" ADA
+	          "\",\"tokenization\":true,"
+	          " \"fields\":{\"email_address\":\"same@example.com\"}}]}",
+	          &st);
 	assert_int_equal(st, 200);
-	json_t *t0 = json_object_get(json_array_get(json_object_get(json_object_get(
-		response(j, 0), "Body"), "records"), 0), "tokens");
-	json_t *t1 = json_object_get(json_array_get(json_object_get(json_object_get(
-		response(j, 1), "Body"), "records"), 0), "tokens");
+	json_t *t0 = json_object_get(
+	    json_array_get(json_object_get(json_object_get(response(j, 0), "Body"), "records"), 0),
+	    "tokens");
+	json_t *t1 = json_object_get(
+	    json_array_get(json_object_get(json_object_get(response(j, 1), "Body"), "records"), 0),
+	    "tokens");
 	json_t *t2 = json_object_get(json_object_get(response(j, 2), "Body"), "tokens");
 	char tok[64];
 	snprintf(tok, sizeof(tok), "%s", S(t0, "email_address"));
@@ -290,7 +340,7 @@ static void deterministic_tokens(void **state)
 	json_decref(j);
 
 	json_t *b = json_pack("{s:[{s:s, s:s}]}", "tokenizationParameters", "value",
-			      "same@example.com", "columnGroup", "email");
+	                      "same@example.com", "columnGroup", "email");
 	snprintf(path, sizeof(path), "%s/tokenize", E.vault_path);
 	j = http_json(&E, "POST", path, admin, b, &st);
 	assert_int_equal(st, 200);
@@ -299,19 +349,93 @@ static void deterministic_tokens(void **state)
 	json_decref(b);
 
 	b = json_pack("{s:[{s:s, s:s}]}", "detokenizationParameters", "token", tok, "redaction",
-		      "PLAIN_TEXT");
+	              "PLAIN_TEXT");
 	snprintf(path, sizeof(path), "%s/detokenize", E.vault_path);
 	j = http_json(&E, "POST", path, admin, b, &st);
 	assert_int_equal(st, 200);
 	assert_string_equal(S(json_array_get(json_object_get(j, "records"), 0), "value"),
-			    "same@example.com");
+	                    "same@example.com");
 	json_decref(j);
 	j = http_json(&E, "POST", path, viewer, b, &st); /* marketing has no DETOKENIZATION */
 	assert_int_equal(st, 403);
 	json_decref(j);
 	json_decref(b);
-	j = batch(admin, "{\"records\":[{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" ADA
-			 "\",\"fields\":{\"email_address\":\"ada.lovelace@example.com\"}}]}", &st);
+	j = batch(admin,
+	          "{\"records\":[{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" ADA
+	          "\",\"fields\":{\"email_address\":\"ada.lovelace@example.com\"}}]}",
+	          &st);
+	assert_int_equal(st, 200);
+	json_decref(j);
+}
+
+#define CARMEN "218e5f43-2dd9-4463-a989-5be6e26fd420" /* TX */
+
+/* DENY wins over ALLOW; OR and LIKE in row filters; the same on the single-record routes. */
+static void deny_or_like(void **state)
+{
+	long st;
+	json_t *j = batch(auditor,
+	                  "{\"continueOnError\":true,\"records\":["
+	                  "{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" ADA "\","
+	                  " \"redaction\":\"PLAIN_TEXT\"},"
+	                  "{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" BROOK "\","
+	                  " \"redaction\":\"PLAIN_TEXT\"},"
+	                  "{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" CARMEN "\"},"
+	                  "{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" BROOK "\","
+	                  " \"fields\":{\"ssn\":\"111-11-1111\"}},"
+	                  "{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" BROOK "\","
+	                  " \"fields\":{\"date_of_birth\":\"1952-02-05\"}},"
+	                  "{\"method\":\"POST\",\"tableName\":\"persons\","
+	                  " \"fields\":{\"ssn\":\"800-00-0010\",\"state\":\"NY\"}},"
+	                  "{\"method\":\"POST\",\"tableName\":\"persons\","
+	                  " \"fields\":{\"ssn\":\"800-00-0011\",\"state\":\"WA\"}}]}",
+	                  &st);
+	assert_int_equal(st, 200);
+	const long want[] = {200, 200, 404, 403, 200, 403, 200};
+	for (size_t i = 0; i < 7; i++) {
+		if (json_integer_value(json_object_get(response(j, i), "Status")) != want[i])
+			fprintf(stderr, "record %zu: %s\n", i,
+			        json_dumps(response(j, i), JSON_COMPACT));
+		assert_int_equal(json_integer_value(json_object_get(response(j, i), "Status")),
+		                 want[i]);
+	}
+	/* Ada (CA): the DENY on ssn where CA leaves the column out; Brook (name LIKE 'B%') has it
+	 */
+	json_t *ada = json_object_get(json_object_get(response(j, 0), "Body"), "fields");
+	json_t *brook = json_object_get(json_object_get(response(j, 1), "Body"), "fields");
+	assert_string_equal(S(ada, "name"), "Ada Lovelace");
+	assert_null(json_object_get(ada, "ssn"));
+	assert_string_equal(S(brook, "ssn"), "137-17-1413");
+	json_decref(j);
+
+	/* the same on the table endpoint: only CA rows and names starting with B */
+	char path[256];
+	snprintf(path, sizeof(path), "%s/persons?redaction=PLAIN_TEXT", E.vault_path);
+	j = http_json(&E, "GET", path, auditor, NULL, &st);
+	assert_int_equal(st, 200);
+	size_t i;
+	json_t *r;
+	assert_true(json_array_size(json_object_get(j, "records")) >= 2);
+	json_array_foreach(json_object_get(j, "records"), i, r) {
+		json_t *f = json_object_get(r, "fields");
+		const char *where = S(f, "state"), *name = S(f, "name");
+		assert_true((where && !strcmp(where, "CA")) || (name && name[0] == 'B'));
+		assert_true(!where || strcmp(where, "CA") != 0 || !json_object_get(f, "ssn"));
+	}
+	json_decref(j);
+	/* DENY TOKENIZATION beats ALLOW TOKENIZATION */
+	json_t *b = json_pack("{s:[{s:s, s:s}]}", "tokenizationParameters", "value", "1",
+	                      "columnGroup", "ssn");
+	snprintf(path, sizeof(path), "%s/tokenize", E.vault_path);
+	j = http_json(&E, "POST", path, auditor, b, &st);
+	assert_int_equal(st, 403);
+	json_decref(j);
+	json_decref(b);
+	/* undo the writes that went through */
+	j = batch(admin,
+	          "{\"records\":[{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" BROOK
+	          "\",\"fields\":{\"date_of_birth\":\"1952-02-04\"}}]}",
+	          &st);
 	assert_int_equal(st, 200);
 	json_decref(j);
 }
@@ -322,51 +446,67 @@ static void garbage(void **state)
 		const char *body;
 		long status;
 	} cases[] = {
-		{"{}", 400},
-		{"{\"records\":{}}", 400},
-		{"{\"records\":[]}", 400},
-		{"{\"records\":[1]}", 400},
-		{"{\"records\":[{}]}", 400},
-		{"{\"records\":[{\"method\":\"PATCH\",\"tableName\":\"persons\"}]}", 400},
-		{"{\"records\":[{\"method\":\"NONE\",\"tableName\":\"persons\"}]}", 400},
-		{"{\"records\":[{\"method\":\"POST\"}]}", 400},
-		{"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\"}]}", 400},
-		{"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\",\"fields\":[]}]}", 400},
-		{"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\",\"fields\":{\"x\":1}}]}",
-		 400},
-		{"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\",\"ID\":\"a\","
-		 "\"fields\":{\"name\":\"n\"}}]}", 400},
-		{"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\"}]}", 400},
-		{"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" ADA "\","
-		 "\"redaction\":\"LOUD\"}]}", 400},
-		{"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" ADA "\","
-		 "\"fields\":{\"name\":\"n\"}}]}", 400},
-		{"{\"records\":[{\"method\":\"DELETE\",\"tableName\":\"persons\",\"ID\":\"" ADA "\","
-		 "\"redaction\":\"PLAIN_TEXT\"}]}", 400},
-		{"{\"records\":[{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" ADA "\","
-		 "\"fields\":{\"name\":\"n\"},\"upsert\":\"ssn\"}]}", 400},
-		{"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":7}]}", 400},
-		{"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\","
-		 "\"ID\":\"$responses.0.records.0.skyflow_id\"}]}", 400},
-		{"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\","
-		 "\"ID\":\"$responses.a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r\"}]}", 400},
-		{"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"$responses\"}]}",
-		 400},
-		{"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\","
-		 "\"fields\":{\"name\":\"n\"},\"tokens\":{\"ssn\":\"t\"}}]}", 400},
-		{"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\","
-		 "\"fields\":{\"name\":\"n\"},\"tokenization\":\"yes\"}]}", 400},
-		{"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\","
-		 "\"fields\":{\"name\":\"n\"},\"homogeneous\":true}]}", 400},
-		{"{\"byot\":\"ENABLE\",\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\","
-		 "\"ID\":\"" ADA "\"}]}", 400},
-		{"{\"continueOnError\":\"yes\",\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\","
-		 "\"ID\":\"" ADA "\"}]}", 400},
-		{"{\"records\":[{\"method\":\"POST\",\"tableName\":\"query\","
-		 "\"fields\":{\"query\":\"SELECT * FROM persons\"}}]}", 404},
-		{"{\"records\":[{\"method\":\"POST\",\"tableName\":\"detokenize\",\"fields\":{\"a\":1}}]}",
-		 404},
-		{"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"../../x\"}]}", 404},
+	    {"{}", 400},
+	    {"{\"records\":{}}", 400},
+	    {"{\"records\":[]}", 400},
+	    {"{\"records\":[1]}", 400},
+	    {"{\"records\":[{}]}", 400},
+	    {"{\"records\":[{\"method\":\"PATCH\",\"tableName\":\"persons\"}]}", 400},
+	    {"{\"records\":[{\"method\":\"NONE\",\"tableName\":\"persons\"}]}", 400},
+	    {"{\"records\":[{\"method\":\"POST\"}]}", 400},
+	    {"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\"}]}", 400},
+	    {"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\",\"fields\":[]}]}", 400},
+	    {"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\",\"fields\":{\"x\":1}}]}",
+	     400},
+	    {"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\",\"ID\":\"a\","
+	     "\"fields\":{\"name\":\"n\"}}]}",
+	     400},
+	    {"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\"}]}", 400},
+	    {"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" ADA "\","
+	     "\"redaction\":\"LOUD\"}]}",
+	     400},
+	    {"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" ADA "\","
+	     "\"fields\":{\"name\":\"n\"}}]}",
+	     400},
+	    {"{\"records\":[{\"method\":\"DELETE\",\"tableName\":\"persons\",\"ID\":\"" ADA "\","
+	     "\"redaction\":\"PLAIN_TEXT\"}]}",
+	     400},
+	    {"{\"records\":[{\"method\":\"PUT\",\"tableName\":\"persons\",\"ID\":\"" ADA "\","
+	     "\"fields\":{\"name\":\"n\"},\"upsert\":\"ssn\"}]}",
+	     400},
+	    {"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":7}]}", 400},
+	    {"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\","
+	     "\"ID\":\"$responses.0.records.0.skyflow_id\"}]}",
+	     400},
+	    {"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\","
+	     "\"ID\":\"$responses.a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r\"}]}",
+	     400},
+	    {"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"$responses\"}]}",
+	     400},
+	    {"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\","
+	     "\"fields\":{\"name\":\"n\"},\"tokens\":{\"ssn\":\"t\"}}]}",
+	     400},
+	    {"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\","
+	     "\"fields\":{\"name\":\"n\"},\"tokenization\":\"yes\"}]}",
+	     400},
+	    {"{\"records\":[{\"method\":\"POST\",\"tableName\":\"persons\","
+	     "\"fields\":{\"name\":\"n\"},\"homogeneous\":true}]}",
+	     400},
+	    {"{\"byot\":\"ENABLE\",\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\","
+	     "\"ID\":\"" ADA "\"}]}",
+	     400},
+	    {"{\"continueOnError\":\"yes\",\"records\":[{\"method\":\"GET\",\"tableName\":"
+	     "\"persons\","
+	     "\"ID\":\"" ADA "\"}]}",
+	     400},
+	    {"{\"records\":[{\"method\":\"POST\",\"tableName\":\"query\","
+	     "\"fields\":{\"query\":\"SELECT * FROM persons\"}}]}",
+	     404},
+	    {"{\"records\":[{\"method\":\"POST\",\"tableName\":\"detokenize\",\"fields\":{\"a\":1}}"
+	     "]}",
+	     404},
+	    {"{\"records\":[{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"../../x\"}]}",
+	     404},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		long st;
@@ -380,8 +520,8 @@ static void garbage(void **state)
 	/* 101 records; and GET on the batch path */
 	json_t *recs = json_array(), *b;
 	for (int i = 0; i < 101; i++)
-		json_array_append_new(recs, json_pack("{s:s, s:s, s:s}", "method", "GET", "tableName",
-						      "persons", "ID", ADA));
+		json_array_append_new(recs, json_pack("{s:s, s:s, s:s}", "method", "GET",
+		                                      "tableName", "persons", "ID", ADA));
 	b = json_pack("{s:o}", "records", recs);
 	long st;
 	json_t *j = http_json(&E, "POST", E.vault_path, admin, b, &st);
@@ -404,14 +544,15 @@ static void garbage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(admin_every_method),
-		cmocka_unit_test(upsert_updates_the_row),
-		cmocka_unit_test(viewer_writes_refused),
-		cmocka_unit_test(reads_as_single_record),
-		cmocka_unit_test(all_or_nothing),
-		cmocka_unit_test(continue_on_error),
-		cmocka_unit_test(deterministic_tokens),
-		cmocka_unit_test(garbage),
+	    cmocka_unit_test(admin_every_method),
+	    cmocka_unit_test(upsert_updates_the_row),
+	    cmocka_unit_test(viewer_writes_refused),
+	    cmocka_unit_test(reads_as_single_record),
+	    cmocka_unit_test(all_or_nothing),
+	    cmocka_unit_test(continue_on_error),
+	    cmocka_unit_test(deterministic_tokens),
+	    cmocka_unit_test(deny_or_like),
+	    cmocka_unit_test(garbage),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -140,15 +140,98 @@ static void policies(void **state)
 			 0);
 	assert_string_equal(p.where[0].value, "it's");
 	policy_clear(&p);
-	const char *bad[] = {"DENY READ ON t.c", "ALLOW", "ALLOW READ", "ALLOW FLY ON t.c",
+	/* DENY, OR, LIKE, parentheses */
+	assert_int_equal(policy_parse("DENY READ, UPDATE ON persons.ssn WHERE persons.state = 'CA' OR "
+				      "(name LIKE 'B%' AND state != 'NY')",
+				      &p, err, sizeof(err)),
+			 0);
+	assert_true(p.deny);
+	assert_int_equal(p.actions, ACT_READ | ACT_UPDATE);
+	assert_int_equal(p.nwhere, 5); /* 3 predicates, AND, OR */
+	assert_int_equal(p.where[p.where_root].kind, W_OR);
+	policy_clear(&p);
+	assert_int_equal(policy_parse("ALLOW READ ON t.c WHERE t.c NOT LIKE 'x' AND t.d <> 'y'", &p, err,
+				      sizeof(err)),
+			 0);
+	assert_int_equal(p.where[0].kind, W_NOT_LIKE);
+	assert_int_equal(p.where[1].kind, W_NE);
+	policy_clear(&p);
+	const char *bad[] = {"DENY READ ON t.c WITH REDACTION = MASKED", "ALLOW", "ALLOW READ",
+			     "ALLOW FLY ON t.c", "ALLOW READ ON t.c WHERE t.c < '5'",
+			     "ALLOW READ ON t.c WHERE t.c ILIKE 'x'", "ALLOW READ ON t.c WHERE t.c IN 'x'",
+			     "ALLOW READ ON t.c WHERE t.c = 'a' OR", "ALLOW READ ON t.c WHERE (t.c = 'a'",
+			     "ALLOW READ ON t.c WHERE t.c NOT = 'a'", "ALLOW READ ON t.c WHERE t.c ! 'a'",
+			     "ALLOW READ ON t.c WHERE ((((((((((t.c = 'a'))))))))))",
+			     "ALLOW READ ON t.c WHERE c = '1' OR c = '2' OR c = '3' OR c = '4' OR c = '5' OR "
+			     "c = '6' OR c = '7' OR c = '8' OR c = '9' OR c = '10' OR c = '11' OR c = '12' "
+			     "OR c = '13' OR c = '14' OR c = '15' OR c = '16' OR c = '17'",
 			     "ALLOW READ ON t", "ALLOW READ ON t.c WITH REDACTION = SOME",
 			     "ALLOW READ ON t.c WHERE t.c = x", "ALLOW READ ON t.c WHERE u.c = 'x'",
 			     "ALLOW READ ON t.c junk", "ALLOW READ ON t.c WHERE t.c = 'open",
 			     "ALLOW READ ON a.b.c.d", "ALLOW READ ON t.* WITH REDACTION PLAIN_TEXT"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (policy_parse(bad[i], &p, err, sizeof(err)) != -EBADMSG)
+			fprintf(stderr, "accepted: %s\n", bad[i]);
 		assert_int_equal(policy_parse(bad[i], &p, err, sizeof(err)), -EBADMSG);
 		policy_clear(&p);
 	}
+	assert_int_equal(policy_parse("ALLOW READ ON t.c WHERE t.c < '5'", &p, err, sizeof(err)),
+			 -EBADMSG);
+	assert_non_null(strstr(err, "not supported by the emulator"));
+}
+
+static const char *kv_get(void *ctx, const char *col)
+{
+	const char *const *kv = ctx;
+	for (; kv[0]; kv += 2)
+		if (!strcmp(kv[0], col))
+			return kv[1];
+	return NULL;
+}
+
+static void row_filters(void **state)
+{
+	struct policy p;
+	char err[128];
+	const char *ada[] = {"name", "Ada", "state", "CA", NULL};
+	const char *brook[] = {"name", "Brook", "state", "NY", NULL};
+	const char *nameless[] = {"state", "NY", NULL};
+
+	assert_true(policy_like("", ""));
+	assert_true(policy_like("abc", "abc"));
+	assert_true(policy_like("abc", "a%"));
+	assert_true(policy_like("abc", "%c"));
+	assert_true(policy_like("abc", "_b_"));
+	assert_true(policy_like("abc", "%%"));
+	assert_true(policy_like("a%c", "a\\%c"));
+	assert_false(policy_like("abc", "a\\%c"));
+	assert_true(policy_like("a_c", "a\\_c"));
+	assert_false(policy_like("abc", "a\\_c"));
+	assert_false(policy_like("abc", "ABC")); /* case-sensitive */
+	assert_false(policy_like("abc", "ab"));
+	assert_false(policy_like("ab", "a_c"));
+	assert_true(policy_like("mississippi", "%iss%ppi"));
+	assert_false(policy_like("mississippi", "%iss%ppx"));
+	assert_false(policy_like("abc", "abc\\"));
+
+	assert_int_equal(policy_parse("ALLOW READ ON p.* WHERE p.state = 'CA' OR (p.name LIKE 'B%' AND "
+				      "state != 'CA')",
+				      &p, err, sizeof(err)),
+			 0);
+	assert_true(policy_where_eval(&p, kv_get, (void *)ada));
+	assert_true(policy_where_eval(&p, kv_get, (void *)brook));
+	assert_false(policy_where_eval(&p, kv_get, (void *)nameless)); /* NULL LIKE: false */
+	policy_clear(&p);
+	assert_int_equal(policy_parse("ALLOW READ ON p.* WHERE p.name NOT LIKE 'A%' AND p.state <> 'TX'",
+				      &p, err, sizeof(err)),
+			 0);
+	assert_false(policy_where_eval(&p, kv_get, (void *)ada));
+	assert_true(policy_where_eval(&p, kv_get, (void *)brook));
+	assert_false(policy_where_eval(&p, kv_get, (void *)nameless));
+	policy_clear(&p);
+	assert_int_equal(policy_parse("ALLOW READ ON p.*", &p, err, sizeof(err)), 0);
+	assert_true(policy_where_eval(&p, kv_get, (void *)nameless));
+	policy_clear(&p);
 }
 
 static char *mask(const char *find, const char *replace, const char *value)
@@ -326,9 +409,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(cel_conditions), cmocka_unit_test(cel_rejects),
-		cmocka_unit_test(policies),	  cmocka_unit_test(masks),
-		cmocka_unit_test(base64url),	  cmocka_unit_test(jwt_guards),
-		cmocka_unit_test(config_validation),
+		cmocka_unit_test(policies),	  cmocka_unit_test(row_filters),
+		cmocka_unit_test(masks),	  cmocka_unit_test(base64url),
+		cmocka_unit_test(jwt_guards),	  cmocka_unit_test(config_validation),
 	};
 	return cmocka_run_group_tests_name("emulator_unit", tests, NULL, NULL);
 }
