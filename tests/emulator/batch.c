@@ -265,11 +265,11 @@ static int batch_check_body(json_t *body, struct emu_response *resp)
 	const char *key, *byot;
 	json_t *v, *recs = json_object_get(body, "records");
 
-	json_object_foreach(body, key, v) if (strcmp(key, "records") &&
-	                                      strcmp(key, "continueOnError") && strcmp(key, "byot"))
-	{
-		resp_error(resp, 400, "Invalid request body: unknown field %.64s", key);
-		return -EINVAL;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "records") && strcmp(key, "continueOnError") && strcmp(key, "byot")) {
+			resp_error(resp, 400, "Invalid request body: unknown field %.64s", key);
+			return -EINVAL;
+		}
 	}
 	if (!json_is_array(recs) || json_array_size(recs) == 0 ||
 	    json_array_size(recs) > BATCH_MAX_RECORDS) {
