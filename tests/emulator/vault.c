@@ -349,6 +349,24 @@ static void insert_records(struct emu *emu, const struct emu_request *req,
 			   MAX_BATCH);
 		goto out;
 	}
+	/* BYOT is not emulated; with byot DISABLE (the default) Skyflow refuses tokens in a
+	 * record, so both are a 400 rather than tokens silently ignored */
+	if (json_object_get(body, "byot") && !json_is_null(json_object_get(body, "byot")) &&
+	    (!json_is_string(json_object_get(body, "byot")) ||
+	     strcmp(json_string_value(json_object_get(body, "byot")), "DISABLE") != 0)) {
+		resp_error(resp, 400, "Invalid byot: only DISABLE; BYOT is not supported by the "
+				      "emulator");
+		goto out;
+	}
+	json_array_foreach(recs, i, rec) {
+		json_t *tk = json_object_get(rec, "tokens");
+		if (tk && !json_is_null(tk)) {
+			resp_error(resp, 400, "Record %zu: tokens (BYOT) are not supported by the "
+					      "emulator",
+				   i);
+			goto out;
+		}
+	}
 	if (json_object_get(body, "upsert") && !upsert) {
 		resp_error(resp, 400, "Invalid upsert: must be a column name");
 		goto out;
@@ -443,6 +461,15 @@ static void update_record(struct emu *emu, const struct emu_request *req,
 	fields = json_object_get(json_object_get(body, "record"), "fields");
 	if (check_values(t->def, fields, resp) < 0)
 		goto out;
+	if ((json_object_get(json_object_get(body, "record"), "tokens") &&
+	     !json_is_null(json_object_get(json_object_get(body, "record"), "tokens"))) ||
+	    (json_object_get(body, "byot") && !json_is_null(json_object_get(body, "byot")) &&
+	     (!json_is_string(json_object_get(body, "byot")) ||
+	      strcmp(json_string_value(json_object_get(body, "byot")), "DISABLE") != 0))) {
+		resp_error(resp, 400, "Invalid request: tokens (BYOT) are not supported by the "
+				      "emulator");
+		goto out;
+	}
 	row = json_object_get(t->by_id, id);
 	if (!row || !access_row(emu->cfg, who, ACT_READ | ACT_UPDATE, t->def->name, row)) {
 		resp_error(resp, 404, "No Records Found");
