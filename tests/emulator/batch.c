@@ -320,11 +320,17 @@ static void batch_continue(struct emu *emu, json_t *recs, struct emu_response *r
 static void batch_atomic(struct emu *emu, json_t *recs, struct emu_response *resp,
                          const struct principal *who)
 {
-	struct store_snapshot *snap;
+	struct store_snapshot *snap = NULL;
 	json_t *done, *rec;
 	size_t i;
 
-	if (store_snapshot(emu->store, &snap) < 0) {
+	/* a copy of the store only when something may write: GET-only batches skip it */
+	json_array_foreach(recs, i, rec) {
+		const char *m = json_string_value(json_object_get(rec, "method"));
+		if (!m || strcmp(m, "GET") != 0)
+			break;
+	}
+	if (i < json_array_size(recs) && store_snapshot(emu->store, &snap) < 0) {
 		resp_error(resp, 500, "out of memory");
 		return;
 	}
@@ -333,7 +339,8 @@ static void batch_atomic(struct emu *emu, json_t *recs, struct emu_response *res
 		json_t *b;
 		unsigned st = batch_run_one(emu, who, rec, done, &b);
 		if (st != 200) {
-			store_restore(emu->store, snap);
+			if (snap)
+				store_restore(emu->store, snap);
 			json_decref(done);
 			resp_json(resp, st, b);
 			return;
