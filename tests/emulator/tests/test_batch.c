@@ -30,6 +30,7 @@ static const char *const auditor_policies[] = {
     "DENY UPDATE ON persons.ssn",
     "DENY CREATE ON persons.* WHERE persons.state NOT LIKE '_A'",
     "ALLOW TOKENIZATION",
+    "ALLOW DETOKENIZATION",
     "DENY TOKENIZATION",
 };
 
@@ -429,6 +430,41 @@ static void deny_or_like(void **state)
 	snprintf(path, sizeof(path), "%s/tokenize", E.vault_path);
 	j = http_json(&E, "POST", path, auditor, b, &st);
 	assert_int_equal(st, 403);
+	json_decref(j);
+	json_decref(b);
+	/* detokenize at the auditor's ceiling: Brook's ssn token is bound to Brook's row (READ
+	 * PLAIN_TEXT by name LIKE 'B%'); Ada's to a CA row whose ssn is denied; a deterministic
+	 * email token stands for a value, not a row, so only READs without WHERE count: none */
+	j = batch(admin,
+	          "{\"records\":["
+	          "{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" BROOK "\","
+	          " \"tokenization\":true},"
+	          "{\"method\":\"GET\",\"tableName\":\"persons\",\"ID\":\"" ADA "\","
+	          " \"tokenization\":true}]}",
+	          &st);
+	assert_int_equal(st, 200);
+	b = json_pack("{s:[{s:O, s:s}, {s:O, s:s}, {s:O, s:s}]}", "detokenizationParameters",
+	              "token", json_object_get(json_object_get(response(j, 0), "fields"), "ssn"),
+	              "redaction", "PLAIN_TEXT", "token",
+	              json_object_get(json_object_get(response(j, 1), "fields"), "ssn"),
+	              "redaction", "PLAIN_TEXT", "token",
+	              json_object_get(json_object_get(response(j, 0), "fields"), "email_address"),
+	              "redaction", "PLAIN_TEXT");
+	json_decref(j);
+	snprintf(path, sizeof(path), "%s/detokenize", E.vault_path);
+	j = http_json(&E, "POST", path, auditor, b, &st);
+	assert_int_equal(st, 200);
+	assert_string_equal(S(json_array_get(json_object_get(j, "records"), 0), "value"),
+	                    "137-17-1413");
+	assert_string_equal(S(json_array_get(json_object_get(j, "records"), 1), "value"),
+	                    "*REDACTED*");
+	assert_string_equal(S(json_array_get(json_object_get(j, "records"), 2), "value"),
+	                    "*REDACTED*");
+	json_decref(j);
+	j = http_json(&E, "POST", path, admin, b, &st);
+	assert_int_equal(st, 200);
+	assert_string_equal(S(json_array_get(json_object_get(j, "records"), 2), "value"),
+	                    "brook.okafor@example.com");
 	json_decref(j);
 	json_decref(b);
 	/* undo the writes that went through */
