@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "cel.h"
+#include "harness.h"
 #include "config.h"
 #include "keys.h"
 #include "policy.h"
@@ -405,11 +406,76 @@ static void config_validation(void **state)
 	config_free(c);
 }
 
+static const char *const filter_junk[] = {
+	"(", ")", "AND", "OR", "LIKE", "NOT", "!=", "<>", "<", "'x'", "'", "IN", "u.c", "!", ","};
+
+/* Appends a random WHERE filter of depth at most d to buf. */
+static void random_filter(char *buf, size_t size, int d)
+{
+	static const char *const cols[] = {"c", "t.c", "d", "t.d"};
+	static const char *const ops[] = {"=", "!=", "<>", "LIKE", "NOT LIKE"};
+	static const char *const vals[] = {"'x'", "'%'", "'x%'", "'_'", "'\\%'", "''", "'y'"};
+	size_t len = strlen(buf);
+	unsigned k = (unsigned)(rnd_next() % 4);
+
+	if (d <= 0 || k == 0) {
+		snprintf(buf + len, size - len, " %s %s %s", cols[rnd_next() % 4], ops[rnd_next() % 5],
+			 vals[rnd_next() % 7]);
+	} else if (k == 1) {
+		snprintf(buf + len, size - len, " (");
+		random_filter(buf, size, d - 1);
+		len = strlen(buf);
+		snprintf(buf + len, size - len, " )");
+	} else {
+		random_filter(buf, size, d - 1);
+		len = strlen(buf);
+		snprintf(buf + len, size - len, " %s", k == 2 ? "AND" : "OR");
+		random_filter(buf, size, d - 1);
+	}
+}
+
+/* Random WHERE filters from the grammar, some with a junk token appended or the text cut
+ * short: every one parses or is refused with -EBADMSG, and every accepted filter evaluates
+ * (ASan watches). */
+static void policy_garbage(void **state)
+{
+	const char *rows[][5] = {{"c", "x", "d", "y", NULL}, {"c", "%", NULL}, {NULL}};
+	size_t accepted = 0;
+
+	test_seed();
+	for (int i = 0; i < 20000; i++) {
+		char buf[4096];
+		struct policy p;
+		char err[128];
+
+		snprintf(buf, sizeof(buf), "%s READ ON t.* WHERE", rnd_next() % 2 ? "ALLOW" : "DENY");
+		random_filter(buf, sizeof(buf), (int)(rnd_next() % 7));
+		if (rnd_next() % 3 == 0) {
+			size_t len = strlen(buf);
+			snprintf(buf + len, sizeof(buf) - len, " %s",
+				 filter_junk[rnd_next() % (sizeof(filter_junk) / sizeof(filter_junk[0]))]);
+		} else if (rnd_next() % 5 == 0) {
+			buf[rnd_next() % (strlen(buf) + 1)] = '\0';
+		}
+		int r = policy_parse(buf, &p, err, sizeof(err));
+		assert_true(r == 0 || r == -EBADMSG);
+		if (r == 0) {
+			accepted++;
+			for (size_t k = 0; k < 3; k++)
+				(void)policy_where_eval(&p, kv_get, (void *)rows[k]);
+		}
+		policy_clear(&p);
+	}
+	fprintf(stderr, "policy_garbage: %zu of 20000 accepted\n", accepted);
+	assert_true(accepted > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(cel_conditions), cmocka_unit_test(cel_rejects),
 		cmocka_unit_test(policies),	  cmocka_unit_test(row_filters),
+		cmocka_unit_test(policy_garbage),
 		cmocka_unit_test(masks),	  cmocka_unit_test(base64url),
 		cmocka_unit_test(jwt_guards),	  cmocka_unit_test(config_validation),
 	};
