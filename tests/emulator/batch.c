@@ -38,6 +38,10 @@ static int bad(struct batch_msg *m, unsigned status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(m->text, sizeof(m->text), fmt, ap);
 	va_end(ap);
+	/* messages quote request bytes, maybe cut inside a UTF-8 sequence: keep them ASCII */
+	for (char *p = m->text; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	return -EINVAL;
 }
 
