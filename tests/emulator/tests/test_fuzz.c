@@ -478,6 +478,29 @@ static void http_layer_replies(void **state)
 	sbuf_free(&big);
 }
 
+/* The same over TLS, through libcurl: a header block over the limit is libmicrohttpd's 431. */
+static void http_layer_replies_tls(void **state)
+{
+	struct sbuf big;
+	struct http_resp r;
+
+	sbuf_init(&big, 1 << 20);
+	sbuf_puts(&big, "X-Big: ");
+	for (int k = 0; k < 200 * 1024; k++)
+		sbuf_append(&big, "a", 1);
+	harness_extra_header = big.p;
+	http_req(&E, "GET", "/emulator/health", NULL, NULL, NULL, &r);
+	harness_extra_header = NULL;
+	sbuf_free(&big);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 431);
+	assert_int_equal(strlen(r.request_id), 36);
+	json_t *j = json_loadb(r.body, r.len, 0, NULL);
+	assert_skyflow_error(j, 431);
+	json_decref(j);
+	http_resp_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +508,7 @@ int main(void)
 		cmocka_unit_test(raw_garbage),
 		cmocka_unit_test(raw_garbage_plain_http),
 		cmocka_unit_test_setup_teardown(http_layer_replies, plain_start, plain_stop),
+		cmocka_unit_test(http_layer_replies_tls),
 	};
 	return cmocka_run_group_tests_name("emulator_fuzz_http", tests, setup, teardown);
 }
