@@ -63,14 +63,17 @@ function startEmulator() {
   });
 }
 
-// GET on the emulator's own controls (not part of the SDK), e.g. /emulator/stats.
-function control(p) {
+// The emulator's own controls (not part of the SDK): GET, or POST with a JSON body.
+function control(p, body) {
   return new Promise((resolve, reject) => {
-    https.get(emu.url + p, (res) => {
-      let body = '';
-      res.on('data', (c) => { body += c; });
-      res.on('end', () => resolve(JSON.parse(body)));
-    }).on('error', reject);
+    const req = https.request(emu.url + p, { method: body ? 'POST' : 'GET',
+      headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve(JSON.parse(text)));
+    });
+    req.on('error', reject);
+    req.end(body ? JSON.stringify(body) : undefined);
   });
 }
 
@@ -358,6 +361,38 @@ test('delete: Viewer refused, Admin deletes, then the record is gone', async () 
   assert.equal(err.errors[0].error.code, 404);
   err = await rejects(admin.delete({ records: [{ id: made.three, table: 'persons' }] }));
   assert.equal(err.errors[0].error.code, 404);
+});
+
+test('errors: a bearer the emulator did not sign is the SDK\'s 401', async () => {
+  const { accessToken } = await generateBearerToken(emu.creds, { ctx: { roles: ['Admin'] } });
+  const [h, p, sig] = accessToken.split('.');
+  const forged = `${h}.${p}.${sig.startsWith('A') ? 'B' : 'A'}${sig.slice(1)}`;
+  const c = Skyflow.init({ vaultID: emu.vaultID, vaultURL: emu.url,
+    getBearerToken: () => Promise.resolve(forged) });
+  const err = await rejects(c.getById({ records: [{ ids: [ADA], table: 'persons',
+    redaction: Skyflow.RedactionType.PLAIN_TEXT }] }));
+  assert.equal(err.errors[0].error.code, 401);
+});
+
+test('errors: a 503 from the vault (fault injection) reaches insert as the SDK\'s error',
+  async () => {
+    await control('/emulator/faults', { path_prefix: `/v1/vaults/${emu.vaultID}`, status: 503,
+      count: 1 });
+    const err = await rejects(admin.insert({ records: [{ table: 'persons',
+      fields: { ssn: '700-00-0009' } }] }));
+    assert.equal(err.error.code, 503);
+    assert.match(err.error.description, / - requestId: [0-9a-f-]{36}$/);
+  });
+
+test('insert (Admin): continueOnError without tokens', async () => {
+  const res = await admin.insert({ records: [
+    { table: 'persons', fields: { ssn: '700-00-0010' } },
+    { table: 'persons', fields: { ssn: '700-00-0010' } },
+  ] }, { tokens: false, continueOnError: true });
+  assert.deepEqual(Object.keys(res.records[0]).sort(), ['request_index', 'skyflow_id', 'table']);
+  assert.equal(res.errors[0].error.code, 409);
+  assert.equal(res.errors[0].error.request_index, 1);
+  await admin.delete({ records: [{ id: res.records[0].skyflow_id, table: 'persons' }] });
 });
 
 test('query: skyflow-node 1.14 has no query method (nothing to drive)', () => {
