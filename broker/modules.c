@@ -4,6 +4,7 @@
 
 #include "modules.h"
 #include "tokens/tokensvc.h"
+#include "vault/vault.h"
 
 struct module {
 	const char *name;
@@ -15,6 +16,7 @@ struct module {
  * health, stats) are registered by daemon_new through ops_register_builtin(). */
 static const struct module modules[] = {
 	{"tokensvc", tokensvc_module_init, tokensvc_module_done}, /* identity, JWKS, exchange, token cache */
+	{"vault", vault_module_init, vault_module_done}, /* the Data API operations and the tenant's policy */
 };
 
 #define N_MODULES (sizeof(modules) / sizeof(modules[0]))

@@ -6,20 +6,13 @@
 #include "frame.h"
 #include "limits.h"
 #include "message.h"
+#include "packer.h"
 #include "schema.h"
-
-/* A msgpack packer writing into a bounded buffer; the first failure is kept in err and every
- * later write is refused, so an encoder packs blindly and checks once (finish_frame). */
-struct packer {
-	msgpack_packer pk;
-	struct sb_buf *out;
-	int err;
-};
 
 /* msgpack-c's write callback: appends to p->out; -1 (and p->err set) once the buffer is full. */
 static int pk_write(void *data, const char *buf, size_t len)
 {
-	struct packer *p = data;
+	struct sb_packer *p = data;
 	int r;
 
 	if (p->err)
@@ -32,13 +25,23 @@ static int pk_write(void *data, const char *buf, size_t len)
 	return 0;
 }
 
-/* Packs the NUL-terminated string s (without the NUL). */
-static void pk_str(struct packer *p, const char *s)
+void sb_packer_init(struct sb_packer *p, struct sb_buf *out)
+{
+	*p = (struct sb_packer){.out = out};
+	msgpack_packer_init(&p->pk, p, pk_write);
+}
+
+void sb_packer_str(struct sb_packer *p, const char *s)
 {
 	size_t n = strlen(s);
 
 	msgpack_pack_str(&p->pk, n);
 	msgpack_pack_str_body(&p->pk, s, n);
+}
+
+void sb_packer_raw(struct sb_packer *p, const void *bytes, size_t n)
+{
+	(void)pk_write(p, bytes, n);
 }
 
 /* Whether field f holds a value in base (absent optional fields are not written). */
@@ -78,16 +81,16 @@ static int count_present(const struct table *t, const char *base, uint32_t *n)
 }
 
 /* Packs field f of base as a key and its value. */
-static void encode_field(struct packer *p, const struct field *f, const char *base)
+static void encode_field(struct sb_packer *p, const struct field *f, const char *base)
 {
 	const void *src = base + f->off;
 	bool required = f->flags & F_REQUIRED;
 
-	pk_str(p, f->name);
+	sb_packer_str(p, f->name);
 	switch (f->type) {
 	case FT_STR:
 	case FT_ENUM:
-		pk_str(p, *(const char *const *)src);
+		sb_packer_str(p, *(const char *const *)src);
 		break;
 	case FT_U64:
 		msgpack_pack_uint64(&p->pk, required ? *(const uint64_t *)src
@@ -103,7 +106,7 @@ static void encode_field(struct packer *p, const struct field *f, const char *ba
 		const struct sb_strv *sv = src;
 		msgpack_pack_array(&p->pk, sv->n);
 		for (uint32_t i = 0; i < sv->n; i++)
-			pk_str(p, sv->v[i]);
+			sb_packer_str(p, sv->v[i]);
 		break;
 	}
 	case FT_U64V: {
@@ -119,7 +122,7 @@ static void encode_field(struct packer *p, const struct field *f, const char *ba
 	}
 }
 
-static void encode_table_body(struct packer *p, const struct table *t, const char *base)
+static void encode_table_body(struct sb_packer *p, const struct table *t, const char *base)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (field_present(&t->f[i], base))
@@ -127,7 +130,7 @@ static void encode_table_body(struct packer *p, const struct table *t, const cha
 }
 
 /* Runs the frame protocol around an encoder body; all or nothing. */
-static int finish_frame(struct packer *p, size_t mark, size_t max_payload)
+static int finish_frame(struct sb_packer *p, size_t mark, size_t max_payload)
 {
 	if (p->err) {
 		sb_frame_abort(p->out, mark);
@@ -137,17 +140,16 @@ static int finish_frame(struct packer *p, size_t mark, size_t max_payload)
 }
 
 /* Starts a frame in out (see sb_frame_begin) and a packer writing after its prefix. */
-static int packer_begin(struct packer *p, struct sb_buf *out, size_t *mark)
+static int packer_begin(struct sb_packer *p, struct sb_buf *out, size_t *mark)
 {
-	*p = (struct packer){.out = out};
-	msgpack_packer_init(&p->pk, p, pk_write);
+	sb_packer_init(p, out);
 	return sb_frame_begin(out, mark);
 }
 
 int sb_request_encode(const struct sb_request *req, struct sb_buf *out, size_t max_payload)
 {
 	const struct table *t;
-	struct packer p;
+	struct sb_packer p;
 	size_t mark;
 	uint32_t n;
 	int r;
@@ -162,17 +164,17 @@ int sb_request_encode(const struct sb_request *req, struct sb_buf *out, size_t m
 	if (r < 0)
 		return r;
 	msgpack_pack_map(&p.pk, n + 2);
-	pk_str(&p, "id");
+	sb_packer_str(&p, "id");
 	msgpack_pack_uint64(&p.pk, req->id);
-	pk_str(&p, "op");
-	pk_str(&p, sb_operations[req->op].name);
+	sb_packer_str(&p, "op");
+	sb_packer_str(&p, sb_operations[req->op].name);
 	encode_table_body(&p, t, (const char *)&req->u);
 	return finish_frame(&p, mark, max_payload);
 }
 
 int sb_reply_encode(const struct sb_reply *rep, struct sb_buf *out, size_t max_payload)
 {
-	struct packer p;
+	struct sb_packer p;
 	size_t mark;
 	uint32_t n = 0;
 	int r;
@@ -191,22 +193,22 @@ int sb_reply_encode(const struct sb_reply *rep, struct sb_buf *out, size_t max_p
 	if (r < 0)
 		return r;
 	msgpack_pack_map(&p.pk, 3);
-	pk_str(&p, "id");
+	sb_packer_str(&p, "id");
 	msgpack_pack_uint64(&p.pk, rep->id);
-	pk_str(&p, "ok");
+	sb_packer_str(&p, "ok");
 	if (rep->ok) {
 		msgpack_pack_true(&p.pk);
-		pk_str(&p, "result");
+		sb_packer_str(&p, "result");
 		msgpack_pack_map(&p.pk, n);
 		encode_table_body(&p, &sb_result_tables[rep->op], (const char *)&rep->u);
 	} else {
 		const struct sb_error *er = &rep->error;
 
 		msgpack_pack_false(&p.pk);
-		pk_str(&p, "error");
+		sb_packer_str(&p, "error");
 		msgpack_pack_map(&p.pk, 3 + er->upstream_status.set + !!er->request_id);
-		pk_str(&p, "code");
-		pk_str(&p, sb_errcode_name(er->code));
+		sb_packer_str(&p, "code");
+		sb_packer_str(&p, sb_errcode_name(er->code));
 		encode_table_body(&p, &sb_error_table, (const char *)er);
 	}
 	return finish_frame(&p, mark, max_payload);
@@ -226,4 +228,32 @@ int sb_reply_encode_error(uint64_t id, enum sb_errcode code, const char *message
 	memcpy(msg, message, n);
 	msg[n] = '\0';
 	return sb_reply_encode(&rep, out, max_payload);
+}
+
+/* Whether b starts with a msgpack map header (fixmap, map 16, map 32). */
+static bool starts_with_map(const uint8_t *b, size_t n)
+{
+	return n > 0 && ((b[0] & 0xf0) == 0x80 || b[0] == 0xde || b[0] == 0xdf);
+}
+
+int sb_reply_encode_ok_raw(uint64_t id, const uint8_t *result, size_t n, struct sb_buf *out,
+			   size_t max_payload)
+{
+	struct sb_packer p;
+	size_t mark;
+	int r;
+
+	if (!result || !starts_with_map(result, n))
+		return -EINVAL;
+	r = packer_begin(&p, out, &mark);
+	if (r < 0)
+		return r;
+	msgpack_pack_map(&p.pk, 3);
+	sb_packer_str(&p, "id");
+	msgpack_pack_uint64(&p.pk, id);
+	sb_packer_str(&p, "ok");
+	msgpack_pack_true(&p.pk);
+	sb_packer_str(&p, "result");
+	sb_packer_raw(&p, result, n);
+	return finish_frame(&p, mark, max_payload);
 }

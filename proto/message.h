@@ -218,6 +218,7 @@ struct sb_hello_result {
 	struct sb_strv operations;
 	uint64_t max_request_frame;
 	uint64_t max_reply_frame;
+	uint64_t max_inflight; /* requests the broker takes in flight on the connection */
 };
 
 struct sb_health_result {
@@ -245,10 +246,13 @@ struct sb_exchange_result {
 /* get_records, insert_records, detokenize, tokenize and query all answer {records: [...]} */
 struct sb_records_result {
 	const msgpack_object *records; /* array */
+	const char *redaction_capped;  /* get_records, detokenize: the level asked of Skyflow when
+					* the tenant's max_redaction lowered the request; else NULL */
 };
 
 struct sb_get_record_result {
 	const msgpack_object *record; /* map */
+	const char *redaction_capped; /* as in sb_records_result */
 };
 
 struct sb_update_record_result {
@@ -332,6 +336,15 @@ void sb_reply_done(struct sb_reply *rep);
 
 /* Appends one frame holding rep (ok result of rep->op, or rep->error); all or nothing. */
 int sb_reply_encode(const struct sb_reply *rep, struct sb_buf *out, size_t max_payload);
+
+/*
+ * For servers that stream a result: appends one frame {id, ok: true, result: <result>} where
+ * result is n bytes of one msgpack map the caller has already encoded (and checked against
+ * this document's limits: only the first byte is looked at here). All or nothing; -EINVAL if
+ * result does not start with a map, -EMSGSIZE if the frame would exceed max_payload.
+ */
+int sb_reply_encode_ok_raw(uint64_t id, const uint8_t *result, size_t n, struct sb_buf *out,
+			   size_t max_payload);
 
 /*
  * Convenience for servers: an error reply with code and message (message copied, truncated

@@ -166,6 +166,7 @@ static const struct field hello_res[] = {
 	{"operations", FT_STRV, F_REQUIRED, _SB_OP_MAX * 4, SB_MAX_NAME_LEN, NULL, RES_OFF(hello, operations)},
 	{"max_request_frame", FT_U64, F_REQUIRED, 0, 0, NULL, RES_OFF(hello, max_request_frame)},
 	{"max_reply_frame", FT_U64, F_REQUIRED, 0, 0, NULL, RES_OFF(hello, max_reply_frame)},
+	{"max_inflight", FT_U64, F_REQUIRED, SB_MAX_INFLIGHT_LIMIT, 0, NULL, RES_OFF(hello, max_inflight)},
 };
 static const struct field health_res[] = {
 	{"ready", FT_BOOL, F_REQUIRED, 0, 0, NULL, RES_OFF(health, ready)},
@@ -188,9 +189,11 @@ static const struct field exchange_res[] = {
 };
 static const struct field records_res[] = {
 	{"records", FT_MAPARRAY, F_REQUIRED, SB_MAX_CONTAINER, 0, NULL, RES_OFF(records, records)},
+	{"redaction_capped", FT_ENUM, 0, 0, 0, sb_redaction_names, RES_OFF(records, redaction_capped)},
 };
 static const struct field get_record_res[] = {
 	{"record", FT_MAP, F_REQUIRED, 0, 0, NULL, RES_OFF(get_record, record)},
+	{"redaction_capped", FT_ENUM, 0, 0, 0, sb_redaction_names, RES_OFF(get_record, redaction_capped)},
 };
 static const struct field update_record_res[] = {
 	{"skyflow_id", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL, RES_OFF(update_record, skyflow_id)},

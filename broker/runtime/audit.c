@@ -31,6 +31,7 @@ void audit_request(const struct audit_record *a)
 	char tenant[AUDIT_TENANT_MAX], op[AUDIT_NAME_MAX], outcome[AUDIT_NAME_MAX];
 	char table[AUDIT_TABLE_MAX], sub[AUDIT_SUB_MAX], hash[AUDIT_TOKEN_MAX];
 	char reqid[AUDIT_REQID_MAX];
+	char records[24] = "-", status[8] = "-";
 
 	if (!audit_enabled)
 		return;
@@ -43,14 +44,19 @@ void audit_request(const struct audit_record *a)
 	logfmt_value(hash, sizeof(hash), a->token_hash ? a->token_hash : "-");
 	logfmt_value(outcome, sizeof(outcome), a->outcome);
 	logfmt_value(reqid, sizeof(reqid), a->upstream_request_id ? a->upstream_request_id : "-");
+	if (a->records >= 0)
+		snprintf(records, sizeof(records), "%lld", (long long)a->records);
+	if (a->upstream_status > 0 && a->upstream_status < 1000)
+		snprintf(status, sizeof(status), "%ld", a->upstream_status);
 
 	/* The audit trail does not depend on --log-level; buffered (see log_buffer_printf). */
 	log_buffer_printf(LOG_INFO, true,
 			  "audit: conn=%llu uid=%u pid=%d%s tenant=%s op=%s id=%llu table=%s sub=%s "
-			  "token=%s outcome=%s upstream_request_id=%s latency_us=%llu",
+			  "token=%s outcome=%s records=%s upstream_status=%s upstream_request_id=%s "
+			  "latency_us=%llu",
 			  (unsigned long long)a->conn_id, (unsigned)a->peer->uid, (int)a->peer->pid,
 			  !a->peer_gone || peer_alive(a->peer) ? "" : "(exited)", tenant, op,
-			  (unsigned long long)a->id, table, sub, hash, outcome, reqid,
+			  (unsigned long long)a->id, table, sub, hash, outcome, records, status, reqid,
 			  (unsigned long long)a->latency_usec);
 	/* No reply will be sent to flush it (the client is gone): write it now. */
 	if (a->peer_gone)

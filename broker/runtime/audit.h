@@ -11,7 +11,8 @@
  * key=value fields, written whatever --log-level says (unless [broker] audit = no):
  *
  *   audit: conn=7 uid=1000 pid=4242 tenant=acme op=get_records id=3 table=persons
- *          sub=U2abc token=1f2e3d4c5b6a outcome=ok upstream_request_id=... latency_us=812
+ *          sub=U2abc token=1f2e3d4c5b6a outcome=ok records=2 upstream_status=200
+ *          upstream_request_id=... latency_us=812
  *
  * Every value is one logfmt value (util/logfmt.h): bare when it is plain, else double-quoted
  * with \" \\ \n \r \t and \xHH escapes, so a sub such as "U2x outcome=ok" is logged as
@@ -32,6 +33,8 @@ struct audit_record {
 	const char *sub;        /* may be NULL */
 	const char *token_hash; /* may be NULL */
 	const char *outcome;    /* "ok" or the wire error code */
+	int64_t records;        /* records in the result; -1: not a record operation ("-") */
+	long upstream_status;   /* HTTP status of the upstream call; 0: none ("-") */
 	const char *upstream_request_id; /* may be NULL */
 	uint64_t latency_usec;
 	bool peer_gone; /* the connection is closed: check whether the pid still names the peer */

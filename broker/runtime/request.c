@@ -12,6 +12,7 @@
 #include "runtime/request.h"
 #include "runtime/stats.h"
 #include "util/clock.h"
+#include "util/error.h"
 #include "util/log.h"
 
 struct request_ctx {
@@ -28,6 +29,8 @@ struct request_ctx {
 	char sub[SB_MAX_NAME_LEN + 1];
 	char token_hash[72];
 	char upstream_request_id[SB_MAX_REQUEST_ID + 1];
+	int64_t records;        /* records in the result, -1 when not a record operation */
+	long upstream_status;   /* the HTTP status of the operation's upstream call, 0 if none */
 };
 
 static struct request_ctx *of_pending(struct conn_pending *p)
@@ -59,9 +62,11 @@ int request_ctx_new(struct conn *c, struct sb_request *req, uint64_t start_usec,
 	rc->id = rc->req.id;
 	rc->op = rc->req.op;
 	rc->start_usec = start_usec;
+	rc->records = -1;
 	rc->conn = c;
 	rc->pending.cancel = request_ctx_cancel;
 	rc->pending.bytes = sizeof(*rc) + sb_request_held(&rc->req);
+	rc->pending.id = rc->req.id;
 	conn_pending_attach(c, &rc->pending);
 	*ret = rc;
 	return 0;
@@ -122,6 +127,17 @@ static void copy_field(char *dst, size_t n, const char *src)
 		snprintf(dst, n, "%s", src);
 }
 
+void request_ctx_set_audit_result(struct request_ctx *rc, int64_t records, long upstream_status)
+{
+	rc->records = records;
+	rc->upstream_status = upstream_status;
+}
+
+size_t request_ctx_max_reply(const struct request_ctx *rc)
+{
+	return rc->conn->max_reply_frame;
+}
+
 void request_ctx_set_audit(struct request_ctx *rc, const char *table, const char *sub,
 			   const char *token_hash, const char *upstream_request_id)
 {
@@ -156,6 +172,8 @@ static void audit_and_count(const struct conn *c, uint64_t id, enum sb_op op, bo
 		.token_hash = rc ? nonempty(rc->token_hash) : NULL,
 		.outcome = ok ? "ok" : sb_errcode_name(code),
 		.upstream_request_id = rc ? nonempty(rc->upstream_request_id) : NULL,
+		.records = rc ? rc->records : -1,
+		.upstream_status = rc ? rc->upstream_status : 0,
 		.latency_usec = latency,
 		/* while the socket is open its process (or an heir of the descriptor) is there;
 		 * only a late completion needs the pidfd check, a syscall */
@@ -247,6 +265,53 @@ int request_ctx_reply_ok(struct request_ctx *rc, struct sb_reply *rep)
 	return r;
 }
 
+static enum sb_errcode code_of(int r)
+{
+	if (r == -ECANCELED)
+		return SB_ERR_SHUTTING_DOWN;
+	if (r == -EOPNOTSUPP)
+		return SB_ERR_BAD_REQUEST;
+	return sb_errcode_from_errno(r);
+}
+
+int request_ctx_reply_ok_raw(struct request_ctx *rc, const uint8_t *result, size_t n)
+{
+	struct conn *c = rc->conn;
+	enum sb_errcode code = _SB_ERR_MAX;
+	int r = 0;
+
+	request_ctx_disarm(rc);
+	if (conn_is_open(c)) {
+		r = sb_reply_encode_ok_raw(rc->id, result, n, &c->out, c->max_reply_frame);
+		if (r < 0) {
+			code = r == -EMSGSIZE ? SB_ERR_TOO_LARGE : SB_ERR_INTERNAL;
+			r = sb_reply_encode_error(rc->id, code, code == SB_ERR_TOO_LARGE ?
+						  "reply larger than max_reply_frame" :
+						  "internal error", &c->out, c->max_reply_frame);
+		}
+		conn_output_added(c);
+	}
+	audit_and_count(c, rc->id, rc->op, code == _SB_ERR_MAX, code, rc->start_usec, rc);
+	request_ctx_free(rc);
+	return r;
+}
+
+int request_ctx_reply_error_detail(struct request_ctx *rc, const struct error_detail *err)
+{
+	enum sb_errcode code = code_of(err->r < 0 ? err->r : -EIO);
+	struct sb_error e = {
+		.code = code,
+		.message = err->message[0] ? err->message : NULL,
+		.retryable = sb_errcode_retryable(code),
+		.upstream_status = { .set = err->upstream_status > 0,
+				     .v = (uint64_t)(err->upstream_status > 0 ?
+						     err->upstream_status : 0) },
+		.request_id = err->request_id[0] ? err->request_id : NULL,
+	};
+
+	return request_ctx_reply_error_full(rc, &e);
+}
+
 int request_ctx_reply_error_full(struct request_ctx *rc, const struct sb_error *e)
 {
 	struct conn *c = rc->conn;
@@ -268,14 +333,6 @@ int request_ctx_reply_error_full(struct request_ctx *rc, const struct sb_error *
 	return r;
 }
 
-static enum sb_errcode code_of(int r)
-{
-	if (r == -ECANCELED)
-		return SB_ERR_SHUTTING_DOWN;
-	if (r == -EOPNOTSUPP)
-		return SB_ERR_BAD_REQUEST;
-	return sb_errcode_from_errno(r);
-}
 
 int request_ctx_reply_error(struct request_ctx *rc, int r, const char *message)
 {

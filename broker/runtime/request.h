@@ -80,6 +80,13 @@ void request_ctx_set_cancel(struct request_ctx *rc, void (*cancel)(struct reques
 void request_ctx_set_audit(struct request_ctx *rc, const char *table, const char *sub,
 			   const char *token_hash, const char *upstream_request_id);
 
+/* The outcome fields of the audit line: how many records the result holds (-1: not a record
+ * operation) and the HTTP status of the operation's upstream call (0: none). */
+void request_ctx_set_audit_result(struct request_ctx *rc, int64_t records, long upstream_status);
+
+/* The largest reply frame rc's connection accepts (what a streamed result must fit in). */
+size_t request_ctx_max_reply(const struct request_ctx *rc);
+
 /* ---- finishing ---- */
 
 /*
@@ -93,6 +100,18 @@ int request_ctx_reply_ok(struct request_ctx *rc, struct sb_reply *rep);
 /* Finishes rc with an error from a negative errno (mapped by sb_errcode_from_errno, -ECANCELED
  * maps to shutting_down) and an optional message (NULL: a generic one). Frees rc. */
 int request_ctx_reply_error(struct request_ctx *rc, int r, const char *message);
+
+/*
+ * Finishes rc with a result already encoded as one msgpack map (n bytes, borrowed; e.g.
+ * streamed from an upstream document by the vault operations; it must respect PROTOCOL.md's
+ * limits). A frame over max_reply_frame becomes a too_large error. Frees rc.
+ */
+int request_ctx_reply_ok_raw(struct request_ctx *rc, const uint8_t *result, size_t n);
+
+/* Finishes rc with the error err carries (util/error.h: errno, message, upstream status and
+ * request id). Frees rc. */
+struct error_detail;
+int request_ctx_reply_error_detail(struct request_ctx *rc, const struct error_detail *err);
 
 /* Finishes rc with a full error (upstream status, request id). e is borrowed. Frees rc. */
 int request_ctx_reply_error_full(struct request_ctx *rc, const struct sb_error *e);

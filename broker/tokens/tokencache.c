@@ -409,3 +409,14 @@ void tokencache_get_counters(const struct tokencache *tc, struct tokencache_coun
 	ret->evicted = shamap_evictions(tc->entries);
 	ret->negative_entries = shamap_size(tc->negative);
 }
+
+bool tokencache_drop(struct tokencache *tc, const uint8_t key[static 32],
+		     const struct skyflow_token *tok)
+{
+	struct entry *e = shamap_peek(tc->entries, key);
+
+	if (!e || e->flight || e->token != tok)
+		return false;
+	shamap_remove(tc->entries, key, true);
+	return true;
+}

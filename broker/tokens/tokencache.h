@@ -139,6 +139,14 @@ void tokencache_reject(struct tokencache *tc, const uint8_t key[static 32],
  */
 size_t tokencache_adopt(struct tokencache *dst, const struct tokencache *src, int64_t now);
 
+/*
+ * Forgets the token cached under key if it is still tok (upstream refused it although it had
+ * not expired, e.g. revoked): the next acquire exchanges again. A newer token, or a flight
+ * already running for key, is left alone. Returns whether an entry was dropped.
+ */
+bool tokencache_drop(struct tokencache *tc, const uint8_t key[static 32],
+		     const struct skyflow_token *tok);
+
 /* Drops expired tokens and rejections. */
 void tokencache_sweep(struct tokencache *tc, int64_t now);
 

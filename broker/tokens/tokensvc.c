@@ -344,6 +344,12 @@ int tokensvc_acquire(struct tenant *t, const char *subject_token, size_t len,
 	return 0;
 }
 
+const char *tokensvc_acq_fingerprint(const struct tokensvc_acq *a,
+				     char out[static HASH_FINGERPRINT_LEN + 1])
+{
+	return hash_fingerprint_of_digest(a->hash, out);
+}
+
 /* ---- the exchange operation ---- */
 
 struct xop {
@@ -370,18 +376,7 @@ static void xop_done(struct tokensvc_acq *a, int r, struct skyflow_token *tok,
 			      r == 0 ? (a->cache_hit || !tok->request_id[0] ? NULL : tok->request_id)
 				     : (err->request_id[0] ? err->request_id : NULL));
 	if (r < 0) {
-		enum sb_errcode code = sb_errcode_from_errno(r);
-		struct sb_error e = {
-			.code = code,
-			.message = err->message[0] ? err->message : NULL,
-			.retryable = sb_errcode_retryable(code),
-			.upstream_status = { .set = err->upstream_status > 0,
-					     .v = (uint64_t)(err->upstream_status > 0 ?
-							     err->upstream_status : 0) },
-			.request_id = err->request_id[0] ? err->request_id : NULL,
-		};
-
-		(void)request_ctx_reply_error_full(rc, &e);
+		(void)request_ctx_reply_error_detail(rc, err);
 		return;
 	}
 	{
@@ -504,8 +499,7 @@ static bool same_exchange(const struct tenant_config *a, const struct tenant_con
 	return true;
 }
 
-/* The HTTP options of a tenant's upstream requests (strings borrowed from tc). */
-static struct upstream_opts tenant_http(const struct tenant_config *tc)
+struct upstream_opts tokensvc_http_opts(const struct tenant_config *tc)
 {
 	/* insecure_http is warned about by the config loader at start. */
 	return (struct upstream_opts){
@@ -645,7 +639,7 @@ static int tsvc_tenant_new(struct tenant *t, sd_event *event, struct tsvc_tenant
 	const struct tenant_config *tc = tenant_config(t);
 	_cleanup_(tsvc_tenant_freep) struct tsvc_tenant *ts = calloc(1, sizeof(*ts));
 	struct tokencache_config ccfg = { .max_entries = tc->cache_size };
-	struct upstream_opts http = tenant_http(tc);
+	struct upstream_opts http = tokensvc_http_opts(tc);
 	int r;
 
 	if (!ts)
@@ -732,6 +726,23 @@ void tokensvc_module_done(void)
 	tenant_hooks_unregister(svc_slot);
 	svc_slot = -1;
 	svc_upstream = NULL;
+}
+
+bool tokensvc_drop_token(struct tenant *t, const char *subject_token, size_t len,
+			 const struct skyflow_token *tok)
+{
+	struct tsvc_tenant *ts = svc_slot >= 0 ? tenant_ext_get(t, (unsigned)svc_slot) : NULL;
+	uint8_t key[HASH_SHA256_LEN];
+
+	if (!ts || !subject_token)
+		return false;
+	identity_token_hash(subject_token, len, key);
+	if (!tokencache_drop(ts->cache, key, tok))
+		return false;
+	log_printf(LOG_INFO, "tenant %s: a cached Skyflow token was refused upstream; "
+		   "dropped, the next request exchanges again", ts->name);
+	stats_sync(ts);
+	return true;
 }
 
 void tokensvc_get_counters(const struct tenant *t, struct tokensvc_counters *ret)

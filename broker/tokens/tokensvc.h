@@ -9,6 +9,8 @@
 #include <systemd/sd-event.h>
 
 #include "tokens/identity.h"
+#include "upstream/upstream.h"
+#include "util/hash.h"
 #include "tokens/tokencache.h"
 
 /*
@@ -54,6 +56,24 @@ int tokensvc_acquire(struct tenant *t, const char *subject_token, size_t len,
 
 /* Drops a pending acquisition: no callback. The shared exchange, if any, goes on. */
 void tokensvc_acquire_cancel(struct tokensvc_acq *a);
+
+/* The subject token's fingerprint (as the audit line shows it) of a running acquisition, or of
+ * the one a tokensvc_done_t call reports. Returns out. */
+const char *tokensvc_acq_fingerprint(const struct tokensvc_acq *a,
+				     char out[static HASH_FINGERPRINT_LEN + 1]);
+
+/* The upstream options of tenant tc's requests: CA, plain HTTP, timeouts (strings borrowed
+ * from tc). */
+struct tenant_config;
+struct upstream_opts tokensvc_http_opts(const struct tenant_config *tc);
+
+/*
+ * Drops tok from t's token cache if it is still what subject_token maps to (the vault answered
+ * 401 with it): the next tokensvc_acquire for that subject exchanges again. Returns whether
+ * it was dropped (false: already replaced, expired or never cached).
+ */
+bool tokensvc_drop_token(struct tenant *t, const char *subject_token, size_t len,
+			 const struct skyflow_token *tok);
 
 /*
  * Converts a JSON value into a msgpack object allocated in zone (strings copied). Depth is

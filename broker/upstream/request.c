@@ -139,6 +139,8 @@ static void request_free(struct upstream_request *req)
 		(void)curl_multi_remove_handle(u->multi, req->easy);
 	if (req->easy)
 		curl_easy_cleanup(req->easy);
+	for (struct curl_slist *h = req->headers; h; h = h->next)
+		explicit_bzero(h->data, strlen(h->data)); /* the Authorization header */
 	curl_slist_free_all(req->headers);
 	sd_event_source_disable_unref(req->retry_timer);
 	if (req->body) {
@@ -146,6 +148,8 @@ static void request_free(struct upstream_request *req)
 		free(req->body);
 	}
 	sb_buf_free(&req->response);
+	if (req->url)
+		explicit_bzero(req->url, strlen(req->url)); /* its query may carry record values */
 	free(req->url);
 	free(req->log_url);
 	free(req->log_tag);
@@ -417,7 +421,7 @@ static int request_new(struct upstream *u, const struct upstream_opts *opts, con
 	return 0;
 }
 
-/* The POST body: an owned copy (never NULL, also when empty), wiped when req is freed. */
+/* The request body: an owned copy (never NULL, also when empty), wiped when req is freed. */
 static int request_set_body(struct upstream_request *req, const void *body, size_t body_len)
 {
 	req->body = malloc(body_len ? body_len : 1);
@@ -429,13 +433,29 @@ static int request_set_body(struct upstream_request *req, const void *body, size
 	return 0;
 }
 
-/* The request headers: JSON both ways, and for POST no "Expect: 100-continue" round trip. */
-static int request_set_headers(struct upstream_request *req, bool post)
+/* The request headers: JSON both ways, the bearer token when given, and with a body no
+ * "Expect: 100-continue" round trip. */
+static int request_set_headers(struct upstream_request *req, bool with_body, const char *bearer)
 {
 	req->headers = curl_slist_append(NULL, "Accept: application/json");
 	if (!req->headers)
 		return -ENOMEM;
-	if (!post)
+	if (bearer) {
+		static const char prefix[] = "Authorization: Bearer ";
+		size_t n = strlen(bearer);
+		_cleanup_(erase_and_freep) char *h = NULL;
+
+		if (strpbrk(bearer, "\r\n"))
+			return -EINVAL;
+		h = malloc(sizeof(prefix) + n);
+		if (!h)
+			return -ENOMEM;
+		memcpy(h, prefix, sizeof(prefix) - 1);
+		memcpy(h + sizeof(prefix) - 1, bearer, n + 1);
+		if (!curl_slist_append(req->headers, h)) /* copied; wiped in request_free */
+			return -ENOMEM;
+	}
+	if (!with_body)
 		return 0;
 	if (!curl_slist_append(req->headers, "Content-Type: application/json"))
 		return -ENOMEM;
@@ -450,7 +470,7 @@ static int request_set_headers(struct upstream_request *req, bool post)
  * Returns 0, -ENOMEM or -EINVAL (an option libcurl refused, logged).
  */
 static int request_set_options(struct upstream_request *req, const struct upstream_opts *opts,
-			       bool post)
+			       const char *method)
 {
 	const char *protos = opts->insecure_http ? "http,https" : "https";
 	CURLcode cc = CURLE_OK;
@@ -505,12 +525,17 @@ static int request_set_options(struct upstream_request *req, const struct upstre
 	 */
 	if (!req->idempotent)
 		SETOPT(CURLOPT_FRESH_CONNECT, 1L);
-	if (post) {
+	if (req->body) {
+		/* POST's machinery sends the body; PUT and DELETE only rename the method */
 		SETOPT(CURLOPT_POST, 1L);
 		SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 		SETOPT(CURLOPT_POSTFIELDS, (char *)req->body);
-	} else {
+		if (strcmp(method, "POST") != 0)
+			SETOPT(CURLOPT_CUSTOMREQUEST, method);
+	} else if (strcmp(method, "GET") == 0) {
 		SETOPT(CURLOPT_HTTPGET, 1L);
+	} else {
+		SETOPT(CURLOPT_CUSTOMREQUEST, method); /* DELETE without a body */
 	}
 #undef SETOPT
 	if (cc != CURLE_OK) {
@@ -528,7 +553,7 @@ int upstream_request_start(struct upstream *u, const struct upstream_opts *opts,
 	static const struct upstream_opts defaults = { 0 };
 	_cleanup_(request_freep) struct upstream_request *req = NULL;
 	struct upstream_request *started;
-	bool post;
+	bool post, with_body;
 	int r;
 
 	if (ret)
@@ -538,8 +563,10 @@ int upstream_request_start(struct upstream *u, const struct upstream_opts *opts,
 	if (!opts)
 		opts = &defaults;
 	post = strcmp(method, "POST") == 0;
-	if (!post && strcmp(method, "GET") != 0)
+	if (!post && strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0 &&
+	    strcmp(method, "DELETE") != 0)
 		return -EINVAL;
+	with_body = post || (body && strcmp(method, "GET") != 0);
 	r = url_check(url, opts->insecure_http);
 	if (r < 0) {
 		log_printf(LOG_ERR, "upstream: refusing URL that is not %s: scheme of '%.*s'",
@@ -553,15 +580,15 @@ int upstream_request_start(struct upstream *u, const struct upstream_opts *opts,
 	req->done = done;
 	req->userdata = userdata;
 	req->idempotent = idempotent;
-	if (post) {
+	if (with_body) {
 		r = request_set_body(req, body, body_len);
 		if (r < 0)
 			return r;
 	}
-	r = request_set_headers(req, post);
+	r = request_set_headers(req, with_body, opts->bearer);
 	if (r < 0)
 		return r;
-	r = request_set_options(req, opts, post);
+	r = request_set_options(req, opts, method);
 	if (r < 0)
 		return r;
 

@@ -47,6 +47,8 @@ struct upstream_opts {
 	uint32_t retry_base_ms;       /* first retry after [base, 2*base) ms; 0: default */
 	bool no_retry;                /* disable the one retry even for idempotent requests */
 	const char *log_tag;          /* e.g. "tenant=acme op=sts" for the log line; may be NULL */
+	const char *bearer;           /* sent as "Authorization: Bearer <bearer>" (a secret: the
+				       * header is wiped when the request is freed); may be NULL */
 };
 
 /* What a finished request produced. Everything is borrowed until the callback returns. */
@@ -121,8 +123,9 @@ int upstream_set_limits(struct upstream *u, const struct upstream_limits *lim);
 struct upstream *upstream_free(struct upstream *u);
 
 /*
- * Starts a request. method is "GET" or "POST"; body (copied, wiped when freed) is sent for
- * POST with Content-Type application/json. idempotent enables the one retry. userdata is
+ * Starts a request. method is "GET", "POST", "PUT" or "DELETE"; body (copied, wiped when
+ * freed) is sent when not NULL, with Content-Type application/json (POST always sends one,
+ * empty when NULL; GET never). idempotent enables the one retry and connection reuse for it. userdata is
  * borrowed until the callback or a cancel. *ret (may be NULL) is a borrowed handle for
  * upstream_request_cancel, valid until the callback returns.
  * Returns 0; -EPROTONOSUPPORT for a URL that is not https:// (or http:// when allowed);

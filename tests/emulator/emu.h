@@ -29,6 +29,8 @@ struct emu_arg {
 struct emu_request {
 	const char *method;
 	const char *path;          /* percent-decoded by the HTTP library */
+	const char *raw_path;      /* as sent (NULL: unknown): split on '/' before decoding, so a
+				    * segment may hold an encoded '/' (%2F) */
 	struct emu_arg *args;      /* query parameters, repeats kept, in order */
 	size_t nargs;
 	const char *authorization; /* NULL if absent */

@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -34,6 +35,8 @@ struct emu_server {
 enum conn_state { CS_READING, CS_DELAYED, CS_RESUMED };
 
 struct conn_ctx {
+	bool started;   /* on_request has seen the request's first call */
+	char *raw_path; /* the request's path as sent, before any percent-decoding */
 	struct sbuf body;
 	bool too_large;
 	enum conn_state state;
@@ -138,12 +141,33 @@ json_t *req_json_body(const struct emu_request *req, struct emu_response *resp)
 
 /* ---- routing ---- */
 
+/* Percent-decodes s in place (%XX; anything else, and %00, is left as it is). */
+static void percent_decode(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2]) &&
+		    !(s[1] == '0' && s[2] == '0')) {
+			char hex[3] = {s[1], s[2], '\0'};
+
+			*o++ = (char)strtol(hex, NULL, 16);
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
 void server_split_path(struct emu_request *req, char *buf, size_t buf_len)
 {
 	char *s = buf, *save;
 
 	req->nsegs = 0;
-	snprintf(buf, buf_len, "%s", req->path ? req->path : "");
+	/* Split what was sent, then decode each segment: "a%2Fb" is one segment "a/b", as a
+	 * server that routes on the raw path sees it. */
+	snprintf(buf, buf_len, "%s", req->raw_path ? req->raw_path : req->path ? req->path : "");
 	while (*s) {
 		while (*s == '/')
 			s++;
@@ -160,6 +184,9 @@ void server_split_path(struct emu_request *req, char *buf, size_t buf_len)
 		*save = '\0';
 		s = save + 1;
 	}
+	if (req->raw_path)
+		for (size_t i = 0; i < req->nsegs; i++)
+			percent_decode(req->segs[i]);
 }
 
 static bool segs_are(const struct emu_request *req, size_t n, ...)
@@ -523,6 +550,32 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *connection, unsigned i
 	return ret;
 }
 
+static struct conn_ctx *new_conn_ctx(const char *uri)
+{
+	struct conn_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return NULL;
+	sbuf_init(&ctx->body, EMU_MAX_BODY);
+	if (uri) {
+		ctx->raw_path = strndup(uri, strcspn(uri, "?"));
+		if (!ctx->raw_path) {
+			free(ctx);
+			return NULL;
+		}
+	}
+	return ctx;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the request line's URI before libmicrohttpd decodes it; what
+ * it returns is the request's context. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)conn;
+	return new_conn_ctx(uri);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -536,11 +589,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	char pathbuf[2048];
 	const char *endpoint;
 
-	if (!ctx) {
-		ctx = calloc(1, sizeof(*ctx));
+	if (!ctx || !ctx->started) {
+		if (!ctx) /* no URI callback ran: the path is only known decoded */
+			ctx = new_conn_ctx(NULL);
 		if (!ctx)
 			return MHD_NO;
-		sbuf_init(&ctx->body, EMU_MAX_BODY);
+		ctx->started = true;
 		*con_cls = ctx;
 		return MHD_YES;
 	}
@@ -553,6 +607,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	req.method = method;
 	req.path = url;
+	req.raw_path = ctx->raw_path;
 	server_split_path(&req, pathbuf, sizeof(pathbuf));
 	endpoint = server_endpoint_name(&req);
 
@@ -619,6 +674,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	fault_release(&ctx->fault);
 	sbuf_free(&ctx->body);
+	free(ctx->raw_path);
 	free(ctx);
 	*con_cls = NULL;
 }
@@ -676,6 +732,7 @@ int server_start(struct emu *emu, int listen_fd, const char *cert_pem, const cha
 		{MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
 		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+		{MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
 		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL},
 		{cert_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)key_pem},
 		{MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert_pem},

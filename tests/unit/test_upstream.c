@@ -124,6 +124,40 @@ static void test_ok_json_and_request_id(void **state)
 	assert_string_equal(srv->last_path, "/v1/auth/sts/token");
 }
 
+/* PUT and DELETE carry their JSON body; GET none; the bearer goes as Authorization. */
+static void test_methods_and_bearer(void **state)
+{
+	static const char *const methods[] = {"PUT", "DELETE", "POST", "GET"};
+	struct upstream_opts o = opts();
+	struct outcome out;
+
+	o.bearer = "tok.en-1";
+	for (size_t i = 0; i < 4; i++) {
+		reset();
+		script[0] = (struct th_reply){ .status = 200, .body = "{}" };
+		run(methods[i], "/v1/vaults/v/t", false, &o, &out);
+		assert_int_equal(out.r, 0);
+		assert_int_equal(strncmp(srv->last_head, methods[i], strlen(methods[i])), 0);
+		assert_non_null(strstr(srv->last_head, "\r\nAuthorization: Bearer tok.en-1\r\n"));
+		if (strcmp(methods[i], "GET") == 0) {
+			assert_string_equal(srv->last_body, "");
+			assert_null(strcasestr(srv->last_head, "content-type"));
+		} else {
+			assert_string_equal(srv->last_body, "{\"a\":1}");
+			assert_non_null(strstr(srv->last_head, "Content-Type: application/json"));
+		}
+	}
+	/* a bearer that would add a header line is refused */
+	o.bearer = "x\r\nX-Evil: 1";
+	assert_int_equal(upstream_request_start(up, &o, "GET", "http://127.0.0.1:1/", NULL, 0,
+						true, on_done, &out, NULL), -EINVAL);
+	o.bearer = NULL;
+	reset();
+	script[0] = (struct th_reply){ .status = 200, .body = "{}" };
+	run("GET", "/x", true, &o, &out);
+	assert_null(strcasestr(srv->last_head, "authorization"));
+}
+
 static void test_retry_on_5xx(void **state)
 {
 	struct upstream_opts o = opts();
@@ -264,7 +298,7 @@ static void test_scheme_rules(void **state)
 	o.insecure_http = true;
 	assert_int_equal(upstream_request_start(up, &o, "GET", "ftp://127.0.0.1/", NULL, 0, true,
 						on_done, &out, NULL), -EPROTONOSUPPORT);
-	assert_int_equal(upstream_request_start(up, &o, "PUT", "http://127.0.0.1/", NULL, 0, true,
+	assert_int_equal(upstream_request_start(up, &o, "PATCH", "http://127.0.0.1/", NULL, 0, true,
 						on_done, &out, NULL), -EINVAL);
 	assert_int_equal(out.done, 0);
 }
@@ -520,6 +554,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ok_json_and_request_id),
+		cmocka_unit_test(test_methods_and_bearer),
 		cmocka_unit_test(test_retry_on_5xx),
 		cmocka_unit_test(test_no_retry_for_4xx_or_non_idempotent),
 		cmocka_unit_test(test_dropped_connection_retried),

@@ -59,6 +59,7 @@ struct th_server {
 	unsigned requests;
 	char last_body[64 * 1024];
 	char last_path[1024];
+	char last_head[8192]; /* the request line and headers of the last request */
 	struct th_conn *conns;
 };
 
@@ -120,6 +121,7 @@ static inline int th_on_conn(sd_event_source *src, int fd, uint32_t revents, voi
 		s->requests++;
 		snprintf(s->last_body, sizeof(s->last_body), "%s", hend + 4);
 		snprintf(s->last_path, sizeof(s->last_path), "%s", path);
+		snprintf(s->last_head, sizeof(s->last_head), "%.*s\r\n", (int)(hend - c->in), c->in);
 		s->handler(s, s->requests, method, path, hend + 4, &rep);
 		if (rep.action == TH_DROP) {
 			th_conn_close(c);
