@@ -378,6 +378,11 @@ static void config_validation(void **state)
 		(",\"roles\":[{\"name\":\"r\",\"policies\":[]}],\"role_assignments\":[{\"role\":\"r\","
 		 "\"condition\":\"'x' in\"}]}"),
 		",\"sts_configs\":[{\"contextClaims\":\"roles\"}]}",
+		/* names that do not exist: a nested column path reads as vault.table.column */
+		",\"roles\":[{\"name\":\"r\",\"policies\":[\"ALLOW READ ON t.c.last_name\"]}]}",
+		",\"roles\":[{\"name\":\"r\",\"policies\":[\"ALLOW READ ON t.nope\"]}]}",
+		",\"roles\":[{\"name\":\"r\",\"policies\":[\"DENY READ ON t.* WHERE t.nope = 'x'\"]}]}",
+		",\"roles\":[{\"name\":\"r\",\"policies\":[\"ALLOW READ ON t.c WHERE t.c > 'x'\"]}]}",
 	};
 	for (size_t i = 0; i < sizeof(bad_tail) / sizeof(bad_tail[0]); i++) {
 		snprintf(text, sizeof(text), "%s%s", base, bad_tail[i]);
@@ -387,13 +392,34 @@ static void config_validation(void **state)
 		assert_true(strlen(err) > 0);
 		json_decref(j);
 	}
+	snprintf(text, sizeof(text), "%s%s", base,
+		 ",\"roles\":[{\"name\":\"r\",\"policies\":[\"ALLOW READ ON t.c.last_name\"]}]}");
+	j = json_loads(text, 0, NULL);
+	assert_int_equal(config_from_json(j, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not supported by the emulator"));
+	json_decref(j);
+	/* DENY and a filter with OR and LIKE over existing names load */
+	snprintf(text, sizeof(text), "%s%s", base,
+		 ",\"roles\":[{\"name\":\"r\",\"policies\":[\"DENY READ ON v.t.c WHERE c LIKE 'a%' "
+		 "OR skyflow_id = 'x'\"]}]}");
+	j = json_loads(text, 0, NULL);
+	assert_int_equal(config_from_json(j, &c, err, sizeof(err)), 0);
+	assert_true(c->roles[0].policies[0].deny);
+	config_free(c);
+	json_decref(j);
 	const char *bad_whole[] = {"[]", "{}", "{\"descope\":{\"project_id\":\"P\"}}",
 				   ("{\"descope\":{\"project_id\":\"P\"},\"vault\":{\"id\":\"v\","
 				    "\"tables\":[{\"name\":\"t\",\"columns\":[{\"name\":\"c\","
 				    "\"mask\":{\"find\":\"(\",\"replace\":\"\"}}]}]}}"),
 				   ("{\"descope\":{\"project_id\":\"P\"},\"vault\":{\"id\":\"v\","
 				    "\"tables\":[{\"name\":\"t\",\"columns\":[{\"name\":\"c\","
-				    "\"default_redaction\":\"DEFAULT\"}]}]}}")};
+				    "\"default_redaction\":\"DEFAULT\"}]}]}}"),
+				   ("{\"descope\":{\"project_id\":\"P\"},\"vault\":{\"id\":\"v\","
+				    "\"tables\":[{\"name\":\"t\",\"columns\":[{\"name\":\"c\","
+				    "\"tokenization\":true,\"token_policy\":\"DETERMINISTIC_FPT\"}]}]}}"),
+				   ("{\"descope\":{\"project_id\":\"P\"},\"vault\":{\"id\":\"v\","
+				    "\"tables\":[{\"name\":\"t\",\"columns\":[{\"name\":\"c\","
+				    "\"token_policy\":\"DETERMINISTIC_UUID\"}]}]}}")};
 	for (size_t i = 0; i < sizeof(bad_whole) / sizeof(bad_whole[0]); i++) {
 		j = json_loads(bad_whole[i], 0, NULL);
 		assert_int_equal(config_from_json(j, &c, err, sizeof(err)), -EINVAL);
