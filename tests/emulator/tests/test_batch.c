@@ -23,8 +23,8 @@ static char config_path[1100];
 /* demo.json with email_address as a DETERMINISTIC_UUID column, written into E.dir. */
 /* The auditor role: DENY, OR and LIKE in row filters (README.md "Policy semantics"). */
 static const char *const auditor_policies[] = {
-    "ALLOW READ ON persons.* WITH REDACTION = PLAIN_TEXT WHERE persons.state = 'CA' OR "
-    "persons.name LIKE 'B%'",
+    ("ALLOW READ ON persons.* WITH REDACTION = PLAIN_TEXT WHERE persons.state = 'CA' OR "
+     "persons.name LIKE 'B%'"),
     "DENY READ ON persons.ssn WHERE persons.state = 'CA'",
     "ALLOW CREATE, UPDATE ON persons.*",
     "DENY UPDATE ON persons.ssn",
