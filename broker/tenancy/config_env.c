@@ -26,6 +26,7 @@ static const struct env_key env_keys[] = {
 	{"SKYBROKER_MAX_CONNECTIONS", BROKER, "max_connections"},
 	{"SKYBROKER_MAX_CONNECTIONS_PER_UID", BROKER, "max_connections_per_uid"},
 	{"SKYBROKER_IDLE_TIMEOUT", BROKER, "idle_timeout"},
+	{"SKYBROKER_START_TIMEOUT", BROKER, "start_timeout"},
 	{"SKYBROKER_LOG_LEVEL", BROKER, "log_level"},
 	{"SKYBROKER_AUDIT", BROKER, "audit"},
 	{"DESCOPE_PROJECT_ID", TENANT, "descope_project_id"},

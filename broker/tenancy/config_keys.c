@@ -498,6 +498,7 @@ static const struct config_key broker_keys[] = {
 	B("hello_timeout",               parse_duration,    hello_timeout_usec,    1000, HOUR),
 	B("idle_timeout",                parse_duration,    idle_timeout_usec,     1000, 24 * HOUR),
 	B("shutdown_timeout",            parse_duration,    shutdown_timeout_usec, 0, HOUR),
+	B("start_timeout",               parse_duration,    start_timeout_usec,    0, 10 * MIN),
 	B_AUX("log_level",               parse_log_level,   log_level, log_level_set),
 	B("audit",                       parse_bool,        audit,                 0, 0),
 	B("test_ping_delay",             parse_duration,    test_ping_delay_usec,  0, 10 * MIN),
@@ -573,6 +574,7 @@ void config_broker_defaults(struct broker_config *c)
 	c->hello_timeout_usec = 10 * SEC;
 	c->idle_timeout_usec = 300 * SEC;
 	c->shutdown_timeout_usec = 30 * SEC;
+	c->start_timeout_usec = 10 * SEC;
 	c->log_level = LOG_INFO;
 	c->audit = true;
 	c->upstream_max_idle = 16;     /* UPSTREAM_DEFAULT_MAX_IDLE */
