@@ -15,6 +15,7 @@
 #include "runtime/admission.h"
 #include "tenancy/config.h"
 #include "tenancy/tenant.h"
+#include "testlog.h"
 
 static const char conf_text[] =
 	"[tenant.a]\n"
@@ -70,6 +71,7 @@ static void test_tenant_lifecycle(void **state)
 	struct broker_config *c = load();
 	struct tenant *t = NULL;
 	const char *reasons[4];
+	struct testlog tl;
 
 	(void)state;
 	hook_slot = tenant_hooks_register(&hooks);
@@ -118,7 +120,10 @@ static void test_tenant_lifecycle(void **state)
 	/* a failing attach fails the creation, and nothing leaks */
 	c = load();
 	fail_attach = 1;
+	testlog_begin(&tl);
 	assert_int_equal(tenant_new(c, &c->tenants[1], NULL, &t), -EIO);
+	testlog_end();
+	assert_true(testlog_has(&tl, "<3>tenant=b: test failed to start: Input/output error"));
 	assert_null(t);
 	fail_attach = 0;
 	config_free(c);
