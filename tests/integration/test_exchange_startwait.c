@@ -2,7 +2,8 @@
 /*
  * The first request after an on-demand start: skybrokerd under systemd-socket-activate,
  * started by the first client's connection, with the emulator's JWKS delayed by a fault. The
- * exchange sent at once waits for the tenant to finish starting and succeeds; with a
+ * exchange and the vault read sent at once wait for the tenant to finish starting and
+ * succeed; with a
  * start_timeout shorter than the delay it fails upstream_unavailable, retryable, and a
  * client that gives up while its request waits costs nothing.
  */
@@ -63,15 +64,29 @@ static void test_first_request_waits(void **state)
 	delay_jwks(&e, 1500, 1);
 	start_activated(&d, &e, sock, NULL);
 
-	/* connecting starts the daemon; hello and exchange go at once, before READY=1 */
+	/* connecting starts the daemon; hello, exchange and a vault read go at once, before
+	 * READY=1, and both wait for the tenant */
 	c = sbt_connect(sock);
 	assert_non_null(c);
 	assert_int_equal(sbt_hello(c, NULL), 0);
-	xd_exchange(c, tok, &rep);
-	if (!rep.ok)
-		fail_msg("first exchange: %s: %s", sbt_outcome(&rep), rep.error.message);
-	assert_true(rep.u.exchange.expires_at > 0);
-	sb_reply_done(&rep);
+	{
+		struct sb_request req = {.op = SB_OP_GET_RECORDS};
+
+		req.u.get_records.subject_token = tok;
+		req.u.get_records.table = "persons";
+		assert_true(sbt_send(c, &req) > 0);
+	}
+	xd_send(c, tok);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(sbt_recv(c, &rep), 0);
+		if (!rep.ok)
+			fail_msg("first requests: %s: %s", sbt_outcome(&rep), rep.error.message);
+		if (rep.op == SB_OP_EXCHANGE)
+			assert_true(rep.u.exchange.expires_at > 0);
+		else
+			assert_int_equal(rep.u.records.records->via.array.size, 1);
+		sb_reply_done(&rep);
+	}
 	/* it did wait: the tenant was not ready when the request came */
 	assert_true(sbt_log_contains(&d, "waits for the tenant to finish starting"));
 	assert_int_equal(sbt_daemon_wait_notify(&d, "READY=1", SBT_TIMEOUT_MS), 0);
