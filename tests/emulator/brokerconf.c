@@ -76,7 +76,8 @@ static int write_one(const char *dir, const struct emu *emu, const char *ca, con
 		     "vault_url = %s\n"
 		     "vault_id = %s\n"
 		     "%s"
-		     "# expose_tokens = yes   # to get the Skyflow token itself in exchange's reply\n",
+		     "# to have the Skyflow token itself in exchange's reply:\n"
+		     "# expose_tokens = yes\n",
 		     emu->base_url, mode, dir, suffix, dir, suffix, (unsigned)getuid(),
 		     c->project_id, issuer, emu->base_url, c->project_id, exchange, emu->base_url,
 		     c->vault_id, tls);

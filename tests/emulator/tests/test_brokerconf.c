@@ -78,6 +78,8 @@ static void test_https(void **state)
 	expect_common(&e, ctx, "skybroker-ctx.sock");
 	expect_line(ctx, "exchange = ctx\ncredentials_file = %s/credentials.json\n", dir);
 	expect_line(ctx, "ca_file = %s\n", ca);
+	/* uncommenting the line turns expose_tokens on (no inline comment to trip over) */
+	expect_line(sts, "\n# expose_tokens = yes\n");
 	/* no secret in them: the key stays in credentials.json */
 	assert_null(strstr(sts, "PRIVATE KEY"));
 	assert_null(strstr(ctx, "PRIVATE KEY"));
