@@ -38,9 +38,12 @@ static void start_activated(struct sbt_daemon *d, struct xe_emu *e, char *sock,
 	xd_tenant(conf, sizeof(conf), n, e, "acme", "sts", NULL, NULL);
 	sbt_write_file(d->conf, conf, 0644);
 	{
+		/* the activator passes on only what -E names: the valgrind wrapper
+		 * (tests/valgrind/skybrokerd) needs SKYBROKERD_REAL and PATH */
 		const char *argv[] = {ACTIVATE, "-l", sock, "--fdname=acme", "-E", "NOTIFY_SOCKET",
-				      "-E", "ASAN_OPTIONS", "-E", "UBSAN_OPTIONS",
-				      sbt_daemon_path(), "--config", d->conf, "--allow-root", NULL};
+				      "-E", "ASAN_OPTIONS", "-E", "UBSAN_OPTIONS", "-E",
+				      "SKYBROKERD_REAL", "-E", "PATH", sbt_daemon_path(), "--config",
+				      d->conf, "--allow-root", NULL};
 		assert_int_equal(sbt_daemon_spawn(d, argv, NULL), 0);
 	}
 	assert_int_equal(sbt_wait_socket(sock, SBT_TIMEOUT_MS), 0);
@@ -114,7 +117,8 @@ static void test_start_timeout(void **state)
 	tok = xd_mint(&e, "U1", "Viewer", 600, NULL);
 	/* the JWKS never comes in time: every fetch waits 5 s, past the tenant's http_timeout */
 	delay_jwks(&e, 5000, -1);
-	start_activated(&d, &e, sock, "start_timeout = 1500ms\n");
+	/* long enough for a daemon under valgrind to be serving well inside it */
+	start_activated(&d, &e, sock, "start_timeout = 6s\n");
 
 	/* a client that gives up while its request waits */
 	quitter = sbt_connect(sock);
