@@ -2,7 +2,8 @@
 /*
  * Every configuration the documentation shows passes skybrokerd --check-config: the sample
  * systemd/skybroker.conf, each .nf/.fi block of the man pages and each fenced block of the
- * Markdown files that holds a [tenant.NAME] section. An example that no longer loads (a key
+ * Markdown files that holds a [tenant.NAME] section. And every relative link of those Markdown
+ * files leads to a file that exists. An example that no longer loads (a key
  * renamed, an operation that does not exist) fails here, naming the file and the block.
  */
 #include <errno.h>
@@ -202,12 +203,50 @@ static void test_markdown_examples(void **state)
 		(void)check_markdown(markdown[i]);
 }
 
+/* Every relative link of the Markdown files, "](path)", names a file or folder that exists. */
+static void test_markdown_links(void **state)
+{
+	(void)state;
+	if (!getenv("SKYBROKER_SOURCE_DIR"))
+		skip();
+	for (size_t i = 0; i < sizeof(markdown) / sizeof(markdown[0]); i++) {
+		char *doc = slurp(markdown[i]), *p, *slash;
+		char dir[1024], path[4096];
+
+		if (!doc)
+			continue;
+		snprintf(dir, sizeof(dir), "%s", markdown[i]);
+		slash = strrchr(dir, '/');
+		if (slash)
+			slash[1] = '\0';
+		else
+			dir[0] = '\0';
+		for (p = strstr(doc, "]("); p; p = strstr(p + 2, "](")) {
+			char *end = strchr(p + 2, ')');
+			size_t n = end ? (size_t)(end - (p + 2)) : 0;
+
+			if (!end || n == 0 || n > 1000 || strncmp(p + 2, "http", 4) == 0 ||
+			    p[2] == '#' || memchr(p + 2, ' ', n))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s%.*s", getenv("SKYBROKER_SOURCE_DIR"),
+				 dir, (int)n, p + 2);
+			if (strchr(path, '#'))
+				*strchr(path, '#') = '\0';
+			if (access(path, F_OK) != 0)
+				fail_msg("%s links to %.*s, which does not exist", markdown[i], (int)n,
+					 p + 2);
+		}
+		free(doc);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sample_config),
 		cmocka_unit_test(test_man_page_examples),
 		cmocka_unit_test(test_markdown_examples),
+		cmocka_unit_test(test_markdown_links),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
