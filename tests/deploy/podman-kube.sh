@@ -30,6 +30,15 @@ t0=$SECONDS
 (cd "$src/deploy/kubernetes/check" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 node "$src/deploy/kubernetes/check/validate.mjs" "$src/deploy/kubernetes/base/deployment.yaml" \
 	"$src"/deploy/kubernetes/*/kustomization.yaml "$src"/deploy/kubernetes/overlays/*/kustomization.yaml
+# kustomize's rendering of each variant too, where kubectl is at hand (Debian has none, so CI
+# checks the sources only)
+if command -v kubectl >/dev/null; then
+	for v in "$src"/deploy/kubernetes/overlays/*/; do
+		kubectl kustomize "$v" | node "$src/deploy/kubernetes/check/validate.mjs" /dev/stdin
+	done
+else
+	echo "podman-kube: no kubectl: the overlays' rendering is not checked"
+fi
 
 tmp=$(mktemp -d /tmp/sb-podman.XXXXXX)
 chmod 0755 "$tmp"
