@@ -66,9 +66,11 @@ DESTDIR=$stage/root cmake --install "$build" --prefix /usr >/dev/null
 install -D -m 0755 "$build/tests/deploy/holdconn" "$stage/root/usr/local/bin/holdconn"
 install -D -m 0644 "$tmp/tls/ca.pem" "$stage/root/etc/skybroker/ca.pem"
 install -D -m 0755 "$src/tests/systemd/boot.sh" "$stage/boot.sh"
-sb_foreign_credentials "$tmp" "$stage/credentials.json"
-install -m 0644 "$tmp/emulator/credentials.json" "$stage/new.json"
-new_kid=$(sb_key_id "$stage/new.json")
+# the key the service starts with (the emulator's), and one it does not know (to rotate to)
+install -m 0644 "$tmp/emulator/credentials.json" "$stage/credentials.json"
+sb_foreign_credentials "$tmp" "$stage/foreign.json"
+good_kid=$(sb_key_id "$stage/credentials.json")
+foreign_kid=0ld0ld0ld0ld0ld0ld0ld0ld0ld0ld00
 # mcp (1000) may connect and is admitted; outsider (1001) is not in the socket's group;
 # stranger (1002) is in it but admitted to no tenant on the shared socket
 cat >"$stage/root/usr/lib/sysusers.d/skybroker-test.conf" <<'EOF'
@@ -78,7 +80,7 @@ u stranger 1002 - /
 m mcp skybroker-clients
 m stranger skybroker-clients
 EOF
-sa_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["clientID"])' "$stage/new.json")
+sa_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["clientID"])' "$stage/credentials.json")
 cat >"$stage/root/etc/skybroker/skybroker.conf" <<EOF
 [broker]
 socket = /run/skybroker/skybroker.sock
@@ -137,9 +139,11 @@ check "skybroker.socket is listening" sh -c "[ \"\$(podman exec $C systemctl is-
 check "skybroker-admin.socket is listening" sh -c "[ \"\$(podman exec $C systemctl is-active skybroker-admin.socket)\" = active ]"
 check "skybroker.service is not running before the first client" \
 	sh -c "[ \"\$(podman exec $C systemctl is-active skybroker.service)\" = inactive ]"
-check "the first client's request activates the service and is served" as 1000 skybroker ping
-# health answers at once (not ready while the JWKS loads); wait for ready
-for _ in $(seq 100); do as 1000 skybroker health >/dev/null 2>&1 && break; sleep 0.1; done
+# an exchange: it waits for the tenant to start (JWKS, test_ready_delay), then is served
+token=$(sb_mint "$tmp" U2sysfirst)
+check "the first client's request activates the service and is served (exchange)" \
+	podman exec -e SKYBROKER_SUBJECT_TOKEN="$token" "$C" setpriv --reuid=1000 --regid=1000 \
+	--init-groups skybroker exchange
 check "then health says ready" as 1000 skybroker health
 check "skybroker.service is active (running)" \
 	sh -c "[ \"\$(podman exec $C systemctl show -p SubState --value skybroker.service)\" = running ]"
@@ -170,21 +174,29 @@ podman exec "$C" setpriv --reuid=1000 --regid=1000 --init-groups \
 hold=$!
 pids+=("$hold")
 sleep 1
-token=$(sb_mint "$tmp" U2sysbefore)
-check "before the rotation the old key signs (the emulator refuses it)" \
-	sh -c "! podman exec -e SKYBROKER_SUBJECT_TOKEN=$token $C setpriv --reuid=1000 --regid=1000 --init-groups skybroker exchange"
 check "systemctl reload succeeds" cx systemctl reload skybroker.service
-# the documented procedure (skybroker.conf(5), CREDENTIAL ROTATION)
-cx install -o skybroker -g skybroker -m 0400 /stage/new.json \
-	/etc/skybroker/credentials/skyflow-sa.json.new
-cx mv -f /etc/skybroker/credentials/skyflow-sa.json.new /etc/skybroker/credentials/skyflow-sa.json
-for _ in $(seq 50); do journal | grep -q 'credentials rotated' && break; sleep 0.1; done
-check "the rotation is logged with the key ids" \
-	sh -c "podman exec $C journalctl -q -u skybroker.service | grep -q 'tenant=acme: credentials rotated: key id 0ld0ld0ld0ld0ld0ld0ld0ld0ld0ld00 -> $new_kid'"
-token=$(sb_mint "$tmp" U2sysafter)
-check "after the rotation the new key signs (exchange succeeds)" \
-	podman exec -e SKYBROKER_SUBJECT_TOKEN="$token" "$C" setpriv --reuid=1000 --regid=1000 \
-	--init-groups skybroker exchange
+# the documented procedure (skybroker.conf(5), CREDENTIAL ROTATION): install, then rename
+rotate() { # file-in-/stage from-kid to-kid
+	cx install -o skybroker -g skybroker -m 0400 "/stage/$1" \
+		/etc/skybroker/credentials/skyflow-sa.json.new
+	cx mv -f /etc/skybroker/credentials/skyflow-sa.json.new \
+		/etc/skybroker/credentials/skyflow-sa.json
+	for _ in $(seq 50); do journal | grep -q "credentials rotated: key id $2 -> $3" && break; sleep 0.1; done
+	check "the rotation $2 -> $3 is logged with the key ids" \
+		sh -c "podman exec $C journalctl -q -u skybroker.service | grep -q 'tenant=acme: credentials rotated: key id $2 -> $3'"
+}
+exchange_as_mcp() { # sub
+	local t
+	t=$(sb_mint "$tmp" "$1")
+	podman exec -e SKYBROKER_SUBJECT_TOKEN="$t" "$C" setpriv --reuid=1000 --regid=1000 \
+		--init-groups skybroker exchange
+}
+rotate foreign.json "$good_kid" "$foreign_kid"
+if out=$(exchange_as_mcp U2sysforeign 2>&1); then
+	bad "the rotated-in key was not used: the exchange signed with it succeeded"
+else ok "the new key is used: the emulator refuses the key it does not know ($(tail -n 1 <<<"$out" | cut -c1-70))"; fi
+rotate credentials.json "$foreign_kid" "$good_kid"
+check "and the key rotated back signs again (exchange succeeds)" exchange_as_mcp U2sysback
 cx touch /tmp/holdconn.stop
 if wait "$hold"; then ok "one connection across reload and rotation: $(cat "$tmp/holdconn.out")"
 else bad "requests failed across reload and rotation: $(cat "$tmp/holdconn.out")"; fi
@@ -236,7 +248,7 @@ podman exec -e SKYBROKER_SUBJECT_TOKEN="$token" "$C" setpriv --reuid=1000 --regi
 	--init-groups skybroker exchange >"$tmp/drain.out" 2>&1 &
 drain=$!
 sleep 0.7
-cx systemctl stop skybroker.service
+cx systemctl stop skybroker.service 2>/dev/null # (it warns that the sockets can start it again)
 if wait "$drain"; then ok "the request in flight at stop was answered"
 else bad "the request in flight at stop failed: $(cat "$tmp/drain.out")"; fi
 check "skybrokerd exited 0 (Result=success)" \
@@ -271,7 +283,7 @@ check "log lines at their priorities (info 6, warning 4)" \
 check "audit lines in the journal" sh -c "podman exec $C journalctl -q -u skybroker.service | grep -q 'audit'"
 journal -o verbose >"$tmp/journal.txt" 2>&1 || true
 leak=0
-for t in "$token" "$(sed -n 's/.*"privateKey": *"-----BEGIN PRIVATE KEY-----\\n\(.\{40\}\).*/\1/p' "$stage/new.json")"; do
+for t in "$token" "$(sed -n 's/.*"privateKey": *"-----BEGIN PRIVATE KEY-----\\n\(.\{40\}\).*/\1/p' "$stage/credentials.json")"; do
 	[ -n "$t" ] && grep -qF "$t" "$tmp/journal.txt" && leak=1
 done
 grep -q 'PRIVATE KEY' "$tmp/journal.txt" && leak=1
