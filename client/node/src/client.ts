@@ -333,8 +333,9 @@ export class SkybrokerClient {
     if (typeof expiresAt !== "number" || typeof tokenType !== "string" || typeof issued !== "string") {
       throw malformed("exchange", "lacks expires_at, token_type or issued_token_type");
     }
-    const out: ExchangeResult = { expiresAt, tokenType, issuedTokenType: issued };
-    if (typeof r["context"] === "object" && r["context"] !== null) out.context = r["context"] as Record<string, Value>;
+    const ctx = r["context"];
+    const context = typeof ctx === "object" && ctx !== null && !Array.isArray(ctx) ? (ctx as Record<string, Value>) : {};
+    const out: ExchangeResult = { expiresAt, tokenType, issuedTokenType: issued, context };
     if (typeof r["access_token"] === "string") out.accessToken = r["access_token"];
     return out;
   }

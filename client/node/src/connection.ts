@@ -4,8 +4,10 @@
 import * as net from "node:net";
 import { brokerCode, SkybrokerError } from "./errors.js";
 import {
+  DEFAULT_INFLIGHT,
   DEFAULT_REPLY_FRAME,
   HELLO_REQUEST_FRAME,
+  MAX_INFLIGHT,
   MAX_ID_NUMBER,
   MAX_REPLY_FRAME,
   MAX_REQUEST_FRAME,
@@ -62,6 +64,10 @@ export class Connection {
   private readonly abandoned = new Set<number>();
   private nextId = 1;
   private requestCap = HELLO_REQUEST_FRAME;
+  /** The broker's in-flight cap (hello's max_inflight): frames beyond it wait here, in order,
+   * so that the broker never has to stop reading this connection. */
+  private inflightCap = 1;
+  private readonly queue: Buffer[] = [];
   private closedBy: SkybrokerError | undefined;
   hello: HelloResult | undefined;
 
@@ -111,14 +117,17 @@ export class Connection {
     const { version, tenant, server, operations } = r;
     const maxReq = r["max_request_frame"];
     const maxReply = r["max_reply_frame"];
+    const maxInflight = r["max_inflight"] ?? DEFAULT_INFLIGHT; // absent from older brokers
     if (version !== 1) throw this.violation(`the broker answered hello with version ${String(version)}, not 1`);
     if (typeof tenant !== "string" || typeof server !== "string") throw this.violation("the hello reply lacks its tenant or server");
     if (!Array.isArray(operations) || !operations.every((o) => typeof o === "string")) {
       throw this.violation("the hello reply lacks its operations");
     }
-    if (!isUint(maxReq) || maxReq < 1 || maxReq > MAX_REQUEST_FRAME) throw this.violation("the hello reply has no valid max_request_frame");
+    if (!isUint(maxReq) || maxReq < HELLO_REQUEST_FRAME || maxReq > MAX_REQUEST_FRAME) throw this.violation("the hello reply has no valid max_request_frame");
+    if (!isUint(maxInflight) || maxInflight < 1 || maxInflight > MAX_INFLIGHT) throw this.violation("the hello reply has no valid max_inflight");
     if (!isUint(maxReply) || maxReply < 1 || maxReply > MAX_REPLY_FRAME) throw this.violation("the hello reply has no valid max_reply_frame");
     this.requestCap = maxReq;
+    this.inflightCap = maxInflight;
     this.reader.cap = Math.min(this.opts.maxReplyFrame, maxReply);
     this.hello = {
       version,
@@ -127,6 +136,7 @@ export class Connection {
       operations: operations as string[],
       maxRequestFrame: maxReq,
       maxReplyFrame: maxReply,
+      maxInflight,
       raw: r,
     };
   }
@@ -138,7 +148,24 @@ export class Connection {
 
   /** Requests sent whose reply has not come (abandoned ones included). */
   get inFlight(): number {
-    return this.pending.size + this.abandoned.size;
+    return this.sent;
+  }
+
+  /** Requests waiting for room under the broker's in-flight cap. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  private sent = 0;
+
+  /** Writes queued frames while the broker's in-flight cap has room. */
+  private pump(): void {
+    while (this.queue.length > 0 && this.sent < this.inflightCap && !this.closedBy) {
+      const frame = this.queue.shift()!;
+      this.sent++;
+      // The request may hold a subject token or record values: wipe it once written.
+      this.sock.write(frame, () => frame.fill(0));
+    }
   }
 
   /**
@@ -148,7 +175,8 @@ export class Connection {
    */
   request(op: string, args: WireMap, deadline: number, signal?: AbortSignal): Promise<WireMap> {
     if (this.closedBy) return Promise.reject(this.closedBy);
-    const id = this.nextId;
+    let id = this.nextId;
+    while (this.pending.has(id) || this.abandoned.has(id)) id = id >= MAX_ID_NUMBER ? 1 : id + 1;
     let frame: Buffer;
     try {
       frame = encodeFrame({ id, op, ...args }, this.requestCap);
@@ -162,7 +190,14 @@ export class Connection {
       const giveUp = (err: SkybrokerError): void => {
         if (this.pending.get(id) !== p) return;
         this.pending.delete(id);
-        this.abandoned.add(id);
+        const queued = this.queue.indexOf(frame);
+        if (queued >= 0) {
+          // never sent: nothing is owed
+          this.queue.splice(queued, 1);
+          frame.fill(0);
+        } else {
+          this.abandoned.add(id);
+        }
         p.cleanup?.();
         reject(err);
       };
@@ -176,8 +211,8 @@ export class Connection {
         p.cleanup = () => signal.removeEventListener("abort", onAbort);
       }
       this.pending.set(id, p);
-      // The request may hold a subject token or record values: wipe it once written.
-      this.sock.write(frame, () => frame.fill(0));
+      this.queue.push(frame);
+      this.pump();
     });
   }
 
@@ -227,17 +262,26 @@ export class Connection {
       this.violation("a success reply without a result map");
       return;
     }
-    if (this.abandoned.delete(id)) return;
+    if (this.abandoned.delete(id)) {
+      this.replied();
+      return;
+    }
     const p = this.pending.get(id);
     if (!p) {
       this.violation(`a reply to id ${id}, which was not sent`);
       return;
     }
+    this.replied();
     this.pending.delete(id);
     clearTimeout(p.timer);
     p.cleanup?.();
     if (err) p.reject(err);
     else p.resolve(msg["result"] as WireMap);
+  }
+
+  private replied(): void {
+    this.sent--;
+    this.pump();
   }
 
   /** The broker broke the protocol: close, fail everything pending, return the error. */
@@ -259,6 +303,8 @@ export class Connection {
     }
     this.pending.clear();
     this.abandoned.clear();
+    for (const f of this.queue) f.fill(0);
+    this.queue.length = 0;
   }
 
   /** Closes the connection; requests in flight fail with `disconnected`. */

@@ -39,3 +39,7 @@ export const MAX_LIMIT = 25;
 export const MAX_CLIENT_NAME = 128;
 /** Largest request id: ids stay exact JavaScript numbers. */
 export const MAX_ID_NUMBER = Number.MAX_SAFE_INTEGER;
+/** Requests in flight on one connection when the broker's hello does not say (section 3). */
+export const DEFAULT_INFLIGHT = 32;
+/** A broker never announces an in-flight cap above this (section 3). */
+export const MAX_INFLIGHT = 1024;

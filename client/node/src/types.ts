@@ -48,6 +48,8 @@ export interface HelloResult {
   operations: string[];
   maxRequestFrame: number;
   maxReplyFrame: number;
+  /** Requests the broker takes in flight on this connection; the client queues beyond it. */
+  maxInflight: number;
   /** Every field of the reply, including ones this version does not know. */
   raw: Record<string, unknown>;
 }
@@ -71,7 +73,8 @@ export interface ExchangeResult {
   expiresAt: number;
   tokenType: string;
   issuedTokenType: string;
-  context?: Record<string, Value>;
+  /** The user context the Skyflow token carries; `{}` when there is none. */
+  context: Record<string, Value>;
   /** The Skyflow token, only when the tenant sets `expose_tokens = yes`. */
   accessToken?: string;
 }

@@ -77,6 +77,7 @@ describe("hello", () => {
     assert.ok(!c.allows("insert_records"), "acme does not allow insert_records");
     assert.ok(c.hello.maxRequestFrame >= 4096 && c.hello.maxRequestFrame <= limits.MAX_REQUEST_FRAME);
     assert.ok(c.hello.maxReplyFrame >= 4096 && c.hello.maxReplyFrame <= limits.MAX_REPLY_FRAME);
+    assert.ok(c.hello.maxInflight >= 1 && c.hello.maxInflight <= limits.MAX_INFLIGHT);
   });
 
   it("fails with unreachable when nothing listens", async () => {

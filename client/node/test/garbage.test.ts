@@ -26,13 +26,14 @@ function frame(payload: Uint8Array): Buffer {
   return Buffer.concat([h, payload]);
 }
 
-const HELLO_OK = {
+const HELLO_OK: Record<string, unknown> = {
   version: 1,
   tenant: "fake",
   server: "skybrokerd/fake",
   operations: ["hello", "ping", "health", "get_records"],
   max_request_frame: 65536,
   max_reply_frame: 4194304,
+  max_inflight: 4,
 };
 
 /**
@@ -170,6 +171,9 @@ describe("a fake broker sending garbage", () => {
     await bad({ ...HELLO_OK, max_reply_frame: 17 * 1024 * 1024 });
     await bad({ ...HELLO_OK, max_request_frame: 2 * 1024 * 1024 });
     await bad({ ...HELLO_OK, operations: "all" });
+    await bad({ ...HELLO_OK, max_request_frame: 4095 });
+    await bad({ ...HELLO_OK, max_inflight: 0 });
+    await bad({ ...HELLO_OK, max_inflight: 1025 });
   });
 
   it("an error with id 0 fails everything in flight", async () => {
@@ -218,6 +222,37 @@ describe("a fake broker sending garbage", () => {
       await expectError(c.ping({ timeoutMs: 100 }), ["protocol", "disconnected", "timeout", "internal", "bad_request", "unauthenticated", "token_expired", "forbidden", "upstream_denied", "not_found", "upstream_unavailable", "rate_limited", "too_large", "shutting_down", "unsupported_version"]);
       c.close();
     }
+    f.server.close();
+  });
+});
+
+describe("a fake broker that answers slowly", () => {
+  it("the client keeps at most max_inflight requests unanswered and queues the rest", async () => {
+    let unanswered = 0;
+    let most = 0;
+    let seen = 0;
+    const f = await fake((s, id) => {
+      seen++;
+      unanswered++;
+      most = Math.max(most, unanswered);
+      setTimeout(() => {
+        unanswered--;
+        s.write(frame(encode({ id, ok: true, result: {} })));
+      }, 5);
+    });
+    const c = await SkybrokerClient.connect({ socketPath: f.path, timeoutMs: 5000 });
+    assert.equal(c.hello.maxInflight, 4);
+    await Promise.all(Array.from({ length: 100 }, () => c.ping()));
+    assert.equal(seen, 100);
+    assert.equal(most, 4, "never more than max_inflight unanswered");
+    // a request that times out while queued is never sent
+    const slow = Array.from({ length: 8 }, () => c.ping({ timeoutMs: 2 }).catch((e: SkybrokerError) => e.code));
+    const codes = await Promise.all(slow);
+    assert.ok(codes.every((x) => x === "timeout"));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(seen < 108, `queued requests that timed out were not sent (${seen - 100} sent)`);
+    await c.ping();
+    c.close();
     f.server.close();
   });
 });

@@ -18,7 +18,10 @@ function need(name: string): string {
   return v;
 }
 
-export const SOURCE_DIR = process.env["SKYBROKER_SOURCE_DIR"] ?? path.resolve(import.meta.dirname ?? ".", "../../../..");
+/** The source tree (tests/tls/mkca.sh, tests/emulator/demo.json). */
+export function sourceDir(): string {
+  return need("SKYBROKER_SOURCE_DIR");
+}
 
 export function tempDir(prefix: string): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -54,10 +57,10 @@ export interface Emulator {
   log: string;
 }
 
-export async function startEmulator(configFile = path.join(SOURCE_DIR, "tests/emulator/demo.json")): Promise<Emulator> {
+export async function startEmulator(configFile = path.join(sourceDir(), "tests/emulator/demo.json")): Promise<Emulator> {
   const bin = need("SKYFLOW_EMULATOR");
   const dir = tempDir("skybroker-node-emu.");
-  execFileSync("sh", [path.join(SOURCE_DIR, "tests/tls/mkca.sh"), path.join(dir, "tls")], { stdio: "ignore" });
+  execFileSync("sh", [path.join(sourceDir(), "tests/tls/mkca.sh"), path.join(dir, "tls")], { stdio: "ignore" });
   const out = path.join(dir, "emulator.out");
   const log = path.join(dir, "emulator.log");
   const proc = spawn(
