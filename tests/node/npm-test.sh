@@ -4,9 +4,10 @@
 #
 #   setup  copies client/node and examples/ from SRC into WORK (without node_modules and build
 #          output, so the source tree stays clean and each build tree has its own), then
-#          `npm ci` (from the committed package-lock.json) and `npm run build` in client/node,
-#          which the examples depend on.
-#   test   `npm ci` (when PACKAGE is not client/node) and `npm test` in WORK/PACKAGE.
+#          `npm ci` (from the committed package-lock.json) and `npm pack` (which builds) in
+#          client/node, which the examples depend on; checks the tarball's layout; then
+#          `npm ci` in each examples/* package.
+#   test   `npm test` in WORK/PACKAGE.
 #
 # No node or npm, or no npm registry: the test fails, loudly; it is never skipped.
 set -eu
@@ -37,11 +38,27 @@ setup)
 	(cd "$src" && tar -cf - --exclude=node_modules --exclude=dist --exclude=build \
 		--exclude='*.tgz' $dirs) | (cd "$work" && tar -xf -)
 	ci "$work/client/node"
-	(cd "$work/client/node" && npm run --silent build)
+	# the published layout: npm pack builds it (prepack), and the tarball holds the entry
+	# point and the types that package.json's exports name
+	(cd "$work/client/node" && npm pack --silent >/dev/null && tar -tzf skybroker-*.tgz >files.txt)
+	for f in package/dist/index.js package/dist/index.d.ts package/package.json; do
+		grep -qx "$f" "$work/client/node/files.txt" || { echo "npm-test: $f missing from npm pack" >&2; exit 1; }
+	done
+	! grep -q 'package/test/\|package/src/' "$work/client/node/files.txt" ||
+		{ echo "npm-test: tests or sources in the npm package" >&2; exit 1; }
+	# the examples' dependencies, in parallel (the registry's latency dominates)
+	pids=
+	for p in "$work"/examples/*/package-lock.json; do
+		[ -f "$p" ] || continue
+		ci "${p%/package-lock.json}" &
+		pids="$pids $!"
+	done
+	for pid in $pids; do
+		wait "$pid" || exit 1
+	done
 	;;
 test)
 	[ -d "$work/$pkg" ] || { echo "npm-test: $work/$pkg missing: the setup test did not run" >&2; exit 1; }
-	[ "$pkg" = client/node ] || ci "$work/$pkg"
 	cd "$work/$pkg"
 	npm test
 	;;

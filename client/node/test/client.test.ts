@@ -278,7 +278,7 @@ describe("errors", () => {
 
 describe("pipelining", () => {
   it("1,000 requests in flight on one connection, replies matched by id", async () => {
-    const c = await client();
+    const c = await client(broker.socket, { timeoutMs: 60000 }); // the asan build is slow
     await c.getRecords(viewer, { table: "persons", skyflowIds: [ADA] }); // exchange once
     const ids = [ADA, BROOK];
     const t0 = process.hrtime.bigint();

@@ -234,10 +234,13 @@ function healthReady(socket: string): Promise<boolean> {
   });
 }
 
-/** Stops the broker; resolves with its exit code (0 on a clean stop). */
+/** Stops the broker; resolves with its exit code (0 on a clean stop). Throws when its log
+ * holds a sanitizer report (the asan preset's daemon). */
 export async function stopBroker(b: Broker, remove = true): Promise<number | null> {
   const code = await stopProcess(b.proc);
+  const log = fs.existsSync(b.log) ? fs.readFileSync(b.log, "utf8") : "";
   if (remove) fs.rmSync(b.dir, { recursive: true, force: true });
+  if (/Sanitizer|runtime error:/.test(log)) throw new Error(`skybrokerd: a sanitizer report in its log:\n${log.slice(-4000)}`);
   return code;
 }
 

@@ -15,7 +15,10 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import * as H from "../../../client/node/test/harness.js";
 
-const HERE = path.resolve(fileURLToPath(new URL(".", import.meta.url)), "../../../..");
+// Both servers as their `npm test` compiled them (examples/mcp-server's ran first).
+const BUILD = path.resolve(fileURLToPath(new URL(".", import.meta.url)), "../../..");
+const DIRECT = path.join(BUILD, "examples/guide-direct/src/main.js");
+const BROKERED = path.resolve(BUILD, "../../mcp-server/build/examples/mcp-server/src/main.js");
 const RESOURCE = "https://mcp.example.test/mcp";
 const ADA = "bf9a1506-5b6a-4016-ac62-7c534db47460";
 const USERS = Number(process.env["BENCH_USERS"] ?? "4");
@@ -110,7 +113,7 @@ after(async () => {
 
 it(`get_skyflow_records, ${USERS} users x ${CALLS} calls: the guide's pattern vs the broker`, async () => {
   const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => H.mint(emu, { sub: `U2bench${i}`, roles: ["Viewer"], aud: RESOURCE })));
-  const direct = await spawnServer(path.join(HERE, "dist/main.js"), {
+  const direct = await spawnServer(DIRECT, {
     DESCOPE_BASE_URL: emu.url,
     SKYFLOW_STS_URL: `${emu.url}/v1/auth/sts/token`,
     SKYFLOW_SERVICE_ACCOUNT_ID: emu.serviceAccountId,
@@ -118,7 +121,7 @@ it(`get_skyflow_records, ${USERS} users x ${CALLS} calls: the guide's pattern vs
     SKYFLOW_VAULT_URL: emu.url,
     NODE_EXTRA_CA_CERTS: emu.caFile,
   });
-  const brokered = await spawnServer(path.join(HERE, "../mcp-server/dist/main.js"), { SKYBROKER_SOCKET: broker.socket });
+  const brokered = await spawnServer(BROKERED, { SKYBROKER_SOCKET: broker.socket });
 
   await run(direct, tokens.slice(0, 1)); // warm-up: connections, JIT
   await run(brokered, tokens.slice(0, 1));

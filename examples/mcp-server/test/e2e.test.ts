@@ -15,7 +15,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import * as H from "../../../client/node/test/harness.js";
 
-const PKG = path.resolve(fileURLToPath(new URL(".", import.meta.url)), "../../../..");
+// The server as `npm test` compiled it with the tests: build/examples/mcp-server/src/main.js
+const MAIN = path.resolve(fileURLToPath(new URL(".", import.meta.url)), "../src/main.js");
 const RESOURCE = "https://mcp.example.test/mcp";
 const METADATA = "https://mcp.example.test/.well-known/oauth-protected-resource/mcp";
 const ADA = "bf9a1506-5b6a-4016-ac62-7c534db47460";
@@ -48,7 +49,7 @@ async function spawnMcp(socket: string): Promise<Mcp> {
     HOST: "127.0.0.1",
     PORT: "0",
   };
-  const proc = spawn(process.execPath, [path.join(PKG, "dist/main.js")], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [MAIN], { env, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   proc.stderr!.on("data", (c: Buffer) => (log += c.toString("utf8")));
   const base = await new Promise<string>((resolve, reject) => {
@@ -225,7 +226,7 @@ describe("the MCP server on the broker", () => {
   });
 
   it("refuses to start with a Skyflow variable in its environment", async () => {
-    const p = spawn(process.execPath, [path.join(PKG, "dist/main.js")], {
+    const p = spawn(process.execPath, [MAIN], {
       env: { SKYFLOW_SERVICE_ACCOUNT_ID: "x", DESCOPE_PROJECT_ID: "P", MCP_SERVER_URL: RESOURCE, SKYBROKER_SOCKET: broker.socket },
       stdio: ["ignore", "ignore", "pipe"],
     });
