@@ -314,7 +314,11 @@ describe("reconnection", () => {
     broker = await H.startBroker(() => "", broker.dir);
     const r = await c.getRecords(viewer, { table: "persons", skyflowIds: [ADA] });
     assert.equal(r.records[0]!.fields["ssn"], "*REDACTED*");
-    // a write finds the connection broken before sending: it reconnects, and is sent once
+    // a write finds the connection broken before sending: it reconnects, and is sent once.
+    // (The harness waited for acme's keys; the open tenant loads its own: a write is not
+    // retried on "JWKS not loaded yet", so wait for it.)
+    const probe = await client(openSock);
+    for (let i = 0; i < 100 && !(await probe.health()).ready; i++) await new Promise((r) => setTimeout(r, 50));
     const ins = await o.insertRecords(admin, { table: "persons", records: [{ name: "After Restart", state: "NV" }] });
     await o.deleteRecords(admin, { table: "persons", skyflowIds: [ins.records[0]!.skyflow_id] });
   });
