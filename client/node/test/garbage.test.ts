@@ -200,7 +200,7 @@ describe("a fake broker sending garbage", () => {
     const c = await SkybrokerClient.connect({ socketPath: f.path, timeoutMs: 2000 });
     const t0 = Date.now();
     await expectError(c.ping({ timeoutMs: 200 }), ["timeout"]);
-    assert.ok(Date.now() - t0 < 600);
+    assert.ok(Date.now() - t0 < 1500, "the timeout fired on time");
     answer = true;
     await c.ping();
     c.close();
