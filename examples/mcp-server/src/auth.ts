@@ -25,7 +25,7 @@ export function challenge(cfg: Config, error?: string, description?: string): st
   return `Bearer ${parts.join(", ")}`;
 }
 
-/** Claims of a token the broker has accepted (so they are the issuer's): for AuthInfo. */
+/** The claims of a token, unverified: trusted only once the broker has accepted the token. */
 function claimsOf(token: string): Record<string, unknown> {
   try {
     const payload = token.split(".")[1] ?? "";
@@ -44,6 +44,14 @@ export async function authenticate(cfg: Config, broker: SkybrokerClient, header:
   const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
   if (!m) return refuse(400, "invalid_request", "Expected: Authorization: Bearer <token>", "bad_request");
   const token = m[1]!;
+  // The MCP authorization spec: only tokens issued for this server. The broker checks the
+  // audience when its tenant sets `audience`; this check holds even where it does not, and
+  // costs no upstream call. (Unverified claims may only refuse here; the broker verifies.)
+  const aud = claimsOf(token)["aud"];
+  const auds = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : [];
+  if (!auds.some((a) => cfg.audiences.includes(a as string))) {
+    return refuse(401, "invalid_token", "The token was not issued for this server (aud)", "audience");
+  }
   try {
     const r = await broker.exchange(token, { timeoutMs: cfg.brokerTimeoutMs });
     if (r.accessToken !== undefined) {

@@ -11,6 +11,8 @@ export interface Config {
   issuerUrl: string;
   /** This server's resource identifier, the URL MCP clients use (e.g. https://mcp.example.com/mcp). */
   resource: URL;
+  /** The audiences a token for this server may carry: MCP_SERVER_URL as given, and normalised. */
+  audiences: string[];
   /** Where the protected-resource metadata is: RFC 9728's well-known URL of `resource`. */
   metadataUrl: URL;
   /** The broker's socket; undefined: $SKYBROKER_SOCKET or the client's default. */
@@ -61,6 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     projectId,
     issuerUrl,
     resource,
+    audiences: [...new Set([serverUrl, resource.href])],
     metadataUrl: metadataUrlOf(resource),
     socketPath: env["SKYBROKER_SOCKET"] || undefined,
     host: env["HOST"] ?? "127.0.0.1",

@@ -121,7 +121,9 @@ before(async () => {
   broker = await H.startBroker(({ dir }) => {
     exposedSock = path.join(dir, "exposed.sock");
     const policy = `audience = ${RESOURCE}\nallow_tables = persons\nallow_operations = exchange, get_records, get_record, detokenize, query`;
-    return H.tenantSection(emu, "mcp", undefined, policy) + H.tenantSection(emu, "exposed", exposedSock, `${policy}\nexpose_tokens = yes`);
+    // "exposed": tokens handed out, and no audience check in the broker
+    const open = "allow_tables = persons\nallow_operations = exchange, get_records, get_record, detokenize, query";
+    return H.tenantSection(emu, "mcp", undefined, policy) + H.tenantSection(emu, "exposed", exposedSock, `${open}\nexpose_tokens = yes`);
   });
   const tok = (sub: string, roles?: string[], extra: Record<string, unknown> = {}): Promise<string> =>
     H.mint(emu, { sub, aud: RESOURCE, ...(roles && { roles }), ...extra });
@@ -316,6 +318,18 @@ describe("no Skyflow credential or token in the MCP process", () => {
   it("the scan finds a Skyflow token where there is one (a tenant with expose_tokens = yes)", async () => {
     const m = await spawnMcp(exposedSock);
     try {
+      // this tenant does not check the audience: the MCP server's own check refuses a token
+      // issued for another server, before asking the broker
+      const other = await H.mint(emu, { sub: "U2viewer", roles: ["Viewer"], aud: "https://other.example.test/mcp" });
+      const before = await H.emuTotal(emu);
+      const o = await fetch(`${m.base}/mcp`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${other}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+      });
+      assert.equal(o.status, 401);
+      assert.match(o.headers.get("www-authenticate") ?? "", /error="invalid_token", .*not issued for this server/);
+      assert.equal(await H.emuTotal(emu), before, "no upstream call");
       const r = await fetch(`${m.base}/mcp`, {
         method: "POST",
         headers: { authorization: `Bearer ${viewer}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
