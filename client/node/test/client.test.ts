@@ -44,7 +44,7 @@ before(async () => {
     void socket;
     return (
       H.tenantSection(emu, "acme", undefined, "allow_tables = persons\nallow_operations = exchange, get_records, get_record, detokenize, tokenize, query") +
-      H.tenantSection(emu, "open", openSock)
+      H.tenantSection(emu, "open", openSock, "expose_tokens = yes")
     );
   });
   [viewer, admin, support, nobody] = await Promise.all([
@@ -119,6 +119,14 @@ describe("operations", () => {
     assert.ok(r.expiresAt > Date.now() / 1000);
     assert.equal(r.accessToken, undefined);
     assert.ok(!JSON.stringify(r).includes("eyJ"), "no token in the result");
+    assert.deepEqual(r.context["roles"], ["Viewer"]);
+  });
+
+  it("exchange hands the Skyflow token out only where the tenant exposes tokens", async () => {
+    const c = await client(openSock);
+    const r = await c.exchange(viewer);
+    assert.match(r.accessToken ?? "", /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.ok(r.expiresAt > Date.now() / 1000);
   });
 
   it("get_records: each role sees what Skyflow allows it", async () => {
