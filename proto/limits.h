@@ -18,6 +18,10 @@
 #define SB_MAX_REPLY_FRAME_DEFAULT (4u * 1024u * 1024u)
 #define SB_MAX_REPLY_FRAME_LIMIT (16u * 1024u * 1024u)
 
+/* Requests in flight on one connection (max_inflight of the hello reply). */
+#define SB_MAX_INFLIGHT_DEFAULT 32u
+#define SB_MAX_INFLIGHT_LIMIT 1024u
+
 /* Structure of any decoded message. */
 #define SB_MAX_DEPTH 16u           /* nesting of arrays/maps, the top-level map is depth 1 */
 #define SB_MAX_CONTAINER 4096u     /* elements of one array, or pairs of one map */

@@ -219,6 +219,7 @@ struct sb_hello_result {
 	struct sb_strv operations;
 	uint64_t max_request_frame;
 	uint64_t max_reply_frame;
+	uint64_t max_inflight; /* requests the broker takes in flight on the connection */
 };
 
 struct sb_health_result {

@@ -168,6 +168,7 @@ static const struct field hello_res[] = {
 	{"operations", FT_STRV, F_REQUIRED, _SB_OP_MAX * 4, SB_MAX_NAME_LEN, NULL, RES_OFF(hello, operations)},
 	{"max_request_frame", FT_U64, F_REQUIRED, 0, 0, NULL, RES_OFF(hello, max_request_frame)},
 	{"max_reply_frame", FT_U64, F_REQUIRED, 0, 0, NULL, RES_OFF(hello, max_reply_frame)},
+	{"max_inflight", FT_U64, F_REQUIRED, SB_MAX_INFLIGHT_LIMIT, 0, NULL, RES_OFF(hello, max_inflight)},
 };
 static const struct field health_res[] = {
 	{"ready", FT_BOOL, F_REQUIRED, 0, 0, NULL, RES_OFF(health, ready)},

@@ -613,6 +613,14 @@ void conn_pending_attach(struct conn *c, struct conn_pending *p)
 	conn_ref(c);
 }
 
+bool conn_pending_has_id(const struct conn *c, uint64_t id)
+{
+	for (const struct conn_pending *p = c->pending; p; p = p->next)
+		if (p->id == id)
+			return true;
+	return false;
+}
+
 void conn_pending_detach(struct conn *c, struct conn_pending *p)
 {
 	LIST_REMOVE(c->pending, p);

@@ -61,6 +61,7 @@ struct conn_pending {
 	void (*cancel)(struct conn_pending *p);
 	bool cancel_started;
 	uint64_t bytes; /* what it holds, charged to the budgets from attach to detach */
+	uint64_t id;    /* the request's id: no two in flight on a connection share one */
 	struct conn_pending *prev, *next;
 };
 
@@ -217,6 +218,9 @@ void conn_output_added(struct conn *c);
  * must be set), holding p->bytes against the budgets. Takes a reference on c, which
  * conn_pending_detach drops. */
 void conn_pending_attach(struct conn *c, struct conn_pending *p);
+/* Whether something with this id is in flight on c (at most max_inflight entries to look
+ * at). */
+bool conn_pending_has_id(const struct conn *c, uint64_t id);
 /* p finished (its reply appended or dropped): accounting, maybe resume reading or let a
  * draining daemon exit. Drops the reference attach took (may free c). */
 void conn_pending_detach(struct conn *c, struct conn_pending *p);

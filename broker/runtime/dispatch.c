@@ -86,6 +86,7 @@ static int handle_hello(struct request_ctx *rc)
 		.operations = {.set = true, .n = n_ops, .v = ops},
 		.max_request_frame = c->max_request_frame,
 		.max_reply_frame = c->max_reply_frame,
+		.max_inflight = c->max_inflight,
 	};
 	conn_log(c, LOG_INFO, "hello: client=%s protocol=%llu", logged, (unsigned long long)version);
 	return request_ctx_reply_ok(rc, &rep);
@@ -155,7 +156,10 @@ static void dispatch_request(struct conn *c, struct request_ctx *rc, uint64_t no
 		return;
 	}
 	if (!handlers[op]) {
-		request_ctx_reply_error(rc, -EOPNOTSUPP, "operation not available in this broker");
+		/* Not in the hello reply's operations, like one the tenant does not allow: the
+		 * same code (PROTOCOL.md section 8), never bad_request, which says the client
+		 * sent something malformed. */
+		request_ctx_reply_error(rc, -EACCES, "operation not offered by this broker");
 		return;
 	}
 	if (over_rate_limit(rc, c->tenant, now))
@@ -179,6 +183,19 @@ void dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)
 	r = sb_request_decode(&req, payload, len, &id_known, &e);
 	if (r < 0) {
 		reject_undecodable(c, &req, id_known, r, &e, start);
+		sb_request_done(&req);
+		return;
+	}
+	if (conn_pending_has_id(c, req.id)) {
+		/* Two requests in flight with one id: the second is refused, the first goes on. */
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "id %llu is already in flight",
+			 (unsigned long long)req.id);
+		conn_log(c, LOG_INFO, "request id=%llu rejected: %s", (unsigned long long)req.id,
+			 msg);
+		conn_send_error(c, req.id, SB_ERR_BAD_REQUEST, msg, false);
+		request_audit_undecoded(c, req.id, SB_ERR_BAD_REQUEST, start);
 		sb_request_done(&req);
 		return;
 	}

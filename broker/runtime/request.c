@@ -66,6 +66,7 @@ int request_ctx_new(struct conn *c, struct sb_request *req, uint64_t start_usec,
 	rc->conn = c;
 	rc->pending.cancel = request_ctx_cancel;
 	rc->pending.bytes = sizeof(*rc) + sb_request_held(&rc->req);
+	rc->pending.id = rc->req.id;
 	conn_pending_attach(c, &rc->pending);
 	*ret = rc;
 	return 0;

@@ -487,7 +487,7 @@ static const struct config_key broker_keys[] = {
 	B("admin_socket_name",           parse_name,        admin_socket_name,           0, 0),
 	B("max_connections",             parse_uint,        max_connections,             1, 1000000),
 	B("max_connections_per_uid",     parse_uint,        max_connections_per_uid,     1, 1000000),
-	B("max_inflight_per_connection", parse_uint,        max_inflight_per_connection, 1, 1024),
+	B("max_inflight_per_connection", parse_uint,        max_inflight_per_connection, 1, SB_MAX_INFLIGHT_LIMIT),
 	B("max_request_frame",           parse_size,        max_request_frame,
 	  SB_MAX_HELLO_FRAME, SB_MAX_REQUEST_FRAME_LIMIT),
 	B("max_reply_frame",             parse_size,        max_reply_frame,
@@ -565,7 +565,7 @@ void config_broker_defaults(struct broker_config *c)
 	c->socket_mode = 0660;
 	c->max_connections = 1024;
 	c->max_connections_per_uid = 128;
-	c->max_inflight_per_connection = 32;
+	c->max_inflight_per_connection = SB_MAX_INFLIGHT_DEFAULT;
 	c->max_request_frame = SB_MAX_REQUEST_FRAME_DEFAULT;
 	c->max_reply_frame = SB_MAX_REPLY_FRAME_DEFAULT;
 	c->hello_timeout_usec = 10 * SEC;

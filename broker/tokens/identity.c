@@ -310,8 +310,10 @@ static int check_size(const struct identity *id, const char *token, size_t len,
 {
 	if (!token || len == 0)
 		return error_detail_set(err, -EKEYREJECTED, "token is empty");
+	/* too_large, not unauthenticated: the token may be valid, the cap is the broker's
+	 * (PROTOCOL.md section 7) */
 	if (len > id->max_token_len)
-		return error_detail_set(err, -EKEYREJECTED, "token is %zu bytes, more than %zu",
+		return error_detail_set(err, -EMSGSIZE, "token is %zu bytes, more than %zu",
 					len, id->max_token_len);
 	if (memchr(token, '\0', len))
 		return error_detail_set(err, -EKEYREJECTED, "token contains a NUL byte");

@@ -36,7 +36,8 @@
  *     be later than now + leeway; leeway 5 s;
  *  9. drn is not "DSR" (a Descope refresh token);
  * 10. sub a non-empty string.
- * Errors: -EKEYREJECTED (unauthenticated), -EKEYEXPIRED (token_expired, also "not yet valid"),
+ * Errors: -EMSGSIZE (too_large: longer than max_token_len), -EKEYREJECTED (unauthenticated),
+ * -EKEYEXPIRED (token_expired, also "not yet valid"),
  * -ENOKEY (unknown kid, caller decides), -EAGAIN (no key set loaded yet), -ENOMEM.
  *
  * A verified token is remembered by its SHA-256 until it expires (bounded LRU), so repeated

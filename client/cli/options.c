@@ -35,7 +35,7 @@ struct opt {
 
 /* Every option, the subcommands that take it, and its help line. */
 static const struct opt opts[] = {
-	{"socket", "PATH", O_SOCKET, C_ALL, "the broker's socket (default $SKYBROKER_SOCKET, "
+	{"socket", "PATH", O_SOCKET, C_ALL, "the broker's socket" " (default $SKYBROKER_SOCKET, "
 	 "else " SKYBROKER_DEFAULT_SOCKET "; stats: $SKYBROKER_ADMIN_SOCKET, else "
 	 CLI_DEFAULT_ADMIN_SOCKET ")"},
 	{"timeout", "DURATION", O_TIMEOUT, C_ALL, "give up after DURATION (ms, or with s or ms; "

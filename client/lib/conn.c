@@ -72,7 +72,7 @@ static int connect_error(struct skybroker *h, int e, struct skybroker_error *err
 	case EPERM:
 		return client_error(err, SKYBROKER_E_UNREACHABLE,
 				    "permission denied on %s: this user may not open the broker's "
-				    "socket (see its socket_mode and socket_group)", h->path);
+				    "socket" " (see its socket_mode and socket_group)", h->path);
 	default:
 		errno = e;
 		return client_error(err, SKYBROKER_E_UNREACHABLE, "cannot connect to %s: %m",

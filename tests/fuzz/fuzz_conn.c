@@ -304,6 +304,7 @@ static void check_ok(struct client *cl, const struct sb_reply *rep)
 		if (rep->u.hello.version != SB_PROTOCOL_VERSION ||
 		    rep->u.hello.max_request_frame != cl->limits->max_request_frame ||
 		    rep->u.hello.max_reply_frame != cl->limits->max_reply_frame ||
+		    rep->u.hello.max_inflight != cl->limits->max_inflight ||
 		    strcmp(rep->u.hello.tenant, cl->tenant) != 0)
 			fail("hello reply with the wrong version, limits or tenant");
 		break;

@@ -315,13 +315,14 @@ static void test_rt_replies(void **state)
 	rep.u.hello = (struct sb_hello_result){
 		.version = 1, .tenant = "acme", .server = "skybrokerd/0.1.0",
 		.operations = STRV("hello", "ping", "get_records"),
-		.max_request_frame = 65536, .max_reply_frame = 4194304};
+		.max_request_frame = 65536, .max_reply_frame = 4194304, .max_inflight = 32};
 	reply_round_trip(&rep, &out);
 	assert_int_equal(out.u.hello.version, 1);
 	assert_string_equal(out.u.hello.tenant, "acme");
 	assert_string_equal(out.u.hello.server, "skybrokerd/0.1.0");
 	assert_strv_equal(&out.u.hello.operations, &rep.u.hello.operations);
 	assert_int_equal(out.u.hello.max_reply_frame, 4194304);
+	assert_int_equal(out.u.hello.max_inflight, 32);
 	sb_reply_done(&out);
 
 	rep = (struct sb_reply){.id = 77, .ok = true, .op = SB_OP_PING};
