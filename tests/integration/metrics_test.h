@@ -144,6 +144,8 @@ static inline int mt_promtool(const struct sbt_daemon *d, const char *text, char
 		return 127;
 	snprintf(path, sizeof(path), "%s/exposition.txt", d->dir);
 	sbt_write_file(path, text, 0644);
+	if (getenv("SKYBROKER_TEST_KEEP")) /* a copy to read after the test */
+		sbt_write_file("/tmp/skybroker-exposition.txt", text, 0644);
 	snprintf(cmd, sizeof(cmd), "exec /usr/bin/promtool check metrics < %s", path);
 	return sbt_run((const char *const[]){"/bin/sh", "-c", cmd, NULL}, NULL, out, size);
 }
