@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "metrics/http.h"
+#include "metrics/httphead.h"
 #include "metrics/series.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
@@ -89,38 +90,14 @@ static void client_answer(struct mclient *c, const char *status, const struct te
 		client_free(c);
 }
 
-/* The request head is complete in c->in[0..end): answer it. */
-static void client_request(struct mclient *c, size_t end)
+/* The request head is complete (or too large, or broken): answer it. */
+static void client_request(struct mclient *c, enum httphead_result hr)
 {
-	struct metrics_global *g = metrics_global();
-	char *line = c->in, *eol = memchr(c->in, '\r', end);
-	char *sp1, *sp2, *target;
 	struct text body;
 
-	if (!eol) {
-		g->http_bad_request++;
-		client_answer(c, "400 Bad Request", NULL);
-		return;
-	}
-	*eol = '\0';
-	sp1 = strchr(line, ' ');
-	sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-	if (!sp1 || !sp2 || strchr(sp2 + 1, ' ') ||
-	    (strcmp(sp2 + 1, "HTTP/1.1") != 0 && strcmp(sp2 + 1, "HTTP/1.0") != 0)) {
-		g->http_bad_request++;
-		client_answer(c, "400 Bad Request", NULL);
-		return;
-	}
-	*sp1 = *sp2 = '\0';
-	target = sp1 + 1;
-	if (strcmp(line, "GET") != 0) {
-		g->http_bad_request++;
-		client_answer(c, "405 Method Not Allowed", NULL);
-		return;
-	}
-	if (strncmp(target, "/metrics", 8) != 0 || (target[8] != '\0' && target[8] != '?')) {
-		g->http_bad_request++;
-		client_answer(c, "404 Not Found", NULL);
+	if (hr != HTTPHEAD_METRICS) {
+		metrics_global()->http_bad_request++;
+		client_answer(c, httphead_status(hr), NULL);
 		return;
 	}
 	text_init(&body, TEXT_MAX);
@@ -129,24 +106,19 @@ static void client_request(struct mclient *c, size_t end)
 		log_errno(LOG_ERR, body.err, "metrics: cannot render the exposition");
 		client_answer(c, "500 Internal Server Error", NULL);
 	} else {
-		g->http_served++;
-		client_answer(c, "200 OK", &body);
+		metrics_global()->http_served++;
+		client_answer(c, httphead_status(hr), &body);
 	}
 	text_done(&body);
 }
 
-/* Reads what is there; answers once the head ("\r\n\r\n") is complete. */
+/* Reads what is there; answers once the head is complete (or cannot be). */
 static void client_read(struct mclient *c)
 {
 	for (;;) {
+		enum httphead_result hr;
 		ssize_t n;
-		char *end;
 
-		if (c->in_len == sizeof(c->in)) {
-			metrics_global()->http_bad_request++;
-			client_answer(c, "431 Request Header Fields Too Large", NULL);
-			return;
-		}
 		n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -157,9 +129,9 @@ static void client_read(struct mclient *c)
 			return;
 		}
 		c->in_len += (size_t)n;
-		end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
-		if (end) {
-			client_request(c, (size_t)(end - c->in) + 2);
+		hr = httphead_check(c->in, c->in_len, sizeof(c->in));
+		if (hr != HTTPHEAD_INCOMPLETE) {
+			client_request(c, hr);
 			return;
 		}
 	}

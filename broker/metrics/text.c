@@ -17,7 +17,8 @@ void text_done(struct text *t)
 	sb_buf_free(&t->b);
 }
 
-static void text_vprintf(struct text *t, const char *fmt, va_list ap)
+static __attribute__((format(printf, 2, 0))) void text_vprintf(struct text *t, const char *fmt,
+								va_list ap)
 {
 	char line[512];
 	int n;
