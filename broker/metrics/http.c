@@ -16,6 +16,10 @@
 #include "util/list.h"
 #include "util/log.h"
 
+/* Below the client sockets' priority (0): when both are ready the Unix-socket clients go first,
+ * so a busy or hostile scraper costs them as little as the loop allows. */
+#define HTTP_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 10)
+
 struct mclient {
 	struct mhttp *h;
 	struct mclient *next, *prev;
@@ -182,8 +186,10 @@ static void client_new(struct mhttp *h, int fd)
 	LIST_PREPEND(h->clients, c);
 	h->n_clients++;
 	if (sd_event_add_io(h->event, &c->io, fd, EPOLLIN, client_io, c) < 0 ||
+	    sd_event_source_set_priority(c->io, HTTP_PRIORITY) < 0 ||
 	    sd_event_add_time_relative(h->event, &c->deadline, CLOCK_MONOTONIC, HTTP_DEADLINE_USEC,
-				       0, client_deadline, c) < 0)
+				       0, client_deadline, c) < 0 ||
+	    sd_event_source_set_priority(c->deadline, HTTP_PRIORITY) < 0)
 		client_free(c);
 }
 
@@ -250,6 +256,8 @@ int mhttp_new(sd_event *e, const char *addr, mhttp_render_t render, struct mhttp
 	if (h->fd < 0)
 		return log_errno(LOG_ERR, h->fd, "metrics: cannot listen on %s", addr);
 	r = sd_event_add_io(e, &h->io, h->fd, EPOLLIN, listener_io, h);
+	if (r >= 0)
+		r = sd_event_source_set_priority(h->io, HTTP_PRIORITY);
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "metrics: cannot watch %s", addr);
 	log_info("metrics: serving GET /metrics on %s", addr);
