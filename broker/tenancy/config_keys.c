@@ -359,13 +359,18 @@ PARSER_TYPES(parse_redaction, enum config_redaction, void);
 static int parse_redaction(struct config_parser *p, const struct config_key *k, const char *value,
 			   void *field, void *aux, bool append)
 {
+	/* DEFAULT is each column's own default, which may be plain text: not a ceiling */
+	if (strcmp(value, "DEFAULT") == 0)
+		return config_key_error(p, k, -EINVAL, "DEFAULT is not a ceiling (a column's "
+					"default may be plain text); use REDACTED, MASKED or "
+					"PLAIN_TEXT");
 	for (int i = 0; sb_redaction_names[i]; i++)
 		if (strcmp(value, sb_redaction_names[i]) == 0) {
 			*(enum config_redaction *)field = (enum config_redaction)i;
 			return 0;
 		}
 	return config_key_error(p, k, -EINVAL,
-				"'%s' is not one of DEFAULT, REDACTED, MASKED, PLAIN_TEXT", value);
+				"'%s' is not one of REDACTED, MASKED, PLAIN_TEXT", value);
 }
 
 PARSER_TYPES(parse_operations, uint32_t, void);

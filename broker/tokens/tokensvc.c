@@ -356,6 +356,11 @@ const char *tokensvc_acq_fingerprint(const struct tokensvc_acq *a,
 	return hash_fingerprint_of_digest(a->hash, out);
 }
 
+bool tokensvc_acq_cache_hit(const struct tokensvc_acq *a)
+{
+	return a->cache_hit;
+}
+
 /* ---- the exchange operation ---- */
 
 struct xop {

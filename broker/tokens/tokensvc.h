@@ -62,6 +62,10 @@ void tokensvc_acquire_cancel(struct tokensvc_acq *a);
 const char *tokensvc_acq_fingerprint(const struct tokensvc_acq *a,
 				     char out[static HASH_FINGERPRINT_LEN + 1]);
 
+/* Whether the token a tokensvc_done_t call reports came from the cache (false: a fresh
+ * exchange, this acquisition's or one it joined). */
+bool tokensvc_acq_cache_hit(const struct tokensvc_acq *a);
+
 /* The upstream options of tenant tc's requests: CA, plain HTTP, timeouts (strings borrowed
  * from tc). */
 struct tenant_config;

@@ -7,11 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 
-int jsonbound_depth(const void *text, size_t len)
+/* One pass over the text outside strings: the deepest nesting (returned, or -EBADMSG when
+ * unbalanced) and in *values an upper bound of the values and keys jansson would allocate
+ * (containers, commas and colons, plus one). */
+static int scan(const void *text, size_t len, size_t *values)
 {
 	const unsigned char *p = text;
 	int depth = 0, max = 0;
 	int in_string = 0;
+	size_t n = 1;
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = p[i];
@@ -27,10 +31,15 @@ int jsonbound_depth(const void *text, size_t len)
 		case '"':
 			in_string = 1;
 			break;
+		case ',':
+		case ':':
+			n++;
+			break;
 		case '[':
 		case '{':
 			if (depth == INT_MAX)
 				return -EBADMSG;
+			n++;
 			depth++;
 			if (depth > max)
 				max = depth;
@@ -47,7 +56,15 @@ int jsonbound_depth(const void *text, size_t len)
 	}
 	if (in_string || depth != 0)
 		return -EBADMSG;
+	*values = n;
 	return max;
+}
+
+int jsonbound_depth(const void *text, size_t len)
+{
+	size_t values;
+
+	return scan(text, len, &values);
 }
 
 /* jansson's own messages quote the text near the error ("invalid token near 'abc'"), which
@@ -92,6 +109,7 @@ int jsonbound_parse(const void *text, size_t len, const struct jsonbound_limits 
 		    json_t **ret, json_error_t *err)
 {
 	json_error_t local;
+	size_t values = 0;
 	json_t *j;
 	int depth;
 
@@ -104,7 +122,7 @@ int jsonbound_parse(const void *text, size_t len, const struct jsonbound_limits 
 			       len, lim->max_size);
 		return -EMSGSIZE;
 	}
-	depth = jsonbound_depth(text, len);
+	depth = scan(text, len, &values);
 	if (depth < 0) {
 		(void)snprintf(err->text, sizeof(err->text), "unbalanced JSON text");
 		return -EBADMSG;
@@ -112,6 +130,12 @@ int jsonbound_parse(const void *text, size_t len, const struct jsonbound_limits 
 	if ((unsigned)depth > lim->max_depth) {
 		(void)snprintf(err->text, sizeof(err->text), "JSON nesting deeper than %u",
 			       lim->max_depth);
+		return -EMSGSIZE;
+	}
+	/* A small text of many tiny values ("[{},{},...]") costs jansson ~60 bytes each. */
+	if (lim->max_values && values > lim->max_values) {
+		(void)snprintf(err->text, sizeof(err->text), "JSON text of more than %zu values",
+			       lim->max_values);
 		return -EMSGSIZE;
 	}
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, err);

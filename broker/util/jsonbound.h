@@ -8,7 +8,8 @@
 /*
  * Bounded JSON parsing of hostile text (HTTP bodies, JWT segments, JWKS, credentials.json).
  * jansson has a size-unaware parser and only a compile-time nesting cap (2048), so the text
- * is first scanned for its nesting depth (outside strings) and its size checked; only then is
+ * is first scanned for its nesting depth and its number of values (outside strings) and its
+ * size checked; only then is
  * it handed to jansson, with duplicate keys rejected (a duplicated "alg" or "iss" must not be
  * read one way by us and another way by someone else) and NUL escapes refused. jansson also
  * rejects invalid UTF-8.
@@ -18,6 +19,7 @@
 struct jsonbound_limits {
 	size_t max_size;  /* bytes of text */
 	unsigned max_depth; /* nesting of arrays/objects; the top-level value is depth 1 */
+	size_t max_values;  /* values and keys (counted before parsing, an upper bound); 0: no cap */
 };
 
 #define JSONBOUND_DEFAULT_DEPTH 16u

@@ -41,6 +41,9 @@ static int pack_object(struct sb_packer *p, json_t *j, unsigned depth,
 	json_object_foreach(j, key, v) {
 		const char *k = renamed(key, rename);
 
+		/* a renamed key must not meet the name it was renamed to: a map has each key once */
+		if (k != key && json_object_get(j, k))
+			return -EBADMSG;
 		r = pack_string(p, k, strlen(k));
 		if (r < 0)
 			return r;

@@ -27,7 +27,8 @@ struct vault_rename {
  * Packs j at nesting depth `depth` of the reply (the reply's top map is 1). Object keys found
  * in rename (an array ended by {NULL}, may be NULL) are renamed at the first object level
  * only. Returns 0, -EMSGSIZE (deeper than 16, a container over 4096 entries, a string over
- * 1 MiB: the reply would break the protocol's limits) or -EBADMSG (a string holding NUL).
+ * 1 MiB: the reply would break the protocol's limits) or -EBADMSG (a string holding NUL, or
+ * a renamed key that the object also holds under its new name).
  * Buffer overflow shows in p->err, as with any sb_packer.
  */
 int vault_pack_json(struct sb_packer *p, json_t *j, unsigned depth,

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "proto/buf.h"
 #include "util/cleanup.h"
 #include "util/jsonalloc.h"
 #include "vault/convert.h"
@@ -47,74 +48,86 @@ static int path_add(char *path, size_t n, const char *segment)
 	return 0;
 }
 
-/* Appends "name=value" to u's query, value encoded by libcurl. */
-static int query_add(CURLU *u, const char *name, const char *value)
-{
-	_cleanup_(erase_and_freep) char *kv = NULL; /* a column value is a record value */
-	size_t n = strlen(name) + strlen(value) + 2;
+/* The longest URL built (1000 ids of 256 bytes, each escaped to at most three times that). */
+#define URL_MAX (1024u * 1024u)
 
-	kv = malloc(n);
-	if (!kv)
+/*
+ * Appends "&name=value" (or "?name=value" first) to the URL in q, value percent-encoded by
+ * libcurl. The query is built in our own buffer (an sb_buf: wiped as it grows and when
+ * freed), not in a CURLU handle, whose reallocated copies of a column value would be freed
+ * unwiped; libcurl's escaped copy is wiped before it is released.
+ */
+static int query_add(struct sb_buf *q, const char *name, const char *value)
+{
+	char *esc = curl_easy_escape(NULL, value, 0);
+	int r;
+
+	if (!esc)
 		return -ENOMEM;
-	(void)snprintf(kv, n, "%s=%s", name, value);
-	return curl_url_set(u, CURLUPART_QUERY, kv, CURLU_APPENDQUERY | CURLU_URLENCODE) ==
-			       CURLUE_OK ? 0 : -ENOMEM;
+	/* q holds the URL so far, without a query until the first call */
+	r = sb_buf_append(q, memchr(sb_buf_ptr(q), '?', sb_buf_len(q)) ? "&" : "?", 1);
+	r = r ?: sb_buf_append(q, name, strlen(name));
+	r = r ?: sb_buf_append(q, "=", 1);
+	r = r ?: sb_buf_append(q, esc, strlen(esc));
+	explicit_bzero(esc, strlen(esc));
+	curl_free(esc);
+	return r;
 }
 
-static int query_add_strv(CURLU *u, const char *name, const struct sb_strv *sv)
+static int query_add_strv(struct sb_buf *q, const char *name, const struct sb_strv *sv)
 {
 	int r;
 
 	for (uint32_t i = 0; sv->set && i < sv->n; i++) {
-		r = query_add(u, name, sv->v[i]);
+		r = query_add(q, name, sv->v[i]);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int query_add_bool(CURLU *u, const char *name, const struct sb_opt_bool *b)
+static int query_add_bool(struct sb_buf *q, const char *name, const struct sb_opt_bool *b)
 {
-	return b->set ? query_add(u, name, b->v ? "true" : "false") : 0;
+	return b->set ? query_add(q, name, b->v ? "true" : "false") : 0;
 }
 
-static int query_add_u64(CURLU *u, const char *name, const struct sb_opt_u64 *v)
+static int query_add_u64(struct sb_buf *q, const char *name, const struct sb_opt_u64 *v)
 {
 	char num[24];
 
 	if (!v->set)
 		return 0;
 	(void)snprintf(num, sizeof(num), "%" PRIu64, v->v);
-	return query_add(u, name, num);
+	return query_add(q, name, num);
 }
 
-static int query_get_records(CURLU *u, const struct sb_get_records_args *a,
+static int query_get_records(struct sb_buf *q, const struct sb_get_records_args *a,
 			     const struct vault_plan *plan)
 {
 	int r = 0;
 
-	r = r ?: query_add_strv(u, "skyflow_ids", &a->skyflow_ids);
-	r = r ?: plan->redaction ? query_add(u, "redaction", plan->redaction) : 0;
-	r = r ?: query_add_bool(u, "tokenization", &a->tokenization);
-	r = r ?: query_add_strv(u, "fields", &a->fields);
-	r = r ?: query_add_u64(u, "offset", &a->offset);
-	r = r ?: query_add_u64(u, "limit", &a->limit);
-	r = r ?: a->column_name ? query_add(u, "column_name", a->column_name) : 0;
-	r = r ?: query_add_strv(u, "column_values", &a->column_values);
-	r = r ?: a->order_by ? query_add(u, "order_by", a->order_by) : 0;
-	r = r ?: query_add_bool(u, "downloadURL", &a->download_url);
+	r = r ?: query_add_strv(q, "skyflow_ids", &a->skyflow_ids);
+	r = r ?: plan->redaction ? query_add(q, "redaction", plan->redaction) : 0;
+	r = r ?: query_add_bool(q, "tokenization", &a->tokenization);
+	r = r ?: query_add_strv(q, "fields", &a->fields);
+	r = r ?: query_add_u64(q, "offset", &a->offset);
+	r = r ?: query_add_u64(q, "limit", &a->limit);
+	r = r ?: a->column_name ? query_add(q, "column_name", a->column_name) : 0;
+	r = r ?: query_add_strv(q, "column_values", &a->column_values);
+	r = r ?: a->order_by ? query_add(q, "order_by", a->order_by) : 0;
+	r = r ?: query_add_bool(q, "downloadURL", &a->download_url);
 	return r;
 }
 
-static int query_get_record(CURLU *u, const struct sb_get_record_args *a,
+static int query_get_record(struct sb_buf *q, const struct sb_get_record_args *a,
 			    const struct vault_plan *plan)
 {
 	int r = 0;
 
-	r = r ?: plan->redaction ? query_add(u, "redaction", plan->redaction) : 0;
-	r = r ?: query_add_bool(u, "tokenization", &a->tokenization);
-	r = r ?: query_add_strv(u, "fields", &a->fields);
-	r = r ?: query_add_bool(u, "downloadURL", &a->download_url);
+	r = r ?: plan->redaction ? query_add(q, "redaction", plan->redaction) : 0;
+	r = r ?: query_add_bool(q, "tokenization", &a->tokenization);
+	r = r ?: query_add_strv(q, "fields", &a->fields);
+	r = r ?: query_add_bool(q, "downloadURL", &a->download_url);
 	return r;
 }
 
@@ -165,14 +178,15 @@ static int path_of(const struct sb_request *req, char *path, size_t n)
 	return r;
 }
 
-/* The URL: vault_url's scheme, host and path, then /v1/vaults/{vault_id}/..., and for the two
- * reads their query. *ret is owned (wiped by vault_http_done). */
+/* The URL: vault_url's scheme, host and path, then /v1/vaults/{vault_id}/..., checked by
+ * libcurl's URL API (no value in it), then for the two reads their query. *ret is owned
+ * (wiped by vault_http_done). */
 static int build_url(const struct tenant_config *tc, const struct sb_request *req,
 		     const struct vault_plan *plan, char **ret)
 {
 	_cleanup_(curl_url_cleanupp) CURLU *u = curl_url();
-	_cleanup_(curl_freep) char *base_path = NULL;
-	char *url = NULL;
+	_cleanup_(curl_freep) char *base_path = NULL, *base = NULL;
+	struct sb_buf url;
 	char path[4096];
 	int r;
 
@@ -189,21 +203,22 @@ static int build_url(const struct tenant_config *tc, const struct sb_request *re
 	r = r ?: path_of(req, path, sizeof(path));
 	if (r < 0)
 		return r;
-	if (curl_url_set(u, CURLUPART_PATH, path, 0) != CURLUE_OK)
+	if (curl_url_set(u, CURLUPART_PATH, path, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &base, 0) != CURLUE_OK)
 		return -EINVAL;
-	if (req->op == SB_OP_GET_RECORDS)
-		r = query_get_records(u, &req->u.get_records, plan);
-	else if (req->op == SB_OP_GET_RECORD)
-		r = query_get_record(u, &req->u.get_record, plan);
-	if (r < 0)
-		return r;
-	if (curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK)
-		return -EINVAL;
-	/* our own copy, so that it is wiped with our free (curl_free would not) */
-	*ret = strdup(url);
-	explicit_bzero(url, strlen(url));
-	curl_free(url);
-	return *ret ? 0 : -ENOMEM;
+	sb_buf_init(&url, URL_MAX);
+	r = sb_buf_append(&url, base, strlen(base));
+	if (r >= 0 && req->op == SB_OP_GET_RECORDS)
+		r = query_get_records(&url, &req->u.get_records, plan);
+	else if (r >= 0 && req->op == SB_OP_GET_RECORD)
+		r = query_get_record(&url, &req->u.get_record, plan);
+	r = r ?: sb_buf_append(&url, "", 1);
+	if (r >= 0) {
+		*ret = strdup((const char *)sb_buf_ptr(&url));
+		r = *ret ? 0 : -ENOMEM;
+	}
+	sb_buf_free(&url); /* wiped */
+	return r;
 }
 
 /* ---- bodies ---- */

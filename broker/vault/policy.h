@@ -35,14 +35,3 @@ struct vault_plan {
  * / -EBADMSG (bad_request) with err's message naming what to change. */
 int vault_policy_apply(const struct tenant_config *tc, const struct sb_request *req,
 		       struct vault_plan *plan, struct error_detail *err);
-
-/*
- * The tables a Skyflow SQL SELECT reads: every identifier after FROM (a comma list, each with
- * an optional alias) and after JOIN, outside string literals. Calls fn for each (name is a
- * NUL-terminated copy, quotes removed; borrowed for the call); fn returns 0 to go on or a
- * negative errno to stop. Returns 0, the first fn error, or -EBADMSG with *why set when the
- * text holds something the scan cannot account for (a comment, an unterminated literal, a
- * second statement, a subquery or a non-identifier after FROM/JOIN).
- */
-int vault_query_tables(const char *sql, int (*fn)(const char *name, void *userdata),
-		       void *userdata, const char **why);

@@ -27,6 +27,9 @@
  * (the upstream default), at most 32 MiB. */
 #define ANSWER_MIN (1024u * 1024u)
 #define ANSWER_MAX (32u * 1024u * 1024u)
+/* Values in one answer, counted before it is parsed: a small text of tiny values ("[{},{},
+ * ...]") would otherwise cost jansson ~60 bytes each. 1,000 detokenized tokens are ~8,000. */
+#define ANSWER_MAX_VALUES (128u * 1024u)
 
 static struct upstream *vault_upstream; /* the daemon's; borrowed between init and done */
 
@@ -39,6 +42,7 @@ struct vcall {
 	struct tokensvc_acq *acq;     /* while a token is being acquired */
 	struct upstream_request *up;  /* while the call is running */
 	struct skyflow_token *tok;    /* a reference while the call runs */
+	bool cached;                  /* tok came from the cache (not a fresh exchange) */
 	bool retried;                 /* the one retry after a 401 was made */
 };
 
@@ -136,7 +140,8 @@ static void fail_transport(struct vcall *vc, const struct upstream_response *res
 static void finish_answer(struct vcall *vc, const struct upstream_response *resp)
 {
 	size_t cap = request_ctx_max_reply(vc->rc);
-	struct jsonbound_limits lim = {.max_size = resp->body_len + 1, .max_depth = SB_MAX_DEPTH};
+	struct jsonbound_limits lim = {.max_size = resp->body_len + 1, .max_depth = SB_MAX_DEPTH,
+				       .max_values = ANSWER_MAX_VALUES};
 	_cleanup_(json_decrefp) json_t *answer = NULL;
 	struct sb_buf out;
 	struct error_detail err = {0};
@@ -145,9 +150,15 @@ static void finish_answer(struct vcall *vc, const struct upstream_response *resp
 	struct request_ctx *rc = vc->rc;
 	int r;
 
-	error_detail_set_upstream(&err, resp->status, resp->request_id);
 	r = upstream_response_json(resp, &lim, &answer);
+	if (r == -EMSGSIZE) {
+		(void)error_detail_set(&err, r, "Skyflow's answer holds more values than this broker "
+				       "takes at once; ask for fewer records or fields");
+		vcall_fail(vc, &err);
+		return;
+	}
 	if (r < 0) {
+		error_detail_set_upstream(&err, resp->status, resp->request_id);
 		(void)error_detail_set(&err, -EIO, "Skyflow answered HTTP %ld with a body that is "
 				       "not JSON", resp->status);
 		vcall_fail(vc, &err);
@@ -161,9 +172,11 @@ static void finish_answer(struct vcall *vc, const struct upstream_response *resp
 			(void)error_detail_set(&err, r, "the result is larger than max_reply_frame "
 					       "(%zu bytes) or a protocol limit; ask for fewer records "
 					       "or fields", cap);
-		else
+		else {
+			error_detail_set_upstream(&err, resp->status, resp->request_id);
 			(void)error_detail_set(&err, r == -ENOMEM ? r : -EIO, "Skyflow's answer "
 					       "cannot be used: %s", why ? why : "unexpected content");
+		}
 		vcall_fail(vc, &err);
 		return;
 	}
@@ -189,8 +202,9 @@ static void on_answer(struct upstream_request *req, const struct upstream_respon
 		fail_transport(vc, resp);
 		return;
 	}
-	if (resp->status == 401 && !vc->retried) {
-		/* Our token, refused before its expiry (revoked, rotated): exchange again, once. */
+	if (resp->status == 401 && vc->cached && !vc->retried) {
+		/* A cached token, refused before its expiry (revoked, rotated): exchange again,
+		 * once. A token just exchanged is not retried: a second exchange would be too. */
 		vc->retried = true;
 		subject = subject_of(request_ctx_request(vc->rc));
 		(void)tokensvc_drop_token(vc->t, subject, strlen(subject), vc->tok);
@@ -247,6 +261,7 @@ static void on_token(struct tokensvc_acq *a, int r, struct skyflow_token *tok,
 		return;
 	}
 	vc->tok = skyflow_token_ref(tok);
+	vc->cached = tokensvc_acq_cache_hit(a);
 	call_upstream(vc);
 }
 

@@ -184,6 +184,34 @@ static void test_redaction_ceiling(void **state)
 	vt_expect_ok(&rep);
 	assert_null(rep.u.records.redaction_capped);
 	sb_reply_done(&rep);
+
+	/* DEFAULT, or no redaction, is each column's own default, which may be plain text (state
+	 * is): under the ceiling both become the ceiling (found by review: they went through) */
+	get_ada(capped_sock, admin, NULL, &rep);
+	vt_expect_ok(&rep);
+	rec = vt_record(rep.u.records.records, ADA);
+	assert_true(vt_is_str(vt_field(rec, "ssn"), "XXX-XX-1000"));
+	assert_string_equal(rep.u.records.redaction_capped, "MASKED");
+	sb_reply_done(&rep);
+	get_ada(capped_sock, admin, "DEFAULT", &rep);
+	vt_expect_ok(&rep);
+	assert_string_equal(rep.u.records.redaction_capped, "MASKED");
+	sb_reply_done(&rep);
+
+	/* a query has no redaction to cap: refused under a ceiling, with no upstream call */
+	{
+		struct sbt_client *c = xd_client(capped_sock);
+		struct sb_request req = {.op = SB_OP_QUERY};
+		long before = xe_total(&E);
+
+		req.u.query.subject_token = admin;
+		req.u.query.query = "SELECT ssn FROM persons";
+		vt_call(c, &req, &rep);
+		vt_expect_error(&rep, SB_ERR_FORBIDDEN);
+		sb_reply_done(&rep);
+		assert_int_equal(xe_total(&E), before);
+		sbt_client_free(c);
+	}
 }
 
 /* Requests the tenant's policy refuses never go upstream. */
@@ -229,6 +257,21 @@ static void test_policy_refusals_cost_no_upstream_call(void **state)
 	req.u.query.query = "SELECT * FROM persons -- hides: FROM cards";
 	vt_call(c, &req, &rep);
 	vt_expect_error(&rep, SB_ERR_FORBIDDEN);
+	sb_reply_done(&rep);
+
+	/* found by review: a comma after an ON condition starts another table */
+	req.u.query.query = "SELECT * FROM persons p JOIN persons q ON p.name = q.name, cards";
+	vt_call(c, &req, &rep);
+	vt_expect_error(&rep, SB_ERR_FORBIDDEN);
+	sb_reply_done(&rep);
+
+	/* found by review: ".." as an id would have reached another endpoint */
+	req = (struct sb_request){.op = SB_OP_GET_RECORD};
+	req.u.get_record.subject_token = admin;
+	req.u.get_record.table = "persons";
+	req.u.get_record.skyflow_id = "..";
+	vt_call(c, &req, &rep);
+	vt_expect_error(&rep, SB_ERR_BAD_REQUEST);
 	sb_reply_done(&rep);
 
 	req = (struct sb_request){.op = SB_OP_DELETE_RECORDS};
