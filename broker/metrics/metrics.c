@@ -9,6 +9,7 @@
 #include "metrics/series.h"
 #include "runtime/daemon.h"
 #include "runtime/dispatch.h"
+#include "runtime/ops.h"
 #include "runtime/request.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -54,35 +55,21 @@ static int op_metrics(struct request_ctx *rc)
 	return 0;
 }
 
-/* health, as the runtime answers it, with the detail this module knows. */
-static int op_health(struct request_ctx *rc)
+/* health's detail (runtime/ops.h): the JWKS age and the last upstream error. */
+static void health_detail(const struct tenant *t, struct sb_health_result *h)
 {
-	struct tenant *t = request_ctx_tenant(rc);
-	const char *reasons[TENANT_MAX_BLOCKERS];
-	struct sb_reply rep = {.op = SB_OP_HEALTH};
-	struct sb_health_result *h = &rep.u.health;
-	const struct metrics_tenant *mt;
-	struct tokensvc_counters c;
+	const struct metrics_tenant *mt = metrics_series_tenant(tenant_name(t));
 	uint64_t now = clock_now_usec(NULL);
-	size_t n;
+	struct tokensvc_counters c;
 
-	if (!t)
-		return -EACCES;
-	n = tenant_reasons(t, reasons, TENANT_MAX_BLOCKERS);
-	h->ready = tenant_is_ready(t);
-	h->tenant = tenant_name(t);
-	h->reasons = (struct sb_strv){.set = true, .n = (uint32_t)n, .v = reasons};
 	tokensvc_get_counters(t, &c);
 	if (c.jwks_loaded_usec && now >= c.jwks_loaded_usec)
 		h->jwks_age_s = (struct sb_opt_u64){true, (now - c.jwks_loaded_usec) / 1000000u};
-	mt = metrics_series_tenant(tenant_name(t));
 	if (mt && mt->last_error[0]) {
-		h->last_upstream_error = mt->last_error;
+		h->last_upstream_error = mt->last_error; /* the series lives until module done */
 		h->last_upstream_error_age_s = (struct sb_opt_u64){
 			true, now > mt->last_error_usec ? (now - mt->last_error_usec) / 1000000u : 0};
 	}
-	request_ctx_reply_ok(rc, &rep);
-	return 0;
 }
 
 /* ---------------------------------------------------------------- observers */
@@ -180,7 +167,7 @@ int metrics_module_init(sd_event *event, struct upstream *upstream)
 		upstream_set_observer(upstream, on_upstream);
 	daemon_set_observer(on_daemon);
 	dispatch_register(SB_OP_METRICS, op_metrics);
-	dispatch_register(SB_OP_HEALTH, op_health);
+	ops_set_health_detail(health_detail);
 	m.initialised = true;
 	return 0;
 }
@@ -190,7 +177,7 @@ void metrics_module_done(void)
 	if (!m.initialised)
 		return;
 	dispatch_register(SB_OP_METRICS, NULL);
-	dispatch_register(SB_OP_HEALTH, NULL);
+	ops_set_health_detail(NULL);
 	daemon_set_observer(NULL);
 	request_set_observer(NULL);
 	/* the upstream handle is gone by now (daemon_free): nothing to unset there */

@@ -21,6 +21,7 @@ struct gen {
 };
 
 static struct metrics_tenant *tenants, *tenants_tail;
+static struct metrics_tenant *last; /* the last one looked up: requests come in runs */
 static size_t n_tenants;
 static struct gen *gens;
 static struct metrics_global global;
@@ -63,9 +64,11 @@ struct metrics_tenant *metrics_series_tenant(const char *name)
 
 	if (!name || !*name)
 		name = "_unknown";
+	if (last && strcmp(last->name, name) == 0)
+		return last;
 	mt = find(name);
 	if (mt)
-		return mt;
+		return last = mt;
 	if (n_tenants >= METRICS_MAX_TENANTS) {
 		/* a bound on memory whatever reloads bring; the rest share one series */
 		name = "_other";
@@ -83,7 +86,7 @@ struct metrics_tenant *metrics_series_tenant(const char *name)
 		tenants = mt;
 	tenants_tail = mt;
 	n_tenants++;
-	return mt;
+	return last = mt;
 }
 
 static void hist_add(struct metrics_hist *h, uint64_t usec)
@@ -252,6 +255,7 @@ void metrics_series_reset(void)
 		free(mt);
 	}
 	tenants_tail = NULL;
+	last = NULL;
 	n_tenants = 0;
 	global = (struct metrics_global){0};
 }

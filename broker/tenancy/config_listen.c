@@ -16,6 +16,11 @@ int config_parse_listen(struct config_parser *p, const struct config_key *k, con
 
 	(void)aux;
 	(void)append;
+	if (strcmp(value, "none") == 0) { /* the default, as --check-config prints it */
+		free(*f);
+		*f = NULL;
+		return 0;
+	}
 	if (inetaddr_parse(value, &sa, &len) < 0)
 		return config_key_error(p, k, -EINVAL,
 					"'%s' is not a numeric HOST:PORT (127.0.0.1:9464, [::1]:9464)",
