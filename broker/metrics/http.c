@@ -30,6 +30,7 @@ struct mclient {
 	struct text out; /* the whole answer, head and body */
 	size_t out_off;
 	bool answering;
+	bool draining; /* answered and shut down for writing: waiting for the client's EOF */
 };
 
 struct mhttp {
@@ -56,7 +57,7 @@ static void client_free(struct mclient *c)
 	free(c);
 }
 
-/* Writes what is left; 1 when all is out (the client is then freed), 0 to wait, <0 broken. */
+/* Writes what is left; 1 when all is out, 0 to wait, <0 broken. */
 static int client_flush(struct mclient *c)
 {
 	while (c->out_off < sb_buf_len(&c->out.b)) {
@@ -72,6 +73,44 @@ static int client_flush(struct mclient *c)
 		c->out_off += (size_t)n;
 	}
 	return 1;
+}
+
+/*
+ * After a flush that returned r: all out (1) means a lingering close: the write side is shut
+ * down and what the client still sends is read and dropped until it closes (or the deadline
+ * comes), since closing with unread bytes would reset the connection and could destroy the
+ * answer before the client reads it. Broken (< 0): freed.
+ */
+static void client_continue(struct mclient *c, int r)
+{
+	if (r == 0)
+		return;
+	if (r < 0 || shutdown(c->fd, SHUT_WR) < 0) {
+		client_free(c);
+		return;
+	}
+	c->draining = true;
+	(void)sd_event_source_set_io_events(c->io, EPOLLIN);
+}
+
+/* Reads and drops what the client sends after its answer; frees it at EOF. */
+static void client_drain(struct mclient *c)
+{
+	char junk[512];
+
+	/* a bounded batch per wake-up: a client that never stops sending gets its deadline */
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
+
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		client_free(c);
+		return;
+	}
 }
 
 /* Queues a complete answer and starts writing it; reading stops. */
@@ -90,8 +129,7 @@ static void client_answer(struct mclient *c, const char *status, const struct te
 	else if (!body)
 		text_printf(&c->out, "%s\n", status);
 	(void)sd_event_source_set_io_events(c->io, EPOLLOUT);
-	if (c->out.err || client_flush(c) != 0)
-		client_free(c);
+	client_continue(c, c->out.err ? c->out.err : client_flush(c));
 }
 
 /* The request head is complete (or too large, or broken): answer it. */
@@ -147,9 +185,12 @@ static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 	(void)s;
 	(void)fd;
+	if (c->draining) {
+		client_drain(c);
+		return 0;
+	}
 	if (c->answering) {
-		if (client_flush(c) != 0)
-			client_free(c);
+		client_continue(c, client_flush(c));
 		return 0;
 	}
 	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))

@@ -202,6 +202,34 @@ static void test_listener_refuses_what_it_does_not_serve(void **state)
 	assert_int_equal(status_of(big, sizeof(big)), 431);
 }
 
+/* A client that sends more than its head (a body, pipelined requests) still gets the whole
+ * answer: closing with its bytes unread would reset the connection under the answer. */
+static void test_listener_answer_survives_extra_bytes(void **state)
+{
+	static char req[256 * 1024];
+	const char *body, *cl;
+	int fd = mt_tcp(port);
+	ssize_t n;
+
+	(void)state;
+	assert_true(fd >= 0);
+	memset(req, 'x', sizeof(req));
+	memcpy(req, "GET /metrics HTTP/1.1\r\n\r\n", 26);
+	/* the head and a first part of the rest, then the rest while the answer is sent */
+	assert_int_equal(send(fd, req, 64 * 1024, MSG_NOSIGNAL), 64 * 1024);
+	usleep(100000); /* let the broker answer and close with bytes unread: the case at hand */
+	(void)!send(fd, req + 64 * 1024, sizeof(req) - 64 * 1024, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = mt_read_all(fd, buf, TEXT_SIZE);
+	close(fd);
+	assert_true(n > 0);
+	assert_true(strncmp(buf, "HTTP/1.1 200 ", 13) == 0);
+	cl = strstr(buf, "Content-Length: ");
+	body = strstr(buf, "\r\n\r\n");
+	assert_non_null(cl);
+	assert_non_null(body);
+	assert_int_equal(strtoul(cl + 16, NULL, 10), strlen(body + 4));
+}
+
 /* Random bytes from many connections, some ending the head (answered), the others closed
  * before the head ends (dropped at once: no slot is held). */
 static void test_listener_survives_garbage(void **state)
@@ -281,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_health_detail),
 		cmocka_unit_test(test_counters_survive_reload),
 		cmocka_unit_test(test_listener_refuses_what_it_does_not_serve),
+		cmocka_unit_test(test_listener_answer_survives_extra_bytes),
 		cmocka_unit_test(test_listener_survives_garbage),
 		cmocka_unit_test(test_listener_slow_clients),
 	};
