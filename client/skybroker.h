@@ -10,12 +10,13 @@
  * values (skybroker_value) and, on request, JSON text. Failures are a code, a message, the
  * retryable flag, upstream's HTTP status and request id (struct skybroker_error).
  *
- * Thread model: a handle may be shared by any number of threads. Calls on one handle are
- * serialised (one request on the connection at a time); a program that wants calls in
- * parallel opens one handle per thread. Results are independent of their handle: they may be
- * read, passed to another thread and freed after the handle is freed. The library keeps no
- * global state, installs no signal handler (it writes with MSG_NOSIGNAL), logs nothing, and
- * opens its descriptors close-on-exec.
+ * Thread model: a handle may be shared by any number of threads, and their calls are
+ * pipelined on its one connection: each call sends its request and waits for its own reply,
+ * which may come before or after the others' (a slow call holds up nobody). Opening one
+ * handle per thread works too (a connection each). Results are independent of their handle:
+ * they may be read, passed to another thread and freed after the handle is freed. The library
+ * keeps no global state, installs no signal handler (it writes with MSG_NOSIGNAL), logs
+ * nothing, and opens its descriptors close-on-exec.
  *
  * Reconnection: when the connection is found broken before a request is sent, the call
  * reconnects first, whatever the operation. After a request was sent, only idempotent

@@ -48,7 +48,7 @@ struct cli {
 	const struct command *cmd;
 	const char *socket;
 	int timeout_ms;
-	bool pretty, help;
+	bool pretty, help, version;
 	const char *token_file;
 	char *token; /* read by secret.c; wiped and freed at exit */
 	const char *table, *redaction, *order_by, *column_name, *column_group, *upsert;

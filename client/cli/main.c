@@ -114,7 +114,9 @@ int main(int argc, char **argv)
 
 	if (r == 0)
 		r = cli_parse(&c, argc, argv);
-	if (r == 0 && c.help)
+	if (r == 0 && c.version)
+		printf("skybroker %s (libskybroker %s)\n", SKYBROKER_VERSION, skybroker_version());
+	else if (r == 0 && c.help)
 		cli_help(c.cmd);
 	else if (r == 0)
 		r = run(&c);

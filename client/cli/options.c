@@ -23,7 +23,7 @@ enum opt_id {
 	O_SOCKET = 256, O_TIMEOUT, O_PRETTY, O_HELP, O_TOKEN_FILE, O_TABLE, O_ID, O_FIELD,
 	O_REDACTION, O_OFFSET, O_LIMIT, O_COLUMN_NAME, O_COLUMN_VALUE, O_ORDER_BY,
 	O_TOKENIZATION, O_DOWNLOAD_URL, O_RECORDS_FILE, O_FIELDS_FILE, O_UPSERT, O_DATA_TOKEN,
-	O_CONTINUE, O_COLUMN_GROUP, O_VALUES_FILE, O_QUERY, O_QUERY_FILE,
+	O_CONTINUE, O_COLUMN_GROUP, O_VALUES_FILE, O_QUERY, O_QUERY_FILE, O_VERSION,
 };
 
 struct opt {
@@ -36,13 +36,14 @@ struct opt {
 
 /* Every option, the subcommands that take it, and its help line. */
 static const struct opt opts[] = {
-	{"socket", "PATH", O_SOCKET, C_ALL, "the broker's socket" " (default $SKYBROKER_SOCKET, "
+	{"socket", "PATH", O_SOCKET, C_ALL, "the broker's socket path (default $SKYBROKER_SOCKET, "
 	 "else " SKYBROKER_DEFAULT_SOCKET "; stats, metrics: $SKYBROKER_ADMIN_SOCKET, else "
 	 CLI_DEFAULT_ADMIN_SOCKET ")"},
 	{"timeout", "DURATION", O_TIMEOUT, C_ALL, "give up after DURATION (ms, or with s or ms; "
 	 "default 10s)"},
 	{"pretty", NULL, O_PRETTY, C_ALL, "indent the JSON"},
 	{"help", NULL, O_HELP, C_ALL, "show this help"},
+	{"version", NULL, O_VERSION, C_ALL, "print the versions of the CLI and the library"},
 	{"token-file", "FILE", O_TOKEN_FILE, C_TOKEN, "read the user's Descope session token from "
 	 "FILE (- for stdin); default $SKYBROKER_SUBJECT_TOKEN"},
 	{"table", "TABLE", O_TABLE, C_GETS | C_GET | C_INSERT | C_UPDATE | C_DELETE, "the table"},
@@ -247,6 +248,7 @@ static int take_option(struct cli *c, int id, const char *arg)
 		break;
 	case O_PRETTY: c->pretty = true; break;
 	case O_HELP: c->help = true; break;
+	case O_VERSION: c->version = true; break;
 	case O_TOKEN_FILE: c->token_file = arg; break;
 	case O_TABLE: c->table = arg; break;
 	case O_ID: push(&c->ids, arg); break;
@@ -295,7 +297,7 @@ static int alloc_lists(struct cli *c, int argc)
 static int take_command(struct cli *c, int argc, char **argv)
 {
 	if (optind >= argc) {
-		if (c->help)
+		if (c->help || c->version)
 			return 0;
 		fprintf(stderr, "skybroker: which command? (skybroker --help lists them)\n");
 		return EXIT_USAGE;

@@ -142,6 +142,10 @@ int cli_read_file(const char *path, size_t max, const char *what, char **ret)
 		close(fd);
 		return EXIT_USAGE;
 	}
+	if (!is_stdin && strcmp(what, "token") == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & 0077))
+		fprintf(stderr, "skybroker: warning: the token file %s can be read by other users "
+				"than its owner (chmod 600 it)\n", path);
 	r = read_all(fd, max, ret);
 	if (!is_stdin)
 		close(fd);
@@ -175,7 +179,7 @@ int cli_read_token(struct cli *c)
 	int r;
 
 	if (c->token_file) {
-		r = cli_read_file(c->token_file, TOKEN_MAX + 2, "token", &c->token);
+		r = cli_read_file(c->token_file, TOKEN_MAX, "token", &c->token);
 		if (r != 0)
 			return r;
 		trim_end(c->token);

@@ -47,16 +47,6 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-void conn_close(struct skybroker *h)
-{
-	if (h->fd >= 0)
-		close(h->fd);
-	h->fd = -1;
-	h->inflight_id = 0;
-	sb_buf_free(&h->in);
-	sb_buf_free(&h->out);
-}
-
 /* The sentence for a connect(2) failure: what is wrong and what to do. */
 static int connect_error(struct skybroker *h, int e, struct skybroker_error *err)
 {
@@ -72,7 +62,7 @@ static int connect_error(struct skybroker *h, int e, struct skybroker_error *err
 	case EPERM:
 		return client_error(err, SKYBROKER_E_UNREACHABLE,
 				    "permission denied on %s: this user may not open the broker's "
-				    "socket" " (see its socket_mode and socket_group)", h->path);
+				    "socket; see its socket_mode and socket_group", h->path);
 	default:
 		errno = e;
 		return client_error(err, SKYBROKER_E_UNREACHABLE, "cannot connect to %s: %m",
@@ -107,16 +97,20 @@ static int socket_connect(struct skybroker *h, int64_t deadline, struct skybroke
 					    h->path);
 		return connect_error(h, e, err);
 	}
+	pthread_mutex_lock(&h->send_lock);
 	h->fd = fd;
+	pthread_mutex_unlock(&h->send_lock);
 	return 0;
 }
 
-/* op_of_id for sb_reply_decode: only the request in flight is known. */
-static enum sb_op op_of_id(uint64_t id, void *userdata)
+bool client_cond_wait(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline)
 {
-	const struct skybroker *h = userdata;
+	struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
 
-	return id != 0 && id == h->inflight_id ? h->inflight_op : SB_OP_INVALID;
+	if (client_left_ms(deadline) == 0)
+		return false;
+	pthread_cond_timedwait(cond, lock, &ts); /* the cond runs on CLOCK_MONOTONIC */
+	return client_left_ms(deadline) > 0;
 }
 
 /* Keeps what the hello reply says. 0 or a code. */
@@ -129,6 +123,10 @@ static int hello_take(struct skybroker *h, const struct sb_hello_result *res,
 				    "does not speak", (unsigned long long)res->version);
 	if (res->max_request_frame < SB_MAX_HELLO_FRAME || res->max_reply_frame < 64)
 		return client_error(err, SKYBROKER_E_PROTOCOL, "the broker's frame caps are unusable");
+	if (h->fd < 0 || h->dead || sb_buf_len(&h->in) > 0) /* the caps below must hold */
+		return client_error(err, SKYBROKER_E_PROTOCOL,
+				    "the broker sent more than the hello reply, or closed the "
+				    "connection, right after hello");
 	snprintf(h->tenant, sizeof(h->tenant), "%s", res->tenant);
 	snprintf(h->server, sizeof(h->server), "%s", res->server);
 	h->max_request = res->max_request_frame < SB_MAX_REQUEST_FRAME_LIMIT
@@ -136,7 +134,6 @@ static int hello_take(struct skybroker *h, const struct sb_hello_result *res,
 	h->max_reply = res->max_reply_frame < SB_MAX_REPLY_FRAME_LIMIT
 			       ? res->max_reply_frame : SB_MAX_REPLY_FRAME_LIMIT;
 	h->in.max = h->max_reply + SB_FRAME_HEADER_SIZE;
-	h->out.max = h->max_request + SB_FRAME_HEADER_SIZE;
 	h->allowed = 0;
 	for (uint32_t i = 0; i < res->operations.n; i++) {
 		enum sb_op op = sb_op_from_name(res->operations.v[i]);
@@ -147,204 +144,177 @@ static int hello_take(struct skybroker *h, const struct sb_hello_result *res,
 	return 0;
 }
 
-/* Sends hello and reads its reply. 0 or a code. */
+/* Sends hello on the new connection and reads its reply, as any request. With lock held;
+ * nobody else sends meanwhile (greeting). 0 or a code. */
 static int say_hello(struct skybroker *h, int64_t deadline, struct skybroker_error *err)
 {
 	uint64_t versions[] = {SB_PROTOCOL_VERSION};
 	struct sb_request req = {.op = SB_OP_HELLO};
-	struct sb_reply rep;
+	struct pending *p = pipe_add(h, SB_OP_HELLO);
+	struct sb_buf frame;
 	bool sent_any;
 	int r;
 
+	if (!p)
+		return client_error(err, SKYBROKER_E_NO_MEMORY, "out of memory");
+	req.id = p->id;
 	req.u.hello.versions = (struct sb_u64v){.set = true, .n = 1, .v = versions};
 	req.u.hello.client = h->client;
-	r = conn_send(h, &req, deadline, &sent_any, err);
+	sb_buf_init(&frame, SB_MAX_HELLO_FRAME + SB_FRAME_HEADER_SIZE);
+	r = sb_request_encode(&req, &frame, SB_MAX_HELLO_FRAME);
+	if (r < 0) {
+		pipe_drop(h, p);
+		sb_buf_free(&frame);
+		return client_error(err, SKYBROKER_E_INVALID_ARGUMENT, "hello could not be encoded");
+	}
+	r = conn_send(h, h->generation, &frame, deadline, &sent_any, err);
+	sb_buf_free(&frame);
+	if (r != 0) {
+		pipe_drop(h, p);
+		return r;
+	}
+	r = pipe_await(h, p, deadline, err);
 	if (r != 0)
 		return r;
-	r = conn_recv(h, deadline, &rep, err);
-	if (r != 0)
-		return r;
-	if (!rep.ok)
-		r = client_error_reply(err, &rep.error);
+	if (!p->rep.ok)
+		r = client_error_reply(err, &p->rep.error);
 	else
-		r = hello_take(h, &rep.u.hello, err);
-	sb_reply_done(&rep);
+		r = hello_take(h, &p->rep.u.hello, err);
+	pipe_drop(h, p);
 	return r;
 }
 
-int conn_open(struct skybroker *h, int64_t deadline, struct skybroker_error *err)
+/* Connects h->path and says hello. With lock held, nobody reading, no connection. */
+static int conn_open(struct skybroker *h, int64_t deadline, struct skybroker_error *err)
 {
 	int r;
 
-	conn_close(h);
 	sb_buf_init(&h->in, HELLO_REPLY_CAP + SB_FRAME_HEADER_SIZE);
-	sb_buf_init(&h->out, SB_MAX_HELLO_FRAME + SB_FRAME_HEADER_SIZE);
 	h->max_request = SB_MAX_HELLO_FRAME;
 	h->max_reply = HELLO_REPLY_CAP;
 	r = socket_connect(h, deadline, err);
-	if (r == 0)
-		r = say_hello(h, deadline, err);
 	if (r != 0)
+		return r;
+	h->greeting = true;
+	r = say_hello(h, deadline, err);
+	h->greeting = false;
+	if (r != 0 && !h->reading)
 		conn_close(h);
+	else if (r != 0)
+		pipe_mark_dead(h, err); /* a reader still runs: it closes */
+	pthread_cond_broadcast(&h->idle);
 	return r;
 }
 
-bool conn_stale(struct skybroker *h)
+void conn_close(struct skybroker *h)
+{
+	struct skybroker_error closed;
+
+	if (h->fd >= 0 || h->pending) {
+		if (!h->dead)
+			client_error(&closed, SKYBROKER_E_DISCONNECTED,
+				     "the connection to the broker was closed before the answer");
+		pipe_fail_all(h, h->dead ? &h->dead_err : &closed);
+	}
+	if (h->fd >= 0) {
+		shutdown(h->fd, SHUT_RDWR); /* a writer blocked on it lets go of send_lock */
+		pthread_mutex_lock(&h->send_lock);
+		close(h->fd);
+		h->fd = -1;
+		h->generation++;
+		pthread_mutex_unlock(&h->send_lock);
+	}
+	sb_buf_free(&h->in);
+	h->dead = false;
+	pthread_cond_broadcast(&h->idle);
+}
+
+/* Whether an idle connection was closed by the broker or holds a frame nobody asked for (its
+ * goodbye after a reload or its idle timeout). Only when nothing is awaited on it. */
+static bool conn_stale(struct skybroker *h)
 {
 	struct pollfd p = {.fd = h->fd, .events = POLLIN};
 
-	if (h->fd < 0 || sb_buf_len(&h->in) > 0)
-		return true;
-	/* nothing is in flight: anything readable is an EOF, an error or a frame nobody asked
-	 * for (the broker's goodbye after a reload or its idle timeout) */
-	return poll(&p, 1, 0) != 0;
+	if (h->pending || h->reading)
+		return false;
+	return sb_buf_len(&h->in) > 0 || poll(&p, 1, 0) != 0;
 }
 
-/* Encodes req with a fresh id into h->out. 0 or a code (nothing appended). */
-static int encode_request(struct skybroker *h, struct sb_request *req,
-			  struct skybroker_error *err)
+int conn_usable(struct skybroker *h, int64_t deadline, struct skybroker_error *err)
 {
-	int r;
-
-	if (++h->next_id == 0)
-		h->next_id = 1;
-	req->id = h->next_id;
-	r = sb_request_encode(req, &h->out, h->max_request);
-	if (r == -EMSGSIZE)
-		return client_error(err, SKYBROKER_E_TOO_LARGE,
-				    "the request is larger than the broker's %zu-byte frame cap; "
-				    "send fewer or smaller values per call", h->max_request);
-	if (r == -ENOMEM)
-		return client_error(err, SKYBROKER_E_NO_MEMORY, "out of memory");
-	if (r < 0)
-		return client_error(err, SKYBROKER_E_INVALID_ARGUMENT,
-				    "a required argument of %s is missing", sb_op_name(req->op));
-	return 0;
+	for (;;) {
+		if (h->greeting || (h->reading && (h->dead || h->fd < 0))) {
+			/* wait for hello, or for the reader to close what died */
+			if (!client_cond_wait(&h->idle, &h->lock, deadline))
+				return client_error(err, SKYBROKER_E_TIMEOUT,
+						    "no answer from the broker in time");
+			continue;
+		}
+		if (h->fd >= 0 && !h->dead && !conn_stale(h))
+			return 0;
+		conn_close(h);
+		return conn_open(h, deadline, err);
+	}
 }
 
-int conn_send(struct skybroker *h, struct sb_request *req, int64_t deadline, bool *sent_any,
-	      struct skybroker_error *err)
+int conn_send(struct skybroker *h, uint64_t gen, const struct sb_buf *frame, int64_t deadline,
+	      bool *sent_any, struct skybroker_error *err)
 {
-	int r;
+	size_t off = 0, len = sb_buf_len(frame);
+	int r = 0;
 
 	*sent_any = false;
-	r = encode_request(h, req, err);
-	if (r != 0)
-		return r;
-	h->inflight_id = req->id;
-	h->inflight_op = req->op;
-	while (sb_buf_len(&h->out) > 0) {
-		ssize_t n = send(h->fd, sb_buf_ptr(&h->out), sb_buf_len(&h->out),
+	pthread_mutex_lock(&h->send_lock);
+	if (h->generation != gen || h->fd < 0)
+		r = client_error(err, SKYBROKER_E_DISCONNECTED,
+				 "the connection to the broker was closed before the request was "
+				 "sent");
+	while (r == 0 && off < len) {
+		ssize_t n = send(h->fd, sb_buf_ptr(frame) + off, len - off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n > 0) {
-			sb_buf_consume(&h->out, (size_t)n); /* wipes what was sent */
+			off += (size_t)n;
 			*sent_any = true;
+		} else if (n < 0 && errno == EINTR) {
 			continue;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_fd(h->fd, POLLOUT, deadline) <= 0)
+				r = client_error(err, SKYBROKER_E_TIMEOUT,
+						 "the broker did not take the request in time");
+		} else {
+			r = client_error(err, SKYBROKER_E_DISCONNECTED,
+					 "the broker closed the connection while the request was "
+					 "sent");
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (wait_fd(h->fd, POLLOUT, deadline) > 0)
-				continue;
-			conn_close(h);
-			return client_error(err, SKYBROKER_E_TIMEOUT,
-					    "the broker did not take the request in time");
-		}
-		conn_close(h);
-		return client_error(err, SKYBROKER_E_DISCONNECTED,
-				    "the broker closed the connection while the request was sent");
 	}
-	return 0;
+	pthread_mutex_unlock(&h->send_lock);
+	return r;
 }
 
-/* Reads what the socket has into h->in, at least `want` bytes worth of room asked. 1 when
- * bytes came, 0 on timeout, or a code (connection closed). */
-static int read_some(struct skybroker *h, size_t want, int64_t deadline,
-		     struct skybroker_error *err)
+int conn_read(int fd, struct sb_buf *in, size_t want, int64_t deadline)
 {
+	size_t room = sb_buf_room(in), ask = room < READ_CHUNK ? room : READ_CHUNK;
 	uint8_t *dst;
-	size_t room = sb_buf_room(&h->in), ask = room < READ_CHUNK ? room : READ_CHUNK;
-	ssize_t n;
 
 	if (ask < want)
 		ask = want;
-	if (sb_buf_reserve(&h->in, ask, &dst) < 0)
-		return client_error(err, SKYBROKER_E_NO_MEMORY, "out of memory");
+	if (sb_buf_reserve(in, ask, &dst) < 0)
+		return -1;
 	for (;;) {
-		n = recv(h->fd, dst, ask, MSG_DONTWAIT);
+		ssize_t n = recv(fd, dst, ask, MSG_DONTWAIT);
+
 		if (n > 0) {
-			sb_buf_commit(&h->in, (size_t)n);
+			sb_buf_commit(in, (size_t)n);
 			return 1;
 		}
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return client_error(err, SKYBROKER_E_DISCONNECTED,
-					    "the broker closed the connection before answering");
+		if (n == 0)
+			return -1;
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return client_error(err, SKYBROKER_E_DISCONNECTED,
-					    "the connection to the broker broke: %m");
-		if (wait_fd(h->fd, POLLIN, deadline) <= 0)
+			return -1;
+		if (wait_fd(fd, POLLIN, deadline) <= 0)
 			return 0;
-	}
-}
-
-/* Decodes the frame payload[0..len) as the reply to the request in flight. 0 (rep filled,
- * possibly an error reply) or a code. */
-static int take_reply(struct skybroker *h, const uint8_t *payload, size_t len,
-		      struct sb_reply *rep, struct skybroker_error *err)
-{
-	struct sb_proto_error pe = {0};
-	int r = sb_reply_decode(rep, payload, len, op_of_id, h, &pe);
-
-	if (r == -ENOMEM)
-		return client_error(err, SKYBROKER_E_NO_MEMORY, "out of memory");
-	if (r < 0)
-		return client_error(err, SKYBROKER_E_PROTOCOL,
-				    "the broker's reply could not be decoded: %s", pe.message);
-	if (rep->id == h->inflight_id || (rep->id == 0 && !rep->ok))
-		return 0; /* ours, or the broker's word about the whole connection */
-	sb_reply_done(rep);
-	return client_error(err, SKYBROKER_E_PROTOCOL,
-			    "the broker answered a request this client did not send");
-}
-
-int conn_recv(struct skybroker *h, int64_t deadline, struct sb_reply *rep,
-	      struct skybroker_error *err)
-{
-	for (;;) {
-		const uint8_t *payload;
-		size_t len, need;
-		int r = sb_frame_next(&h->in, h->max_reply, &payload, &len, &need);
-
-		if (r == SB_FRAME_READY) {
-			r = take_reply(h, payload, len, rep, err);
-			sb_frame_consume(&h->in, len);
-			/* an error with id 0 ends the connection: the broker closes it */
-			if (r != 0 || rep->id == 0)
-				conn_close(h);
-			h->inflight_id = 0;
-			return r;
-		}
-		if (r < 0) {
-			conn_close(h);
-			if (r == -EMSGSIZE)
-				return client_error(err, SKYBROKER_E_PROTOCOL,
-						    "the broker sent a reply over the %zu bytes it "
-						    "announced", h->max_reply);
-			return client_error(err, SKYBROKER_E_PROTOCOL,
-					    "the broker sent an empty frame");
-		}
-		r = read_some(h, need - sb_buf_len(&h->in), deadline, err);
-		if (r == 0) {
-			conn_close(h);
-			return client_error(err, SKYBROKER_E_TIMEOUT,
-					    "no answer from the broker in time");
-		}
-		if (r != 1) {
-			conn_close(h);
-			return r;
-		}
 	}
 }

@@ -26,6 +26,30 @@ static int choose_path(struct skybroker *h, const char *socket_path, struct skyb
 	return 0;
 }
 
+/* The handle's locks and its condition (on CLOCK_MONOTONIC, as every deadline). 0 or a code
+ * (nothing left to destroy). */
+static int sync_init(struct skybroker *h, struct skybroker_error *err)
+{
+	pthread_condattr_t attr;
+	int r = 0;
+
+	if (pthread_condattr_init(&attr) != 0)
+		return client_error(err, SKYBROKER_E_NO_MEMORY, "cannot create a condition");
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (pthread_mutex_init(&h->lock, NULL) != 0)
+		r = client_error(err, SKYBROKER_E_NO_MEMORY, "cannot create a mutex");
+	else if (pthread_mutex_init(&h->send_lock, NULL) != 0) {
+		pthread_mutex_destroy(&h->lock);
+		r = client_error(err, SKYBROKER_E_NO_MEMORY, "cannot create a mutex");
+	} else if (pthread_cond_init(&h->idle, &attr) != 0) {
+		pthread_mutex_destroy(&h->send_lock);
+		pthread_mutex_destroy(&h->lock);
+		r = client_error(err, SKYBROKER_E_NO_MEMORY, "cannot create a condition");
+	}
+	pthread_condattr_destroy(&attr);
+	return r;
+}
+
 int skybroker_connect(const char *socket_path, const char *client_name, int timeout_ms,
 		      skybroker **ret, struct skybroker_error *err)
 {
@@ -48,13 +72,15 @@ int skybroker_connect(const char *socket_path, const char *client_name, int time
 	snprintf(h->client, sizeof(h->client), "%s",
 		 client_name ? client_name : "libskybroker/" SKYBROKER_VERSION);
 	r = choose_path(h, socket_path, err);
-	if (r == 0 && pthread_mutex_init(&h->lock, NULL) != 0)
-		r = client_error(err, SKYBROKER_E_NO_MEMORY, "cannot create a mutex");
+	if (r == 0)
+		r = sync_init(h, err);
 	if (r != 0) {
 		free(h);
 		return r;
 	}
-	r = conn_open(h, client_now_ms() + h->timeout_ms, err);
+	pthread_mutex_lock(&h->lock);
+	r = conn_usable(h, client_now_ms() + h->timeout_ms, err);
+	pthread_mutex_unlock(&h->lock);
 	if (r != 0) {
 		skybroker_free(h);
 		return r;
@@ -67,7 +93,11 @@ void skybroker_free(skybroker *h)
 {
 	if (!h)
 		return;
+	pthread_mutex_lock(&h->lock);
 	conn_close(h);
+	pthread_mutex_unlock(&h->lock);
+	pthread_cond_destroy(&h->idle);
+	pthread_mutex_destroy(&h->send_lock);
 	pthread_mutex_destroy(&h->lock);
 	explicit_bzero(h, sizeof(*h));
 	free(h);

@@ -313,8 +313,10 @@ static int parse_container(struct parser *ps, msgpack_object *out, unsigned dept
 		msgpack_object *slot;
 		int r = 0;
 
-		if (n > 0 && *ps->p++ != ',')
+		if (n > 0 && *ps->p != ',') /* never step past the end of the text */
 			return fail(ps, -EBADMSG, "expected ',' or '%c'", close);
+		if (n > 0)
+			ps->p++;
 		if (n == SB_MAX_CONTAINER)
 			return fail(ps, -EMSGSIZE, "more than %u entries", SB_MAX_CONTAINER);
 		if (n == n_max && !(v = grow(ps, v, n, &n_max, item)))
@@ -325,12 +327,15 @@ static int parse_container(struct parser *ps, msgpack_object *out, unsigned dept
 			if (*ps->p != '"')
 				return fail(ps, -EBADMSG, "expected a string key");
 			r = parse_string(ps, slot);
+			if (r < 0)
+				return r;
 			skip_ws(ps);
-			if (r == 0 && *ps->p++ != ':')
+			if (*ps->p != ':')
 				return fail(ps, -EBADMSG, "expected ':'");
+			ps->p++;
 			slot = &((msgpack_object_kv *)v)[n].val;
 		}
-		r = r < 0 ? r : parse_value(ps, slot, depth + 1);
+		r = parse_value(ps, slot, depth + 1);
 		if (r < 0)
 			return r;
 		n++;
@@ -395,7 +400,8 @@ int json_parse(const char *text, msgpack_object_type want, struct json_doc **ret
 	d->max = len * 64 + ARENA_CHUNK;
 	ps.doc = d;
 	r = parse_value(&ps, &d->root, 1);
-	skip_ws(&ps);
+	if (r == 0)
+		skip_ws(&ps);
 	if (r == 0 && *ps.p)
 		r = fail(&ps, -EBADMSG, "trailing characters");
 	if (r == 0 && d->root.type != want)

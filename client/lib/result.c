@@ -104,15 +104,20 @@ int result_from_reply(struct sb_reply *rep, skybroker_result **ret)
 	return 0;
 }
 
+void result_reply_done(struct sb_reply *rep)
+{
+	if (rep->result_obj)
+		tree_wipe((msgpack_object *)rep->result_obj);
+	sb_reply_done(rep);
+}
+
 void skybroker_result_free(skybroker_result *r)
 {
 	if (!r)
 		return;
-	if (r->rep.result_obj)
-		tree_wipe((msgpack_object *)r->rep.result_obj);
 	explicit_bzero(r->strings, r->strings_len);
 	free(r->strings);
-	sb_reply_done(&r->rep);
+	result_reply_done(&r->rep);
 	free(r);
 }
 

@@ -79,6 +79,9 @@ static void test_help_of_every_subcommand(void **state)
 		assert_non_null(strstr(r.out, "--timeout"));
 		assert_int_equal(strstr(r.out, "--token-file") != NULL, i >= 3);
 	}
+	RUN(&r, "--version");
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "skybroker 0.1.0 (libskybroker 0.1.0)\n");
 	RUN(&r, "help", "query");
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "--query-file FILE"));
@@ -136,6 +139,40 @@ static void test_usage_errors(void **state)
 		(const char *const[]){"SKYBROKER_SUBJECT_TOKEN=", NULL}, NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "--token-file"));
+	/* inputs over their bounds, or garbage: refused with the reason, nothing sent */
+	{
+		char path[PATH_MAX], *big = malloc(2u << 20);
+		size_t before = sbt_log_count(&D, "op=insert_records");
+
+		memset(big, 'A', (2u << 20) - 1);
+		big[(2u << 20) - 1] = '\0';
+		snprintf(path, sizeof(path), "%s/big", D.dir);
+		sbt_write_file(path, big, 0600);
+		RUN(&r, "ping", "--socket", D.socket);
+		assert_int_equal(r.status, 0);
+		RUN(&r, "exchange", "--socket", D.socket, "--token-file", path);
+		assert_int_equal(r.status, 2);
+		assert_non_null(strstr(r.err, "longer than 65536 bytes"));
+		RUN(&r, "insert", "--socket", D.socket, "--token-file", token_file, "--table",
+		    "persons", "--records-file", path);
+		assert_int_equal(r.status, 2);
+		assert_non_null(strstr(r.err, "longer than 1048576 bytes"));
+		sbt_write_file(path, "[{\"name\": \"Ada\"", 0600);
+		RUN(&r, "insert", "--socket", D.socket, "--token-file", token_file, "--table",
+		    "persons", "--records-file", path);
+		assert_int_equal(r.status, 2);
+		assert_non_null(strstr(r.err, "records is not usable JSON"));
+		assert_null(strstr(r.err, "Ada"));
+		sbt_write_file(path, "\xff\xfe\x00garbage", 0600);
+		RUN(&r, "update", "--socket", D.socket, "--token-file", token_file, "--table",
+		    "persons", "--id", "x", "--fields-file", path);
+		assert_int_equal(r.status, 2);
+		RUN(&r, "exchange", "--socket", D.socket, "--token-file", D.dir);
+		assert_int_equal(r.status, 2);
+		assert_non_null(strstr(r.err, "is a directory"));
+		assert_int_equal(sbt_log_count(&D, "op=insert_records"), before);
+		free(big);
+	}
 	/* stdin cannot carry the token and the records */
 	RUN(&r, "insert", "--socket", D.socket, "--token-file", "-", "--table", "persons",
 	    "--records-file", "-");
@@ -192,6 +229,13 @@ static void test_exchange_token_sources(void **state)
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "\"token_type\":\"Bearer\""));
 	no_token_in(&r);
+	assert_string_equal(r.err, "");
+	/* a token file others can read: used, with a warning */
+	chmod(token_file, 0644);
+	RUN(&r, "exchange", "--socket", D.socket, "--token-file", token_file);
+	chmod(token_file, 0600);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "can be read by other users"));
 	snprintf(env, sizeof(env), "SKYBROKER_SUBJECT_TOKEN=%s", token);
 	cli_run(&r, (const char *const[]){"exchange", "--socket", D.socket, NULL},
 		(const char *const[]){env, NULL}, NULL);

@@ -128,6 +128,28 @@ static void sc_trickle(struct fake *f, int fd)
 		;
 }
 
+/* The hello reply and, in the same write, a second frame nobody asked for. */
+static void sc_hello_plus_extra(struct fake *f, int fd)
+{
+	static const char *ops[] = {"hello", "ping"};
+	struct sb_reply rep = {.ok = true, .op = SB_OP_HELLO};
+	struct sb_request req;
+	struct sb_buf out;
+
+	if (!fake_read_request(f, fd, &req))
+		return;
+	rep.id = req.id;
+	sb_request_done(&req);
+	rep.u.hello = (struct sb_hello_result){.version = 1, .tenant = "fake", .server = "x/1",
+					       .operations = {true, 2, ops},
+					       .max_request_frame = 65536, .max_reply_frame = 65536};
+	sb_buf_init(&out, 8192);
+	sb_reply_encode(&rep, &out, 4096);
+	sb_reply_encode_error(0, SB_ERR_INTERNAL, "surprise", &out, 4096);
+	fake_write(fd, sb_buf_ptr(&out), sb_buf_len(&out));
+	sb_buf_free(&out);
+}
+
 static void test_bad_hello_replies(void **state)
 {
 	struct {
@@ -137,11 +159,12 @@ static void test_bad_hello_replies(void **state)
 		const char *in_message;
 	} cases[] = {
 		{"closed at once", sc_close_at_once, SKYBROKER_E_DISCONNECTED, "closed"},
-		{"4 GiB length", sc_huge_length, SKYBROKER_E_PROTOCOL, "over the"},
+		{"4 GiB length", sc_huge_length, SKYBROKER_E_PROTOCOL, "65536-byte cap"},
 		{"garbage msgpack", sc_garbage_payload, SKYBROKER_E_PROTOCOL, "could not be decoded"},
 		{"nested huge counts", sc_nested_counts, SKYBROKER_E_PROTOCOL, "could not be decoded"},
 		{"error id 0", sc_error_then_close, SKYBROKER_E_FORBIDDEN, "not admitted"},
 		{"version 2", sc_version_2, SKYBROKER_E_PROTOCOL, "version"},
+		{"extra frame", sc_hello_plus_extra, SKYBROKER_E_PROTOCOL, "right after hello"},
 	};
 
 	(void)state;
@@ -221,7 +244,7 @@ static void test_bad_replies(void **state)
 		const char *in_message;
 	} cases[] = {
 		{"reply to an unknown id", sc_wrong_id, SKYBROKER_E_PROTOCOL, "unknown request id"},
-		{"reply over the cap", sc_over_cap, SKYBROKER_E_PROTOCOL, "1000 bytes"},
+		{"reply over the cap", sc_over_cap, SKYBROKER_E_PROTOCOL, "1000-byte cap"},
 		{"silence", sc_silent, SKYBROKER_E_TIMEOUT, "in time"},
 	};
 

@@ -84,6 +84,10 @@ static void test_garbage_refused(void **state)
 	refused("{\"a\" 1}", MSGPACK_OBJECT_MAP, -EBADMSG, "expected ':'");
 	refused("{1:2}", MSGPACK_OBJECT_MAP, -EBADMSG, "string key");
 	refused("[] []", MSGPACK_OBJECT_ARRAY, -EBADMSG, "trailing");
+	/* the text ends where a ',' or a ':' must come (fuzz_client_json found the parser
+	 * stepping past the NUL there) */
+	refused("[{}", MSGPACK_OBJECT_ARRAY, -EBADMSG, "expected ','");
+	refused("{\"a\"", MSGPACK_OBJECT_MAP, -EBADMSG, "expected ':'");
 	refused("{}", MSGPACK_OBJECT_ARRAY, -EBADMSG, "must be a JSON array");
 	refused("[]", MSGPACK_OBJECT_MAP, -EBADMSG, "must be a JSON object");
 	refused("[\"abc]", MSGPACK_OBJECT_ARRAY, -EBADMSG, "unterminated");

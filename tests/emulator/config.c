@@ -101,6 +101,22 @@ static int parse_column(json_t *jc, struct column_def *col, char *err, size_t er
 		return cerr(err, err_len, "column %s: bad default_redaction", col->name);
 	col->unique = json_is_true(json_object_get(jc, "unique"));
 	col->tokenized = json_is_true(json_object_get(jc, "tokenization"));
+	if (json_object_get(jc, "token_policy")) {
+		/* Skyflow's skyflow.options.default_token_policy; the format-preserving and
+		 * transient kinds are not emulated, so they stop start-up instead of behaving
+		 * like UUIDs. */
+		const char *tp = json_string_value(json_object_get(jc, "token_policy"));
+		if (tp && !strcmp(tp, "DETERMINISTIC_UUID"))
+			col->deterministic = true;
+		else if (!tp || strcmp(tp, "NON_DETERMINISTIC_UUID") != 0)
+			return cerr(err, err_len,
+				    "column %s: token_policy must be DETERMINISTIC_UUID or "
+				    "NON_DETERMINISTIC_UUID (others are not emulated)",
+				    col->name);
+		if (!col->tokenized)
+			return cerr(err, err_len, "column %s: token_policy needs tokenization",
+				    col->name);
+	}
 	col->column_group = dup_str(json_object_get(jc, "column_group"));
 	mask = json_object_get(jc, "mask");
 	if (mask) {
@@ -154,6 +170,44 @@ static int parse_tables(struct emu_config *c, json_t *jtables, char *err, size_t
 	return 0;
 }
 
+/* Every table and column a policy names must exist: a policy over nothing would silently
+ * grant or deny nothing (a nested column path such as persons.name.last_name reads as
+ * vault.table.column here, so it lands here too). */
+static int check_policy_names(const struct emu_config *c, const struct policy *p, char *msg,
+			      size_t msg_len)
+{
+	for (size_t i = 0; i < p->nres; i++) {
+		const struct table_def *t = config_table(c, p->res[i].table);
+		if (!t) {
+			snprintf(msg, msg_len,
+				 "no table %s (nested column paths such as persons.name.last_name "
+				 "are not supported by the emulator)",
+				 p->res[i].table);
+			return -EINVAL;
+		}
+		if (strcmp(p->res[i].column, "*") != 0 && !config_column(t, p->res[i].column)) {
+			snprintf(msg, msg_len, "no column %s in table %s", p->res[i].column, t->name);
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < p->nwhere; i++) {
+		bool found = false;
+		if (p->where[i].kind == W_AND || p->where[i].kind == W_OR)
+			continue;
+		for (size_t k = 0; k < p->nres && !found; k++) {
+			const struct table_def *t = config_table(c, p->res[k].table);
+			found = !strcmp(p->where[i].column, "skyflow_id") ||
+				config_column(t, p->where[i].column);
+		}
+		if (!found) {
+			snprintf(msg, msg_len, "WHERE names no column %s of the policy's tables",
+				 p->where[i].column);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int parse_roles(struct emu_config *c, json_t *jroles, char *err, size_t err_len)
 {
 	size_t i;
@@ -186,13 +240,17 @@ static int parse_roles(struct emu_config *c, json_t *jroles, char *err, size_t e
 			char perr[160];
 			int r = policy_parse(json_string_value(pol), &role->policies[role->npolicies],
 					     perr, sizeof(perr));
+			if (r == 0) {
+				role->npolicies++; /* owned by the role from here on */
+				r = check_policy_names(c, &role->policies[role->npolicies - 1], perr,
+						       sizeof(perr));
+			}
 			if (r < 0) {
 				if (err)
 					snprintf(err, err_len, "role %s, policy %zu: %s", role->name, k,
 						 perr);
 				return -EINVAL;
 			}
-			role->npolicies++;
 		}
 	}
 	return 0;

@@ -16,6 +16,7 @@ struct column_def {
 	enum redaction def;        /* default_redaction: PLAIN_TEXT, MASKED or REDACTED */
 	bool unique;               /* may be used for upsert and column_name lookups */
 	bool tokenized;            /* tokens are issued for this column */
+	bool deterministic;        /* token_policy DETERMINISTIC_UUID: one token per value */
 	bool has_mask;
 	regex_t find;              /* POSIX ERE */
 	char *replace;             /* $N / ${N} back-references */

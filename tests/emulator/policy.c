@@ -42,8 +42,9 @@ const char *redaction_to_string(enum redaction r)
 	}
 }
 
-/* Tokens: WORD (letters, digits, _ . *), STRING ('...' with '' for a quote), or one of , = */
-enum tok_kind { T_END, T_WORD, T_STRING, T_COMMA, T_EQ, T_BAD };
+/* Tokens: WORD (letters, digits, _ . * -), STRING ('...' with '' for a quote), one of , = ( ),
+ * NE (!= or <>), or CMP (< > <= >=, recognised only to be refused clearly). */
+enum tok_kind { T_END, T_WORD, T_STRING, T_COMMA, T_EQ, T_LPAREN, T_RPAREN, T_NE, T_CMP, T_BAD };
 
 struct lexer {
 	const char *s;
@@ -69,9 +70,24 @@ static void lex_next(struct lexer *lx)
 		lx->kind = T_COMMA;
 		return;
 	}
-	if (c == '=') {
+	if (c == '=' || c == '(' || c == ')') {
 		lx->pos++;
-		lx->kind = T_EQ;
+		lx->kind = c == '=' ? T_EQ : c == '(' ? T_LPAREN : T_RPAREN;
+		return;
+	}
+	if (c == '!' || c == '<' || c == '>') {
+		char d = lx->pos + 1 < lx->len ? lx->s[lx->pos + 1] : '\0';
+		lx->pos++;
+		if ((c == '!' && d == '=') || (c == '<' && d == '>')) {
+			lx->pos++;
+			lx->kind = T_NE;
+		} else if (c == '!') {
+			lx->kind = T_BAD;
+		} else {
+			if (d == '=')
+				lx->pos++;
+			lx->kind = T_CMP;
+		}
 		return;
 	}
 	if (c == '\'') {
@@ -178,6 +194,202 @@ void policy_clear(struct policy *p)
 		free(p->where[i].value);
 	free(p->text);
 	memset(p, 0, sizeof(*p));
+	p->where_root = -1;
+}
+
+/* ---- WHERE filters: recursive descent, AND over OR, at most POLICY_MAX_WHERE nodes and
+ * POLICY_MAX_PARENS levels of parentheses ---- */
+
+static int where_node(struct policy *p, const struct lexer *lx, char *err, size_t err_len)
+{
+	if (p->nwhere >= POLICY_MAX_WHERE)
+		return perr(err, err_len, lx, "WHERE filter too long");
+	memset(&p->where[p->nwhere], 0, sizeof(p->where[0]));
+	p->where[p->nwhere].left = p->where[p->nwhere].right = -1;
+	return (int)p->nwhere++;
+}
+
+static int where_or(struct lexer *lx, struct policy *p, unsigned depth, int *ret, char *err,
+		    size_t err_len);
+
+/* The column of a predicate: "t.c" (t must be a table the policy names) or "c". */
+static int where_column(struct lexer *lx, struct policy *p, char *c, char *err, size_t err_len)
+{
+	char t[POLICY_NAME_MAX];
+
+	if (lx->kind != T_WORD)
+		return perr(err, err_len, lx, "expected table.column in WHERE");
+	if (strchr(lx->word, '.')) {
+		if (split_resource(lx->word, t, c, false) < 0)
+			return perr(err, err_len, lx, "bad column in WHERE");
+		if (p->nres && !policy_covers_table(p, t))
+			return perr(err, err_len, lx, "WHERE names another table");
+	} else if (valid_name(lx->word, false) && strlen(lx->word) < POLICY_NAME_MAX) {
+		memcpy(c, lx->word, strlen(lx->word) + 1);
+	} else {
+		return perr(err, err_len, lx, "bad column in WHERE");
+	}
+	lex_next(lx);
+	return 0;
+}
+
+/* column op 'value', the operator one of = != <> LIKE NOT LIKE */
+static int where_predicate(struct lexer *lx, struct policy *p, int *ret, char *err,
+			   size_t err_len)
+{
+	char c[POLICY_NAME_MAX];
+	enum where_kind kind;
+	int r, n;
+
+	r = where_column(lx, p, c, err, err_len);
+	if (r < 0)
+		return r;
+	if (lx->kind == T_EQ)
+		kind = W_EQ;
+	else if (lx->kind == T_NE)
+		kind = W_NE;
+	else if (is_kw(lx, "LIKE"))
+		kind = W_LIKE;
+	else if (is_kw(lx, "NOT")) {
+		lex_next(lx);
+		if (!is_kw(lx, "LIKE"))
+			return perr(err, err_len, lx, "expected LIKE after NOT");
+		kind = W_NOT_LIKE;
+	} else if (lx->kind == T_CMP || is_kw(lx, "IN") || is_kw(lx, "IS") ||
+		   is_kw(lx, "ILIKE") || is_kw(lx, "BETWEEN"))
+		return perr(err, err_len, lx,
+			    "this operator in WHERE is not supported by the emulator "
+			    "(=, !=, <>, LIKE and NOT LIKE are)");
+	else
+		return perr(err, err_len, lx, "expected =, !=, <>, LIKE or NOT LIKE in WHERE");
+	lex_next(lx);
+	if (lx->kind != T_STRING)
+		return perr(err, err_len, lx, "expected 'value' in WHERE");
+	n = where_node(p, lx, err, err_len);
+	if (n < 0)
+		return n;
+	p->where[n].kind = kind;
+	snprintf(p->where[n].column, sizeof(p->where[n].column), "%s", c);
+	p->where[n].value = lx->str;
+	lx->str = NULL;
+	lex_next(lx);
+	*ret = n;
+	return 0;
+}
+
+static int where_factor(struct lexer *lx, struct policy *p, unsigned depth, int *ret, char *err,
+			size_t err_len)
+{
+	int r;
+
+	if (lx->kind != T_LPAREN)
+		return where_predicate(lx, p, ret, err, err_len);
+	if (depth >= POLICY_MAX_PARENS)
+		return perr(err, err_len, lx, "WHERE nested too deeply");
+	lex_next(lx);
+	r = where_or(lx, p, depth + 1, ret, err, err_len);
+	if (r < 0)
+		return r;
+	if (lx->kind != T_RPAREN)
+		return perr(err, err_len, lx, "expected ) in WHERE");
+	lex_next(lx);
+	return 0;
+}
+
+/* Parses "x KW y [KW z]..." of one operator (AND or OR) into left-leaning nodes. */
+static int where_chain(struct lexer *lx, struct policy *p, unsigned depth, bool is_or, int *ret,
+		       char *err, size_t err_len)
+{
+	int left, right, n, r;
+
+	r = is_or ? where_chain(lx, p, depth, false, &left, err, err_len)
+		  : where_factor(lx, p, depth, &left, err, err_len);
+	if (r < 0)
+		return r;
+	while (is_kw(lx, is_or ? "OR" : "AND")) {
+		lex_next(lx);
+		r = is_or ? where_chain(lx, p, depth, false, &right, err, err_len)
+			  : where_factor(lx, p, depth, &right, err, err_len);
+		if (r < 0)
+			return r;
+		n = where_node(p, lx, err, err_len);
+		if (n < 0)
+			return n;
+		p->where[n].kind = is_or ? W_OR : W_AND;
+		p->where[n].left = left;
+		p->where[n].right = right;
+		left = n;
+	}
+	*ret = left;
+	return 0;
+}
+
+static int where_or(struct lexer *lx, struct policy *p, unsigned depth, int *ret, char *err,
+		    size_t err_len)
+{
+	return where_chain(lx, p, depth, true, ret, err, err_len);
+}
+
+bool policy_like(const char *s, const char *pat)
+{
+	const char *star_pat = NULL, *star_s = NULL;
+
+	/* greedy match with one backtrack point, the usual wildcard algorithm */
+	while (*s) {
+		if (*pat == '\\' && pat[1] && pat[1] == *s) {
+			pat += 2;
+			s++;
+		} else if (*pat == '_' || (*pat && *pat != '%' && *pat != '\\' && *pat == *s)) {
+			pat++;
+			s++;
+		} else if (*pat == '%') {
+			star_pat = ++pat;
+			star_s = s;
+		} else if (star_pat) {
+			pat = star_pat;
+			s = ++star_s;
+		} else {
+			return false;
+		}
+	}
+	while (*pat == '%')
+		pat++;
+	return *pat == '\0';
+}
+
+static bool where_node_eval(const struct policy *p, int n,
+			    const char *(*get)(void *ctx, const char *col), void *ctx)
+{
+	const struct policy_where *w = &p->where[n];
+	const char *v;
+
+	switch (w->kind) {
+	case W_AND:
+		return where_node_eval(p, w->left, get, ctx) && where_node_eval(p, w->right, get, ctx);
+	case W_OR:
+		return where_node_eval(p, w->left, get, ctx) || where_node_eval(p, w->right, get, ctx);
+	default:
+		break;
+	}
+	v = get(ctx, w->column);
+	if (!v)
+		return false; /* NULL compares to nothing */
+	switch (w->kind) {
+	case W_EQ:
+		return strcmp(v, w->value) == 0;
+	case W_NE:
+		return strcmp(v, w->value) != 0;
+	case W_LIKE:
+		return policy_like(v, w->value);
+	default:
+		return !policy_like(v, w->value);
+	}
+}
+
+bool policy_where_eval(const struct policy *p, const char *(*get)(void *ctx, const char *col),
+		       void *ctx)
+{
+	return p->where_root < 0 || where_node_eval(p, p->where_root, get, ctx);
 }
 
 int policy_parse(const char *src, struct policy *p, char *err, size_t err_len)
@@ -186,6 +398,7 @@ int policy_parse(const char *src, struct policy *p, char *err, size_t err_len)
 	int r = 0;
 
 	memset(p, 0, sizeof(*p));
+	p->where_root = -1;
 	if (!src)
 		return -EBADMSG;
 	lx.s = src;
@@ -194,12 +407,13 @@ int policy_parse(const char *src, struct policy *p, char *err, size_t err_len)
 		return perr(err, err_len, &lx, "policy too long");
 	p->redaction = RED_DEFAULT;
 
+	p->where_root = -1;
 	lex_next(&lx);
-	if (!is_kw(&lx, "ALLOW")) {
-		r = perr(err, err_len, &lx, is_kw(&lx, "DENY") ? "DENY is not supported"
-							       : "expected ALLOW");
+	if (!is_kw(&lx, "ALLOW") && !is_kw(&lx, "DENY")) {
+		r = perr(err, err_len, &lx, "expected ALLOW or DENY");
 		goto out;
 	}
+	p->deny = is_kw(&lx, "DENY");
 	lex_next(&lx);
 	for (;;) {
 		if (is_kw(&lx, "READ"))
@@ -245,6 +459,10 @@ int policy_parse(const char *src, struct policy *p, char *err, size_t err_len)
 		r = perr(err, err_len, &lx, "expected ON");
 		goto out;
 	}
+	if (is_kw(&lx, "WITH") && p->deny) {
+		r = perr(err, err_len, &lx, "DENY takes no WITH REDACTION");
+		goto out;
+	}
 	if (is_kw(&lx, "WITH")) {
 		lex_next(&lx);
 		if (!is_kw(&lx, "REDACTION")) {
@@ -267,48 +485,9 @@ int policy_parse(const char *src, struct policy *p, char *err, size_t err_len)
 	}
 	if (is_kw(&lx, "WHERE")) {
 		lex_next(&lx);
-		for (;;) {
-			char t[POLICY_NAME_MAX], c[POLICY_NAME_MAX];
-			struct policy_where *w;
-			if (p->nwhere >= POLICY_MAX_WHERE || lx.kind != T_WORD) {
-				r = perr(err, err_len, &lx, "expected table.column in WHERE");
-				goto out;
-			}
-			if (strchr(lx.word, '.')) {
-				if (split_resource(lx.word, t, c, false) < 0) {
-					r = perr(err, err_len, &lx, "bad column in WHERE");
-					goto out;
-				}
-				if (p->nres && !policy_covers_table(p, t)) {
-					r = perr(err, err_len, &lx, "WHERE names another table");
-					goto out;
-				}
-			} else if (valid_name(lx.word, false) && strlen(lx.word) < POLICY_NAME_MAX) {
-				memcpy(c, lx.word, strlen(lx.word) + 1);
-			} else {
-				r = perr(err, err_len, &lx, "bad column in WHERE");
-				goto out;
-			}
-			w = &p->where[p->nwhere];
-			snprintf(w->column, sizeof(w->column), "%s", c);
-			lex_next(&lx);
-			if (lx.kind != T_EQ) {
-				r = perr(err, err_len, &lx, "expected = in WHERE");
-				goto out;
-			}
-			lex_next(&lx);
-			if (lx.kind != T_STRING) {
-				r = perr(err, err_len, &lx, "expected 'value' in WHERE");
-				goto out;
-			}
-			w->value = lx.str;
-			lx.str = NULL;
-			p->nwhere++;
-			lex_next(&lx);
-			if (!is_kw(&lx, "AND"))
-				break;
-			lex_next(&lx);
-		}
+		r = where_or(&lx, p, 0, &p->where_root, err, err_len);
+		if (r < 0)
+			goto out;
 	}
 	if (lx.kind != T_END) {
 		r = perr(err, err_len, &lx, "unexpected trailing input");

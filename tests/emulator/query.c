@@ -142,13 +142,19 @@ void vault_query(struct emu *emu, const struct emu_request *req, struct emu_resp
 			json_array_append_new(wcols, json_string(c));
 			if (qnext(&q) != '=' || (qnext(&q) != 's' && q.kind != 'n')) {
 				resp_error(resp, 400,
-					   "Invalid query: only column = 'value' conditions are supported");
+					   "Invalid query: only column = 'value' conditions are "
+					   "supported by the emulator");
 				goto out;
 			}
 			json_array_append_new(wvals, json_string(q.text));
 			qnext(&q);
 			if (!qkw(&q, "AND"))
 				break;
+		}
+		if (qkw(&q, "OR")) {
+			resp_error(resp, 400, "Invalid query: OR is not supported by the emulator "
+					      "(WHERE takes column = 'value' [AND ...])");
+			goto out;
 		}
 	}
 	for (int pass = 0; pass < 2; pass++) {

@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -55,12 +56,15 @@ static const char *status_text(unsigned status, int *grpc)
 	case 405: *grpc = 12; return "Method Not Allowed";
 	case 409: *grpc = 6; return "Conflict";
 	case 413: *grpc = 3; return "Payload Too Large";
+	case 414: *grpc = 3; return "URI Too Long";
+	case 431: *grpc = 3; return "Request Header Fields Too Large";
 	case 429: *grpc = 8; return "Too Many Requests";
 	case 500: *grpc = 13; return "Internal Server Error";
 	case 501: *grpc = 12; return "Not Implemented";
 	case 502: *grpc = 14; return "Bad Gateway";
 	case 503: *grpc = 14; return "Service Unavailable";
 	case 504: *grpc = 4; return "Gateway Timeout";
+	case 505: *grpc = 12; return "HTTP Version Not Supported";
 	default: *grpc = status >= 500 ? 13 : status >= 400 ? 3 : 0;
 		return status >= 500 ? "Internal Server Error" : status >= 400 ? "Bad Request" : "OK";
 	}
@@ -466,6 +470,86 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct emu_res
 	return ret;
 }
 
+/* ---- the replies libmicrohttpd makes itself ----
+ *
+ * libmicrohttpd answers malformed HTTP on its own, before any handler runs (a bad
+ * Content-Length or chunk, a header block over the memory limit, an unsupported HTTP version,
+ * a missing Host): it builds an HTML response and queues it with its public
+ * MHD_queue_response, which the shared library calls through its PLT. The definition below,
+ * in the executable, takes precedence over the library's (ordinary ELF symbol interposition),
+ * so every queued response passes here. One without our X-Request-ID is one of those: it is
+ * replaced by a Skyflow error of the same status with X-Request-ID, and the library's own
+ * function (dlsym RTLD_NEXT) queues it. If a future libmicrohttpd bound those calls
+ * internally, emulator_fuzz_http's http_layer_replies would fail. */
+
+typedef enum MHD_Result (*queue_fn)(struct MHD_Connection *, unsigned int, struct MHD_Response *);
+
+static queue_fn real_queue;
+static pthread_once_t real_queue_once = PTHREAD_ONCE_INIT;
+
+static void resolve_real_queue(void)
+{
+	real_queue = (queue_fn)dlsym(RTLD_NEXT, "MHD_queue_response");
+}
+
+static const char *http_layer_message(unsigned status)
+{
+	switch (status) {
+	case 400: return "Malformed HTTP request";
+	case 413: return "Request content too large";
+	case 414: return "Request URI too long";
+	case 431: return "Request header fields too large";
+	case 505: return "HTTP version not supported";
+	default: return "The HTTP request could not be processed";
+	}
+}
+
+/* A Skyflow error response of this status with X-Request-ID and Connection: close, or NULL. */
+static struct MHD_Response *http_layer_response(unsigned status)
+{
+	struct MHD_Response *r;
+	char rid[37];
+	char *body = NULL;
+	json_t *j = skyflow_error_json(status, http_layer_message(status));
+
+	if (j)
+		body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!body || emu_uuid(rid) < 0) {
+		free(body);
+		return NULL;
+	}
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return NULL;
+	}
+	MHD_add_response_header(r, "X-Request-ID", rid);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	return r;
+}
+
+enum MHD_Result MHD_queue_response(struct MHD_Connection *connection, unsigned int status_code,
+				   struct MHD_Response *response)
+{
+	struct MHD_Response *ours;
+	enum MHD_Result ret;
+
+	pthread_once(&real_queue_once, resolve_real_queue);
+	if (!real_queue)
+		return MHD_NO;
+	if (status_code < 400 || MHD_get_response_header(response, "X-Request-ID"))
+		return real_queue(connection, status_code, response);
+	ours = http_layer_response(status_code);
+	if (!ours) /* out of memory: the library's own reply is better than none */
+		return real_queue(connection, status_code, response);
+	ret = real_queue(connection, status_code, ours);
+	MHD_destroy_response(ours); /* the library holds its own reference */
+	return ret;
+}
+
 static struct conn_ctx *new_conn_ctx(const char *uri)
 {
 	struct conn_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -634,6 +718,12 @@ int server_start(struct emu *emu, int listen_fd, const char *cert_pem, const cha
 	}
 	if (cert_pem && key_pem)
 		flags |= MHD_USE_TLS;
+	pthread_once(&real_queue_once, resolve_real_queue);
+	if (!real_queue) {
+		log_err("cannot find libmicrohttpd's MHD_queue_response: %s", dlerror());
+		server_stop(s);
+		return -EIO;
+	}
 
 	struct MHD_OptionItem opts[] = {
 		{MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL},

@@ -25,18 +25,26 @@ static const char *scalar_str(json_t *v, char *buf, size_t len)
 	return NULL;
 }
 
+struct row_ctx {
+	json_t *row;
+	char buf[64];
+};
+
+static const char *row_value(void *ctx, const char *col)
+{
+	struct row_ctx *rc = ctx;
+	return scalar_str(json_object_get(rc->row, col), rc->buf, sizeof(rc->buf));
+}
+
+/* A policy's WHERE on a row; a value outside any row (row NULL) matches only policies
+ * without WHERE. */
 static bool where_matches(const struct policy *p, json_t *row)
 {
-	for (size_t i = 0; i < p->nwhere; i++) {
-		char buf[64];
-		const char *v;
-		if (!row)
-			return false;
-		v = scalar_str(json_object_get(row, p->where[i].column), buf, sizeof(buf));
-		if (!v || strcmp(v, p->where[i].value) != 0)
-			return false;
-	}
-	return true;
+	struct row_ctx rc = {.row = row};
+
+	if (p->where_root < 0)
+		return true;
+	return row && policy_where_eval(p, row_value, &rc);
 }
 
 #define FOREACH_POLICY(cfg, who, pol)                                                      \
@@ -45,19 +53,47 @@ static bool where_matches(const struct policy *p, json_t *row)
 			for (const struct policy *pol = &(cfg)->roles[(who)->roles[_r]].policies[_p]; \
 			     pol; pol = NULL)
 
+/* A DENY for action on the whole table ("t.*", or no resource for the global actions) whose
+ * WHERE matches row. row NULL: only a DENY without WHERE counts. */
+static bool denied_table(const struct emu_config *cfg, const struct principal *who,
+			 unsigned action, const char *table, json_t *row)
+{
+	FOREACH_POLICY(cfg, who, p)
+		if (p->deny && (p->actions & action) &&
+		    (table ? policy_covers(p, table, "*") : true) &&
+		    (row ? where_matches(p, row) : p->where_root < 0))
+			return true;
+	return false;
+}
+
+/* A DENY for action naming column (or t.*) of table whose WHERE matches row. */
+static bool denied_column(const struct emu_config *cfg, const struct principal *who,
+			  unsigned action, const char *table, const char *column, json_t *row)
+{
+	FOREACH_POLICY(cfg, who, p)
+		if (p->deny && (p->actions & action) && policy_covers(p, table, column) &&
+		    where_matches(p, row))
+			return true;
+	return false;
+}
+
 bool access_table(const struct emu_config *cfg, const struct principal *who, unsigned action,
 		  const char *table)
 {
+	if (denied_table(cfg, who, action, table, NULL))
+		return false;
 	FOREACH_POLICY(cfg, who, p)
-		if ((p->actions & action) && policy_covers_table(p, table))
+		if (!p->deny && (p->actions & action) && policy_covers_table(p, table))
 			return true;
 	return false;
 }
 
 bool access_global(const struct emu_config *cfg, const struct principal *who, unsigned action)
 {
+	if (denied_table(cfg, who, action, NULL, NULL))
+		return false;
 	FOREACH_POLICY(cfg, who, p)
-		if (p->actions & action)
+		if (!p->deny && (p->actions & action))
 			return true;
 	return false;
 }
@@ -65,10 +101,25 @@ bool access_global(const struct emu_config *cfg, const struct principal *who, un
 bool access_row(const struct emu_config *cfg, const struct principal *who, unsigned action,
 		const char *table, json_t *row)
 {
+	if (denied_table(cfg, who, action, table, row))
+		return false;
 	FOREACH_POLICY(cfg, who, p)
-		if ((p->actions & action) && policy_covers_table(p, table) && where_matches(p, row))
+		if (!p->deny && (p->actions & action) && policy_covers_table(p, table) &&
+		    where_matches(p, row))
 			return true;
 	return false;
+}
+
+bool access_fields(const struct emu_config *cfg, const struct principal *who, unsigned action,
+		   const char *table, json_t *row, json_t *fields)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(fields, key, v)
+		if (denied_column(cfg, who, action, table, key, row))
+			return false;
+	return true;
 }
 
 enum redaction access_column(const struct emu_config *cfg, const struct principal *who,
@@ -76,9 +127,11 @@ enum redaction access_column(const struct emu_config *cfg, const struct principa
 {
 	enum redaction best = RED_NONE;
 
+	if (denied_column(cfg, who, ACT_READ, table, col->name, row))
+		return RED_NONE;
 	FOREACH_POLICY(cfg, who, p) {
 		enum redaction r;
-		if (!(p->actions & ACT_READ) || !policy_covers(p, table, col->name) ||
+		if (p->deny || !(p->actions & ACT_READ) || !policy_covers(p, table, col->name) ||
 		    !where_matches(p, row))
 			continue;
 		r = p->redaction == RED_DEFAULT ? col->def : p->redaction;
@@ -133,6 +186,53 @@ void store_free(struct emu_store *s)
 	free(s);
 }
 
+int store_det_token(struct emu_store *s, const struct table_def *def,
+		    const struct column_def *col, json_t *value, char out[static 37])
+{
+	char buf[64];
+	const char *sv = scalar_str(value, buf, sizeof(buf)), *tok;
+	struct sbuf key;
+	int r = 0;
+
+	if (!sv)
+		return -EINVAL;
+	sbuf_init(&key, EMU_MAX_FIELD_LEN + 2 * POLICY_NAME_MAX + 2);
+	if (sbuf_puts(&key, def->name) < 0 || sbuf_puts(&key, ".") < 0 ||
+	    sbuf_puts(&key, col->name) < 0 || sbuf_puts(&key, "\n") < 0 || sbuf_puts(&key, sv) < 0) {
+		sbuf_free(&key);
+		return -EMSGSIZE;
+	}
+	tok = json_string_value(json_object_get(s->det, key.p));
+	if (tok) {
+		snprintf(out, 37, "%s", tok);
+	} else if ((r = emu_uuid(out)) == 0) {
+		if (json_object_set_new(s->tokens, out,
+					json_pack("{s:s, s:s, s:O}", "table", def->name, "column",
+						  col->name, "value", value)) < 0 ||
+		    json_object_set_new(s->det, key.p, json_string(out)) < 0)
+			r = -ENOMEM;
+	}
+	sbuf_free(&key);
+	return r;
+}
+
+int store_issue_token(struct emu_store *s, struct table_state *t, const struct column_def *col,
+		      const char *id, json_t *value, char out[static 37])
+{
+	int r;
+
+	if (col->deterministic)
+		return store_det_token(s, t->def, col, value, out);
+	r = emu_uuid(out);
+	if (r < 0)
+		return r;
+	if (json_object_set_new(s->tokens, out,
+				json_pack("{s:s, s:s, s:s}", "table", t->def->name, "column",
+					  col->name, "id", id)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 /* Seeds one table from the config. Each seed record is {column: value} plus an optional
  * skyflow_id; tokenized columns get a token each. */
 static int seed_table(struct emu_store *s, struct table_state *t)
@@ -170,16 +270,17 @@ static int seed_table(struct emu_store *s, struct table_state *t)
 			}
 			json_object_set(row, key, val);
 			if (col->tokenized) {
+				/* as an insert does: a null in a deterministic column has no
+				 * token (-EINVAL), every other value gets one */
 				char tok[37];
-				if (emu_uuid(tok) < 0) {
+				int r = store_issue_token(s, t, col, id, val, tok);
+				if (r < 0 && r != -EINVAL) {
 					json_decref(row);
 					json_decref(toks);
 					return -EIO;
 				}
-				json_object_set_new(toks, key, json_string(tok));
-				json_object_set_new(s->tokens, tok,
-						    json_pack("{s:s, s:s, s:s}", "table", t->def->name,
-							      "column", key, "id", id));
+				if (r == 0)
+					json_object_set_new(toks, key, json_string(tok));
 			}
 		}
 		json_array_append(t->rows, row);
@@ -275,4 +376,84 @@ json_t *render_row(struct emu *emu, const struct principal *who, struct table_st
 		json_object_set_new(out, col->name, render_value(col, v, level));
 	}
 	return out;
+}
+
+bool store_token_is_row_bound(struct emu_store *s, const char *token)
+{
+	return json_object_get(json_object_get(s->tokens, token), "id") != NULL;
+}
+
+struct store_snapshot {
+	size_t ntables;
+	json_t **rows;    /* deep copies of each table's rows */
+	json_t **row_tok; /* deep copies of each table's row tokens */
+	json_t *tokens, *det;
+};
+
+void store_snapshot_free(struct store_snapshot *snap)
+{
+	if (!snap)
+		return;
+	for (size_t i = 0; i < snap->ntables; i++) {
+		json_decref(snap->rows ? snap->rows[i] : NULL);
+		json_decref(snap->row_tok ? snap->row_tok[i] : NULL);
+	}
+	free(snap->rows);
+	free(snap->row_tok);
+	json_decref(snap->tokens);
+	json_decref(snap->det);
+	free(snap);
+}
+
+int store_snapshot(struct emu_store *s, struct store_snapshot **ret)
+{
+	struct store_snapshot *snap = calloc(1, sizeof(*snap));
+
+	*ret = NULL;
+	if (!snap)
+		return -ENOMEM;
+	snap->ntables = s->ntables;
+	snap->rows = calloc(s->ntables, sizeof(*snap->rows));
+	snap->row_tok = calloc(s->ntables, sizeof(*snap->row_tok));
+	snap->tokens = json_deep_copy(s->tokens);
+	snap->det = json_deep_copy(s->det);
+	if (!snap->rows || !snap->row_tok || !snap->tokens || !snap->det) {
+		store_snapshot_free(snap);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->ntables; i++) {
+		snap->rows[i] = json_deep_copy(s->tables[i].rows);
+		snap->row_tok[i] = json_deep_copy(s->tables[i].row_tok);
+		if (!snap->rows[i] || !snap->row_tok[i]) {
+			store_snapshot_free(snap);
+			return -ENOMEM;
+		}
+	}
+	*ret = snap;
+	return 0;
+}
+
+void store_restore(struct emu_store *s, struct store_snapshot *snap)
+{
+	for (size_t i = 0; i < s->ntables; i++) {
+		struct table_state *t = &s->tables[i];
+		size_t k;
+		json_t *row;
+
+		json_decref(t->rows);
+		json_decref(t->row_tok);
+		t->rows = snap->rows[i];
+		t->row_tok = snap->row_tok[i];
+		snap->rows[i] = snap->row_tok[i] = NULL;
+		/* by_id shares the row objects of rows: rebuild it over the restored copies */
+		json_object_clear(t->by_id);
+		json_array_foreach(t->rows, k, row)
+			json_object_set(t->by_id, row_id(row), row);
+	}
+	json_decref(s->tokens);
+	json_decref(s->det);
+	s->tokens = snap->tokens;
+	s->det = snap->det;
+	snap->tokens = snap->det = NULL;
+	store_snapshot_free(snap);
 }

@@ -315,13 +315,14 @@ static json_t *apply_fields(struct emu_store *s, struct table_state *t, json_t *
 		if (changed || !json_object_get(toks, key)) {
 			char tok[37];
 			const char *old = json_string_value(json_object_get(toks, key));
-			if (old)
+			if (old && store_token_is_row_bound(s, old))
 				json_object_del(s->tokens, old);
-			emu_uuid(tok);
+			/* a deterministic token is shared by every row holding the value */
+			if (store_issue_token(s, t, col, id, v, tok) < 0) {
+				json_object_del(toks, key); /* null in a deterministic column */
+				continue;
+			}
 			json_object_set_new(toks, key, json_string(tok));
-			json_object_set_new(s->tokens, tok,
-					    json_pack("{s:s, s:s, s:s}", "table", t->def->name,
-						      "column", key, "id", id));
 		}
 		json_object_set(out, key, json_object_get(toks, key));
 	}
@@ -348,6 +349,24 @@ static void insert_records(struct emu *emu, const struct emu_request *req,
 			   MAX_BATCH);
 		goto out;
 	}
+	/* BYOT is not emulated; with byot DISABLE (the default) Skyflow refuses tokens in a
+	 * record, so both are a 400 rather than tokens silently ignored */
+	if (json_object_get(body, "byot") && !json_is_null(json_object_get(body, "byot")) &&
+	    (!json_is_string(json_object_get(body, "byot")) ||
+	     strcmp(json_string_value(json_object_get(body, "byot")), "DISABLE") != 0)) {
+		resp_error(resp, 400, "Invalid byot: only DISABLE; BYOT is not supported by the "
+				      "emulator");
+		goto out;
+	}
+	json_array_foreach(recs, i, rec) {
+		json_t *tk = json_object_get(rec, "tokens");
+		if (tk && !json_is_null(tk)) {
+			resp_error(resp, 400, "Record %zu: tokens (BYOT) are not supported by the "
+					      "emulator",
+				   i);
+			goto out;
+		}
+	}
 	if (json_object_get(body, "upsert") && !upsert) {
 		resp_error(resp, 400, "Invalid upsert: must be a column name");
 		goto out;
@@ -368,7 +387,8 @@ static void insert_records(struct emu *emu, const struct emu_request *req,
 			resp_error(resp, 400, "Record %zu lacks the upsert column %s", i, upsert);
 			goto out;
 		}
-		if (!access_row(emu->cfg, who, ACT_CREATE, t->def->name, fields)) {
+		if (!access_row(emu->cfg, who, ACT_CREATE, t->def->name, fields) ||
+		    !access_fields(emu->cfg, who, ACT_CREATE, t->def->name, fields, fields)) {
 			resp_error(resp, 403,
 				   "The requester does not have permission to access this resource.");
 			goto out;
@@ -441,12 +461,22 @@ static void update_record(struct emu *emu, const struct emu_request *req,
 	fields = json_object_get(json_object_get(body, "record"), "fields");
 	if (check_values(t->def, fields, resp) < 0)
 		goto out;
+	if ((json_object_get(json_object_get(body, "record"), "tokens") &&
+	     !json_is_null(json_object_get(json_object_get(body, "record"), "tokens"))) ||
+	    (json_object_get(body, "byot") && !json_is_null(json_object_get(body, "byot")) &&
+	     (!json_is_string(json_object_get(body, "byot")) ||
+	      strcmp(json_string_value(json_object_get(body, "byot")), "DISABLE") != 0))) {
+		resp_error(resp, 400, "Invalid request: tokens (BYOT) are not supported by the "
+				      "emulator");
+		goto out;
+	}
 	row = json_object_get(t->by_id, id);
 	if (!row || !access_row(emu->cfg, who, ACT_READ | ACT_UPDATE, t->def->name, row)) {
 		resp_error(resp, 404, "No Records Found");
 		goto out;
 	}
-	if (!access_row(emu->cfg, who, ACT_UPDATE, t->def->name, row)) {
+	if (!access_row(emu->cfg, who, ACT_UPDATE, t->def->name, row) ||
+	    !access_fields(emu->cfg, who, ACT_UPDATE, t->def->name, row, fields)) {
 		resp_error(resp, 403, "The requester does not have permission to access this resource.");
 		goto out;
 	}
@@ -479,7 +509,8 @@ static void remove_row(struct emu_store *s, struct table_state *t, json_t *row)
 
 	snprintf(idcopy, sizeof(idcopy), "%s", id);
 	json_object_foreach(toks, col, tok)
-		json_object_del(s->tokens, json_string_value(tok));
+		if (store_token_is_row_bound(s, json_string_value(tok)))
+			json_object_del(s->tokens, json_string_value(tok));
 	json_object_del(t->row_tok, idcopy);
 	json_object_del(t->by_id, idcopy);
 	json_array_foreach(t->rows, i, r)
@@ -700,8 +731,7 @@ static void tokenize(struct emu *emu, const struct emu_request *req, struct emu_
 		struct table_state *t = NULL;
 		const struct column_def *col;
 		json_t *value = json_object_get(p, "value");
-		struct sbuf key;
-		const char *tok;
+		char tok[37];
 
 		if (group)
 			col = column_by_group(emu->store, group, &t);
@@ -709,24 +739,12 @@ static void tokenize(struct emu *emu, const struct emu_request *req, struct emu_
 			t = store_table(emu->store, json_string_value(json_object_get(p, "table")));
 			col = config_column(t->def, json_string_value(json_object_get(p, "column")));
 		}
-		sbuf_init(&key, EMU_MAX_FIELD_LEN + 256);
-		sbuf_puts(&key, t->def->name);
-		sbuf_puts(&key, ".");
-		sbuf_puts(&key, col->name);
-		sbuf_puts(&key, "\n");
-		sbuf_puts(&key, json_string_value(value));
-		tok = json_string_value(json_object_get(emu->store->det, key.p));
-		if (!tok) {
-			char uuid[37];
-			emu_uuid(uuid);
-			json_object_set_new(emu->store->det, key.p, json_string(uuid));
-			json_object_set_new(emu->store->tokens, uuid,
-					    json_pack("{s:s, s:s, s:O}", "table", t->def->name,
-						      "column", col->name, "value", value));
-			tok = json_string_value(json_object_get(emu->store->det, key.p));
+		if (store_det_token(emu->store, t->def, col, value, tok) < 0) {
+			json_decref(out);
+			resp_error(resp, 500, "out of memory");
+			goto out;
 		}
 		json_array_append_new(out, json_pack("{s:s}", "token", tok));
-		sbuf_free(&key);
 	}
 	resp_json(resp, 200, json_pack("{s:o}", "records", out));
 out:
@@ -738,11 +756,59 @@ static bool is_method(const struct emu_request *req, const char *m)
 	return !strcmp(req->method, m);
 }
 
+void vault_route_locked(struct emu *emu, const struct emu_request *req,
+			struct emu_response *resp, const struct principal *who)
+{
+	struct table_state *t;
+
+	if (req->nsegs == 4 && is_method(req, "POST") && !strcmp(req->segs[3], "detokenize"))
+		detokenize(emu, req, resp, who);
+	else if (req->nsegs == 4 && is_method(req, "POST") && !strcmp(req->segs[3], "tokenize"))
+		tokenize(emu, req, resp, who);
+	else if (req->nsegs == 4 && is_method(req, "POST") && !strcmp(req->segs[3], "query"))
+		vault_query(emu, req, resp, who);
+	else if (!(t = store_table(emu->store, req->segs[3])))
+		resp_error(resp, 404, "Table %s not found", req->segs[3]);
+	else if (req->nsegs == 4) {
+		unsigned need = is_method(req, "GET")	 ? ACT_READ
+				: is_method(req, "POST")   ? ACT_CREATE
+				: is_method(req, "DELETE") ? ACT_DELETE
+							   : 0;
+		if (!need)
+			resp_error(resp, 405, "Method Not Allowed");
+		else if (!access_table(emu->cfg, who, need, t->def->name))
+			resp_error(resp, 403,
+				   "The requester does not have permission to access this resource.");
+		else if (need == ACT_READ)
+			get_records(emu, req, resp, who, t);
+		else if (need == ACT_CREATE)
+			insert_records(emu, req, resp, who, t);
+		else
+			bulk_delete(emu, req, resp, who, t);
+	} else {
+		unsigned need = is_method(req, "GET")	 ? ACT_READ
+				: is_method(req, "PUT")	   ? ACT_UPDATE
+				: is_method(req, "DELETE") ? ACT_DELETE
+							   : 0;
+		const char *id = req->segs[4];
+		if (!need)
+			resp_error(resp, 405, "Method Not Allowed");
+		else if (!access_table(emu->cfg, who, need, t->def->name))
+			resp_error(resp, 403,
+				   "The requester does not have permission to access this resource.");
+		else if (need == ACT_READ)
+			get_record(emu, req, resp, who, t, id);
+		else if (need == ACT_UPDATE)
+			update_record(emu, req, resp, who, t, id);
+		else
+			delete_record(emu, resp, who, t, id);
+	}
+}
+
 /* Routes /v1/vaults/{vault_id}/... ; req->segs[0..1] are "v1", "vaults". */
 void handle_vault(struct emu *emu, const struct emu_request *req, struct emu_response *resp)
 {
 	struct principal who;
-	struct table_state *t;
 	const char *vault = req->nsegs > 2 ? req->segs[2] : NULL;
 
 	if (!vault || req->nsegs > 5) {
@@ -755,52 +821,10 @@ void handle_vault(struct emu *emu, const struct emu_request *req, struct emu_res
 	}
 	if (auth_bearer(emu, req, resp, &who) < 0)
 		return;
-	if (req->nsegs == 3) {
-		resp_error(resp, 501, "Batch operations are not supported by the emulator");
-		return;
-	}
 	pthread_mutex_lock(&emu->store->lock);
-	if (req->nsegs == 4 && is_method(req, "POST") && !strcmp(req->segs[3], "detokenize"))
-		detokenize(emu, req, resp, &who);
-	else if (req->nsegs == 4 && is_method(req, "POST") && !strcmp(req->segs[3], "tokenize"))
-		tokenize(emu, req, resp, &who);
-	else if (req->nsegs == 4 && is_method(req, "POST") && !strcmp(req->segs[3], "query"))
-		vault_query(emu, req, resp, &who);
-	else if (!(t = store_table(emu->store, req->segs[3])))
-		resp_error(resp, 404, "Table %s not found", req->segs[3]);
-	else if (req->nsegs == 4) {
-		unsigned need = is_method(req, "GET")	 ? ACT_READ
-				: is_method(req, "POST")   ? ACT_CREATE
-				: is_method(req, "DELETE") ? ACT_DELETE
-							   : 0;
-		if (!need)
-			resp_error(resp, 405, "Method Not Allowed");
-		else if (!access_table(emu->cfg, &who, need, t->def->name))
-			resp_error(resp, 403,
-				   "The requester does not have permission to access this resource.");
-		else if (need == ACT_READ)
-			get_records(emu, req, resp, &who, t);
-		else if (need == ACT_CREATE)
-			insert_records(emu, req, resp, &who, t);
-		else
-			bulk_delete(emu, req, resp, &who, t);
-	} else {
-		unsigned need = is_method(req, "GET")	 ? ACT_READ
-				: is_method(req, "PUT")	   ? ACT_UPDATE
-				: is_method(req, "DELETE") ? ACT_DELETE
-							   : 0;
-		const char *id = req->segs[4];
-		if (!need)
-			resp_error(resp, 405, "Method Not Allowed");
-		else if (!access_table(emu->cfg, &who, need, t->def->name))
-			resp_error(resp, 403,
-				   "The requester does not have permission to access this resource.");
-		else if (need == ACT_READ)
-			get_record(emu, req, resp, &who, t, id);
-		else if (need == ACT_UPDATE)
-			update_record(emu, req, resp, &who, t, id);
-		else
-			delete_record(emu, resp, &who, t, id);
-	}
+	if (req->nsegs == 3)
+		vault_batch(emu, req, resp, &who);
+	else
+		vault_route_locked(emu, req, resp, &who);
 	pthread_mutex_unlock(&emu->store->lock);
 }

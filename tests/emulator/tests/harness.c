@@ -228,6 +228,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+const char *harness_extra_header;
+
 CURLcode http_req(struct emu_proc *e, const char *method, const char *path, const char *bearer,
 		  const char *content_type, const char *body, struct http_resp *out)
 {
@@ -263,6 +265,8 @@ CURLcode http_req(struct emu_proc *e, const char *method, const char *path, cons
 		snprintf(h, sizeof(h), "Content-Type: %s", content_type);
 		hdrs = curl_slist_append(hdrs, h);
 	}
+	if (harness_extra_header)
+		hdrs = curl_slist_append(hdrs, harness_extra_header);
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	if (body) {

@@ -49,6 +49,9 @@ int harness_stop(struct emu_proc *e);
  * a reused connection closes before replying, which would hide a dropped connection). */
 extern bool harness_fresh_connect;
 
+/* When set, http_req sends this header line ("Name: value") too. */
+extern const char *harness_extra_header;
+
 /* One HTTP request to path (starting with "/"). bearer and content_type may be NULL; body
  * may be NULL. out->body is malloc'd (http_resp_free). Returns out->rc. */
 CURLcode http_req(struct emu_proc *e, const char *method, const char *path, const char *bearer,

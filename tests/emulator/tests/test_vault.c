@@ -464,11 +464,11 @@ static void query(void **state)
 
 static void malformed_json_bodies(void **state)
 {
-	const char *paths[] = {"persons", "detokenize", "tokenize", "query"};
+	const char *paths[] = {"persons", "detokenize", "tokenize", "query", ""};
 	char path[512];
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 5; i++) {
 		struct http_resp r;
-		snprintf(path, sizeof(path), "%s/%s", E.vault_path, paths[i]);
+		snprintf(path, sizeof(path), "%s%s%s", E.vault_path, *paths[i] ? "/" : "", paths[i]);
 		http_req(&E, "POST", path, admin, "application/json", "{\"records\": [", &r);
 		assert_int_equal(r.status, 400);
 		json_t *j = json_loadb(r.body, r.len, 0, NULL);
@@ -476,12 +476,48 @@ static void malformed_json_bodies(void **state)
 		json_decref(j);
 		http_resp_free(&r);
 	}
-	/* batch is not supported: a clear 501 */
+	/* the batch endpoint without a body */
 	long st;
 	json_t *j = http_json(&E, "POST", E.vault_path, admin, NULL, &st);
-	assert_int_equal(st, 501);
-	assert_skyflow_error(j, 501);
+	assert_int_equal(st, 400);
+	assert_skyflow_error(j, 400);
 	json_decref(j);
+}
+
+/* Skyflow refuses tokens in a record unless byot enables BYOT, which the emulator does not
+ * emulate: a 400, never tokens silently ignored. OR in a query: a 400 naming the emulator. */
+static void refusals(void **state)
+{
+	static const struct {
+		const char *method, *rest, *body;
+	} cases[] = {
+		{"POST", "persons", "{\"records\":[{\"fields\":{\"name\":\"B\"},\"tokens\":{\"name\":\"t\"}}]}"},
+		{"POST", "persons", "{\"records\":[{\"fields\":{\"name\":\"B\"}}],\"byot\":\"ENABLE\"}"},
+		{"PUT", "persons/" ADA, "{\"record\":{\"fields\":{\"name\":\"B\"},\"tokens\":{\"name\":\"t\"}}}"},
+		{"PUT", "persons/" ADA, "{\"record\":{\"fields\":{\"name\":\"B\"}},\"byot\":\"ENABLE_STRICT\"}"},
+		{"POST", "query", "{\"query\":\"SELECT name FROM persons WHERE state = 'CA' OR state = 'NY'\"}"},
+		{"POST", "query", "{\"query\":\"SELECT name FROM persons WHERE name LIKE 'A%'\"}"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		long st;
+		json_t *body = json_loads(cases[i].body, 0, NULL);
+		assert_non_null(body);
+		json_t *j = vsend(cases[i].method, admin, cases[i].rest, body, &st);
+		if (st != 400)
+			fprintf(stderr, "case %zu -> %ld\n", i, st);
+		assert_int_equal(st, 400);
+		assert_non_null(strstr(assert_skyflow_error(j, 400), "emulator"));
+		json_decref(j);
+		json_decref(body);
+	}
+	/* byot DISABLE is the default and fine */
+	long st;
+	json_t *body = json_pack("{s:{s:{s:s}}, s:s}", "record", "fields", "state", "CA", "byot",
+				 "DISABLE");
+	json_t *j = vsend("PUT", admin, "persons/" ADA, body, &st);
+	assert_int_equal(st, 200);
+	json_decref(j);
+	json_decref(body);
 }
 
 static void insert_update_delete(void **state)
@@ -604,6 +640,7 @@ int main(void)
 		cmocka_unit_test(tokenize),
 		cmocka_unit_test(query),
 		cmocka_unit_test(malformed_json_bodies),
+		cmocka_unit_test(refusals),
 		cmocka_unit_test(insert_update_delete),
 	};
 	return cmocka_run_group_tests_name("emulator_vault", tests, setup, teardown);
