@@ -111,6 +111,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (!log_format_set && log_stderr_is_journal())
 		log_set_format(LOG_FORMAT_JOURNAL);
+	if (log_get_format() == LOG_FORMAT_JOURNAL && !log_journal_available()) {
+		/* libsystemd drops entries silently when journald is not there */
+		log_set_format(LOG_FORMAT_TEXT);
+		log_warning("--log-format=journal: no journald socket; logging text to stderr");
+	}
 	if (o->config_path && no_config) {
 		fprintf(stderr, "skybrokerd: --config and --no-config exclude each other\n");
 		return 2;

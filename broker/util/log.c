@@ -141,8 +141,11 @@ static void emit(int level, const char *msg, size_t mlen, const struct log_field
 
 	if (log_format == LOG_FORMAT_JOURNAL && !log_capture) {
 		log_flush(); /* keep the order of lines */
-		(void)logrec_journal(level, msg, f, n);
-		return;
+		if (logrec_journal(level, msg, f, n) >= 0)
+			return;
+		/* journald is not there (or refused it): the line goes to stderr as text rather
+		 * than nowhere */
+		buffered = false;
 	}
 	if (log_format == LOG_FORMAT_JSON)
 		len = logrec_json(line, sizeof(line), level, json_msg ? json_msg : msg, f, n);
@@ -235,6 +238,11 @@ int log_format_from_name(const char *name)
 	if (strcmp(name, "journal") == 0)
 		return LOG_FORMAT_JOURNAL;
 	return -EINVAL;
+}
+
+bool log_journal_available(void)
+{
+	return access("/run/systemd/journal/socket", W_OK) == 0;
 }
 
 bool log_stderr_is_journal(void)

@@ -60,7 +60,10 @@ bool log_pending(void);
  *  - LOG_FORMAT_JOURNAL: each line and record is one journal entry (sd_journal_sendv):
  *    MESSAGE= the text line, PRIORITY=, SYSLOG_IDENTIFIER=skybrokerd, and for a record
  *    SKYBROKER_<KEY>= each field's value as it is (the native protocol keeps any byte).
- *    Written at once, never buffered (each entry is one datagram to journald).
+ *    Written at once, never buffered (each entry is one datagram to journald); an entry
+ *    journald refuses is written to stderr as a text line instead. (When journald's socket
+ *    is missing, sd_journal_sendv drops entries without an error: see
+ *    log_journal_available.)
  * Whatever the format: never a token, a key or a record value.
  */
 enum log_format {
@@ -75,6 +78,8 @@ int log_format_from_name(const char *name);
 /* Whether stderr is connected to the journal: $JOURNAL_STREAM names stderr's device and
  * inode (systemd.exec(5)). */
 bool log_stderr_is_journal(void);
+/* Whether journald's native socket is there to take entries (/run/systemd/journal/socket). */
+bool log_journal_available(void);
 
 /* One field of a structured record. key: a literal of [a-z_]; value: text from anywhere
  * (NULL: "-"), escaped as each format wants unless raw (a number or a name we wrote);

@@ -241,11 +241,35 @@ static void test_journal_entries(void **state)
 	sbt_daemon_stop(d);
 }
 
+/* --log-format=journal where no journald listens: libsystemd would drop every entry without a
+ * word, so skybrokerd says so and logs text to stderr instead. (A mount namespace with an
+ * empty /run makes "no journald" true on any machine.) */
+static void test_journal_missing_falls_back_to_text(void **state)
+{
+	static char out[8192];
+	char cmd[PATH_MAX + 128];
+
+	(void)state;
+	if (!journal_possible())
+		skip();
+	snprintf(cmd, sizeof(cmd),
+		 "mount -t tmpfs tmpfs /run && exec %s --log-format=journal --no-config --allow-root",
+		 sbt_daemon_path());
+	/* the environment names no tenant: it refuses to start, which is all the logging we need */
+	assert_int_equal(sbt_run((const char *const[]){"/usr/bin/unshare", "--mount", "/bin/sh",
+						       "-c", cmd, NULL},
+				 (const char *const[]){"DESCOPE_PROJECT_ID=", NULL}, out, sizeof(out)),
+			 1);
+	assert_non_null(strstr(out, "<4>--log-format=journal: no journald socket"));
+	assert_non_null(strstr(out, "<3>configuration from the environment is invalid"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_lines),
 		cmocka_unit_test_teardown(test_journal_entries, journal_teardown),
+		cmocka_unit_test(test_journal_missing_falls_back_to_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
