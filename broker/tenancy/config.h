@@ -123,6 +123,7 @@ struct broker_config {
 	uint64_t hello_timeout_usec;
 	uint64_t idle_timeout_usec;
 	uint64_t shutdown_timeout_usec;
+	uint64_t start_timeout_usec; /* how long requests wait for a tenant that is starting */
 	int log_level;
 	bool log_level_set;
 	bool audit;

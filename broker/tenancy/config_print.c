@@ -122,6 +122,7 @@ static void print_broker(const struct broker_config *c, FILE *out)
 	print_usec(out, "hello_timeout", c->hello_timeout_usec);
 	print_usec(out, "idle_timeout", c->idle_timeout_usec);
 	print_usec(out, "shutdown_timeout", c->shutdown_timeout_usec);
+	print_usec(out, "start_timeout", c->start_timeout_usec);
 	fprintf(out, "log_level = %s\n", log_level_name(c->log_level));
 	print_bool(out, "audit", c->audit);
 	print_u64(out, "upstream_max_idle", c->upstream_max_idle);

@@ -582,11 +582,11 @@ static int tsvc_credentials_load(struct tsvc_tenant *ts, const struct tenant_con
 			log_error("tenant=%s: %s", ts->name, why.message);
 			if (tenant_previous(ts->t))
 				return r;
-			(void)tenant_set_not_ready(ts->t, "credentials", why.message);
+			(void)tenant_set_broken(ts->t, "credentials", why.message);
 		}
 	} else if (tc->exchange == CONFIG_EXCHANGE_CTX) {
-		(void)tenant_set_not_ready(ts->t, "credentials",
-					   "exchange = ctx needs a credentials file");
+		(void)tenant_set_broken(ts->t, "credentials",
+					"exchange = ctx needs a credentials file");
 	}
 	return 0;
 }
