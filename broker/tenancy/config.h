@@ -113,6 +113,7 @@ struct broker_config {
 	gid_t socket_group;
 	char *admin_socket; /* NULL: no admin socket */
 	char *admin_socket_name;
+	char *metrics_listen; /* NULL: no metrics HTTP listener; else a numeric HOST:PORT */
 
 	uint64_t max_connections;
 	uint64_t max_connections_per_uid;
