@@ -115,6 +115,7 @@ struct broker_config {
 				 * emptyDir, reached only by the pod's containers) */
 	char *admin_socket; /* NULL: no admin socket */
 	char *admin_socket_name;
+	char *metrics_listen; /* NULL: no metrics HTTP listener; else a numeric HOST:PORT */
 
 	uint64_t max_connections;
 	uint64_t max_connections_per_uid;

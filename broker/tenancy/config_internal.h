@@ -210,6 +210,9 @@ struct config_key_table {
 	size_t n;
 };
 
+/* config_listen.c: a numeric HOST:PORT (util/inetaddr.h) into a char * field. */
+config_parse_fn config_parse_listen;
+
 extern const struct config_key_table config_broker_keys;
 extern const struct config_key_table config_tenant_keys;
 

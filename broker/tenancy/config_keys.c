@@ -458,6 +458,8 @@ static int parse_credentials(struct config_parser *p, const struct config_key *k
 	return 0;
 }
 
+PARSER_TYPES(config_parse_listen, char *, void); /* in config_listen.c */
+
 /* ---------------------------------------------------------------- the tables */
 
 #define KEY(type, name, parser, field, aux, flags, lo, hi)                                       \
@@ -509,6 +511,7 @@ static const struct config_key broker_keys[] = {
 	B("max_inflight_bytes_per_connection", parse_size, max_inflight_bytes_per_connection,
 	  4096, 1024ull * 1024 * 1024),
 	B("max_inflight_bytes",          parse_size,        max_inflight_bytes,    4096, 65536ull * 1024 * 1024),
+	B("metrics_listen",              config_parse_listen, metrics_listen,      0, 0),
 };
 
 static const struct config_key tenant_keys[] = {
