@@ -28,6 +28,24 @@ struct exchange_request {
 	void *userdata;
 };
 
+void exchange_ctx_missing_message(char *buf, size_t size, const char *const *claims, size_t n)
+{
+	size_t o = 0;
+	int k;
+
+	if (!size)
+		return;
+	k = snprintf(buf, size, "token has none of the configured context claims (");
+	o = k > 0 ? (size_t)k : 0;
+	for (size_t i = 0; i < n && o < size; i++) {
+		k = snprintf(buf + o, size - o, "%s%s", i ? ", " : "", claims[i]);
+		o += k > 0 ? (size_t)k : 0;
+	}
+	if (o < size)
+		(void)snprintf(buf + o, size - o,
+			       "); exchange = ctx does not mint a token without user context");
+}
+
 int exchange_errno_from_status(long status)
 {
 	if (status == 200 || status == 201)

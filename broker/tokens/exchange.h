@@ -93,6 +93,10 @@ int exchange_sign_assertion(const struct credentials *creds, const char *audienc
 /* Maps an HTTP status of a token endpoint to a negative errno (0 for 200/201). */
 int exchange_errno_from_status(long status);
 
+/* ctx mode: into buf (size bytes, truncated), the message refusing a token that carries none
+ * of the n context claims (claims borrowed for the call). */
+void exchange_ctx_missing_message(char *buf, size_t size, const char *const *claims, size_t n);
+
 /*
  * Extracts a human message from an upstream error body in any of Skyflow's shapes
  * ({"error":{"message"}}, {"error":"...","error_description"}, {"code","message"},

@@ -623,30 +623,13 @@ static void tsvc_credentials_watch(struct tsvc_tenant *ts, const struct tenant_c
 			    "effect on reload only", ts->name, strerror(-r));
 }
 
-/* ctx mode: the message refusing a token that carries none of the context claims. */
-static void format_ctx_missing(struct tsvc_tenant *ts, const struct tenant_config *tc)
-{
-	size_t o = 0;
-	int k = snprintf(ts->ctx_missing, sizeof(ts->ctx_missing),
-			 "token has none of the configured context claims (");
-
-	o = k > 0 ? (size_t)k : 0;
-	for (size_t i = 0; i < tc->context_claims.n && o < sizeof(ts->ctx_missing); i++) {
-		k = snprintf(ts->ctx_missing + o, sizeof(ts->ctx_missing) - o, "%s%s",
-			     i ? ", " : "", tc->context_claims.v[i]);
-		o += k > 0 ? (size_t)k : 0;
-	}
-	if (o < sizeof(ts->ctx_missing))
-		(void)snprintf(ts->ctx_missing + o, sizeof(ts->ctx_missing) - o,
-			       "); exchange = ctx does not mint a token without user context");
-}
-
 /* The exchange settings (strings borrowed from tc, which the tenant keeps). */
 static void tsvc_exchange_config(struct tsvc_tenant *ts, const struct tenant_config *tc,
 				 const struct upstream_opts *http)
 {
 	ts->xcfg.mode = tc->exchange == CONFIG_EXCHANGE_CTX ? EXCHANGE_CTX : EXCHANGE_STS;
-	format_ctx_missing(ts, tc);
+	exchange_ctx_missing_message(ts->ctx_missing, sizeof(ts->ctx_missing),
+				     (const char *const *)tc->context_claims.v, tc->context_claims.n);
 	ts->xcfg.sts_url = tc->sts_url;
 	ts->xcfg.service_account_id = tc->service_account_id;
 	ts->xcfg.creds = ts->creds;

@@ -457,6 +457,22 @@ static void test_ctx_empty_refused(void **state)
 	free(t);
 }
 
+/* The ctx-mode refusal names the configured claims, and a small buffer truncates it safely. */
+static void test_ctx_missing_message(void **state)
+{
+	const char *claims[] = { "roles", "sub" };
+	char buf[256], tiny[8];
+
+	(void)state;
+	exchange_ctx_missing_message(buf, sizeof(buf), claims, 2);
+	assert_string_equal(buf, "token has none of the configured context claims (roles, sub); "
+				 "exchange = ctx does not mint a token without user context");
+	exchange_ctx_missing_message(tiny, sizeof(tiny), claims, 2);
+	assert_string_equal(tiny, "token h");
+	exchange_ctx_missing_message(buf, sizeof(buf), NULL, 0);
+	assert_non_null(strstr(buf, "claims (); exchange = ctx"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_error_message_shapes),
 		cmocka_unit_test(test_mapping_table),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_ctx_missing_message),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
