@@ -280,7 +280,13 @@ echo "the journal"
 check "log lines at their priorities (info 6, warning 4)" \
 	sh -c "podman exec $C journalctl -q -u skybroker.service -o verbose | grep -q 'PRIORITY=6' &&
 	       podman exec $C journalctl -q -u skybroker.service -o verbose | grep -q 'PRIORITY=4'"
-check "audit lines in the journal" sh -c "podman exec $C journalctl -q -u skybroker.service | grep -q 'audit'"
+check "audit records are journal entries with their fields (SKYBROKER_TENANT=acme SKYBROKER_OP=exchange)" \
+	sh -c "podman exec $C journalctl -q SKYBROKER_TENANT=acme SKYBROKER_OP=exchange -o verbose |
+	       grep -q 'SKYBROKER_OUTCOME=ok'"
+outcomes=$(cx journalctl -q SKYBROKER_TENANT=acme SKYBROKER_OP=exchange -o verbose |
+	sed -n 's/^ *SKYBROKER_OUTCOME=//p' | sort | uniq -c | tr -s ' \n' ' ')
+check "the exchange refused under the foreign key is findable by its outcome field ($outcomes)" \
+	sh -c "[ -n \"\$(echo '$outcomes' | tr ' ' '\n' | grep -v '^ok\$' | grep '[a-z]')\" ]"
 journal -o verbose >"$tmp/journal.txt" 2>&1 || true
 leak=0
 for t in "$token" "$(sed -n 's/.*"privateKey": *"-----BEGIN PRIVATE KEY-----\\n\(.\{40\}\).*/\1/p' "$stage/credentials.json")"; do
