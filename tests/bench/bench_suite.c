@@ -16,6 +16,9 @@
  * --smoke: tiny counts, so that ctest keeps this program working; nothing is asserted on a
  * time, only that every scenario ran and answered. The environment is the integration
  * tests' (SKYBROKERD, SKYFLOW_EMULATOR, SKYBROKER_SOURCE_DIR); BENCH_COMMIT names the commit.
+ * BENCH_ONLY=ping,cached,get,cold,single,rss runs only those scenarios; BENCH_BEFORE=path runs
+ * a second skybrokerd from that binary in the throughput rounds too (rows "[before]"), so a
+ * change's before and after are measured in one run.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -47,6 +50,8 @@ struct env {
 	struct cfg c;
 	struct xe_emu e;
 	struct sbt_daemon d;
+	struct sbt_daemon before; /* BENCH_BEFORE: the same scenarios on another skybrokerd */
+	bool ab;
 	struct echo_server echo;
 	struct guide *g;
 	char *tok[64]; /* one per connection of the cached scenarios, exchanged once */
@@ -131,22 +136,28 @@ static void log_reset(struct env *v)
 /* conns x depth against the echo server and skybrokerd, rounds alternating. */
 static void tp_pair(struct env *v, unsigned conns, unsigned depth,
 		    int (*enc)(void *, unsigned, unsigned, uint64_t, struct sb_buf *), void *ud,
-		    struct lg_result *echo, struct lg_result *broker)
+		    struct lg_result *echo, struct lg_result *broker, struct lg_result *before)
 {
 	struct lg_params pe = {.path = v->echo.path, .hello = false, .conns = conns,
 			       .depth = depth, .warmup_s = v->c.warm, .duration_s = v->c.dur,
 			       .server = v->echo.pid, .encode = enc, .ud = ud};
-	struct lg_params pb = pe;
+	struct lg_params pb = pe, p0;
 
 	pb.path = v->d.socket;
 	pb.hello = true;
 	pb.server = v->d.pid;
+	p0 = pb;
+	p0.path = v->before.socket;
+	p0.server = v->before.pid;
 	for (unsigned r = 0; r < v->c.rounds; r++) {
-		if (lg_run(&pe, echo) < 0 || lg_run(&pb, broker) < 0) {
+		if (lg_run(&pe, echo) < 0 || lg_run(&pb, broker) < 0 ||
+		    (v->ab && lg_run(&p0, before) < 0)) {
 			fprintf(stderr, "load %ux%u failed\n", conns, depth);
 			v->failures++;
 		}
 		log_reset(v);
+		if (v->ab && truncate(v->before.log, 0) < 0)
+			perror("truncate log");
 	}
 }
 
@@ -155,21 +166,44 @@ static json_t *pair_detail(struct lg_result *echo, struct lg_result *broker)
 	return json_pack("{s:o, s:o}", "skybrokerd", lg_json(broker), "echo", lg_json(echo));
 }
 
+/* With BENCH_BEFORE: the other daemon's figure of the same rounds, and its ratio. */
+static void record_before(struct env *v, const char *scenario, const char *metric,
+			  struct lg_result *before, struct lg_result *echo, bool p50)
+{
+	char name[128];
+	double x = p50 ? samples_quantile_us(&before->lat, 0.5) : (double)before->n / before->seconds;
+	double base = p50 ? samples_quantile_us(&echo->lat, 0.5) : (double)echo->n / echo->seconds;
+
+	if (!v->ab)
+		return;
+	snprintf(name, sizeof(name), "%s [before]", scenario);
+	record(v, name, metric, x, "bare echo, same framing", base, "", -1,
+	       json_pack("{s:o}", "skybrokerd_before", lg_json(before)));
+	snprintf(name, sizeof(name), "%s [before]: CPU per request", scenario);
+	record(v, name, "us", before->cpu_s * 1e6 / (double)before->n, "bare echo, same framing",
+	       echo->cpu_s * 1e6 / (double)echo->n, "", -1, NULL);
+	lg_result_free(before);
+}
+
 static void scen_ping(struct env *v)
 {
 	struct lg_result e1 = {0}, b1 = {0}, e64 = {0}, b64 = {0}, e16 = {0}, b16 = {0};
+	struct lg_result x1 = {0}, x64 = {0}, x16 = {0};
 	double p_e, p_b;
 
-	tp_pair(v, 1, 1, enc_ping, NULL, &e1, &b1);
+	tp_pair(v, 1, 1, enc_ping, NULL, &e1, &b1, &x1);
+	record_before(v, "ping, 1 connection", "p50 us", &x1, &e1, true);
 	p_e = samples_quantile_us(&e1.lat, 0.5);
 	p_b = samples_quantile_us(&b1.lat, 0.5);
 	record(v, "ping, 1 connection", "p50 us", p_b, "bare echo, same framing", p_e,
 	       "<= 1.1x", p_b <= 1.1 * p_e, pair_detail(&e1, &b1));
-	tp_pair(v, 64, 1, enc_ping, NULL, &e64, &b64);
+	tp_pair(v, 64, 1, enc_ping, NULL, &e64, &b64, &x64);
+	record_before(v, "ping, 64 connections", "req/s", &x64, &e64, false);
 	record(v, "ping, 64 connections", "req/s", (double)b64.n / b64.seconds,
 	       "bare echo, same framing", (double)e64.n / e64.seconds, "", -1,
 	       pair_detail(&e64, &b64));
-	tp_pair(v, 64, 16, enc_ping, NULL, &e16, &b16);
+	tp_pair(v, 64, 16, enc_ping, NULL, &e16, &b16, &x16);
+	record_before(v, "ping, 64 connections x 16 pipelined", "req/s", &x16, &e16, false);
 	p_b = (double)b16.n / b16.seconds;
 	p_e = (double)e16.n / e16.seconds;
 	record(v, "ping, 64 connections x 16 pipelined", "req/s", p_b, "bare echo, same framing",
@@ -182,10 +216,11 @@ static void scen_ping(struct env *v)
 
 static void scen_cached_exchange(struct env *v)
 {
-	struct lg_result e = {0}, b = {0};
+	struct lg_result e = {0}, b = {0}, x = {0};
 	double p_b, p_e;
 
-	tp_pair(v, 64, 16, enc_exchange, v->tok, &e, &b);
+	tp_pair(v, 64, 16, enc_exchange, v->tok, &e, &b, &x);
+	record_before(v, "cached exchange, 64 x 16", "req/s", &x, &e, false);
 	p_b = (double)b.n / b.seconds;
 	p_e = (double)e.n / e.seconds;
 	record(v, "cached exchange, 64 x 16", "req/s", p_b, "bare echo, same framing", p_e,
@@ -392,6 +427,7 @@ static void scen_rss(struct env *v)
 static void warm_tokens(struct env *v)
 {
 	struct sbt_client *c = xd_client(v->d.socket);
+	struct sbt_client *c0 = v->ab ? xd_client(v->before.socket) : NULL;
 	char sub[32];
 
 	for (unsigned i = 0; i < 64; i++) {
@@ -404,8 +440,36 @@ static void warm_tokens(struct env *v)
 		xd_exchange(c, v->tok[i], &rep);
 		v->failures += !rep.ok;
 		sb_reply_done(&rep);
+		if (c0) {
+			xd_exchange(c0, v->tok[i], &rep);
+			v->failures += !rep.ok;
+			sb_reply_done(&rep);
+		}
 	}
 	sbt_client_free(c);
+	sbt_client_free(c0);
+}
+
+/* BENCH_BEFORE=path: a second daemon from that binary, same configuration, for before/after
+ * figures of a change in one run (throughput scenarios only). */
+static void start_before(struct env *v)
+{
+	const char *after = getenv("SKYBROKERD");
+	char *saved = strdup(after), conf[16384];
+	size_t len;
+
+	sbt_daemon_init(&v->before);
+	len = (size_t)snprintf(conf, sizeof(conf),
+			       "[broker]\nsocket = %s\nadmin_socket = %s\nlog_level = info\n"
+			       "max_connections = 4096\nmax_connections_per_uid = 4096\n",
+			       v->before.socket, v->before.admin);
+	(void)xd_tenant(conf, sizeof(conf), len, &v->e, "acme", "sts", NULL,
+			"allow_tables = persons\n");
+	setenv("SKYBROKERD", getenv("BENCH_BEFORE"), 1);
+	if (sbt_daemon_start(&v->before, conf, NULL) < 0)
+		abort();
+	setenv("SKYBROKERD", saved, 1);
+	free(saved);
 }
 
 static void start(struct env *v)
@@ -426,6 +490,8 @@ static void start(struct env *v)
 			"allow_tables = persons\n");
 	if (sbt_daemon_start(&v->d, conf, NULL) < 0 || echo_start(&v->echo, v->d.dir) < 0)
 		abort();
+	if (v->ab)
+		start_before(v);
 	v->g = guide_new(&v->e);
 	if (!v->g)
 		abort();
@@ -439,6 +505,8 @@ static void stop(struct env *v)
 	for (unsigned i = 0; i < 64; i++)
 		free(v->tok[i]);
 	xd_stop_clean(&v->d);
+	if (v->ab)
+		sbt_daemon_stop(&v->before);
 	xe_emu_stop(&v->e);
 	curl_global_cleanup();
 }
@@ -513,6 +581,26 @@ static void write_markdown(const char *path, json_t *root)
 	fclose(f);
 }
 
+static const struct {
+	const char *key;
+	void (*fn)(struct env *v);
+} scenarios[] = {
+	{"ping", scen_ping},     {"cached", scen_cached_exchange}, {"get", scen_get_records},
+	{"cold", scen_cold},     {"single", scen_single_flight},   {"rss", scen_rss},
+};
+
+/* BENCH_ONLY="ping,cold" runs only those scenarios (to profile one); all when unset. */
+static bool wanted(const char *key)
+{
+	const char *only = getenv("BENCH_ONLY");
+	size_t n = strlen(key);
+
+	for (const char *p = only; p && *p; p += strcspn(p, ","), p += *p == ',')
+		if (strncmp(p, key, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return !only || !*only;
+}
+
 static void parse_args(int argc, char **argv, struct cfg *c, const char **json_out,
 		       const char **md_out)
 {
@@ -540,18 +628,16 @@ int main(int argc, char **argv)
 	time_t now = time(NULL);
 
 	parse_args(argc, argv, &v.c, &json_out, &md_out);
+	v.ab = getenv("BENCH_BEFORE") && *getenv("BENCH_BEFORE");
 	strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
 	m = machine();
 	v.results = json_array();
 	start(&v);
 	printf("%-44s %-14s %12s | %-28s %12s | %7s | target\n", "scenario", "metric",
 	       "skybrokerd", "baseline", "baseline's", "ratio");
-	scen_ping(&v);
-	scen_cached_exchange(&v);
-	scen_get_records(&v);
-	scen_cold(&v);
-	scen_single_flight(&v);
-	scen_rss(&v);
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		if (wanted(scenarios[i].key))
+			scenarios[i].fn(&v);
 	stop(&v);
 	loadavg(la, sizeof(la));
 	json_object_set_new(m, "loadavg_end", json_string(la));
