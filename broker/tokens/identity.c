@@ -730,9 +730,19 @@ int identity_validate(struct identity *id, const struct jwks *keys, const char *
 		      size_t len, int64_t now, struct identity_claims **ret,
 		      struct error_detail *err, char *unknown_kid)
 {
+	uint8_t hash[HASH_SHA256_LEN];
+
+	identity_token_hash(token, len, hash);
+	return identity_validate_hashed(id, keys, token, len, hash, now, ret, err, unknown_kid);
+}
+
+int identity_validate_hashed(struct identity *id, const struct jwks *keys, const char *token,
+			     size_t len, const uint8_t hash[static HASH_SHA256_LEN], int64_t now,
+			     struct identity_claims **ret, struct error_detail *err,
+			     char *unknown_kid)
+{
 	struct identity_claims *c = NULL;
 	struct jwt_segments s = {0};
-	uint8_t hash[HASH_SHA256_LEN];
 	int r;
 
 	*ret = NULL;
@@ -748,7 +758,6 @@ int identity_validate(struct identity *id, const struct jwks *keys, const char *
 	if (r < 0)
 		return r;
 
-	identity_token_hash(token, len, hash);
 	r = cache_lookup(id, keys, hash, now, ret, err);
 	if (r != 0)
 		return r < 0 ? r : 0;

@@ -266,8 +266,8 @@ static void acq_validate(struct tokensvc_acq *a)
 		acq_finish(a, r, NULL, &neg);
 		return;
 	}
-	r = identity_validate(ts->id, jwks_source_keys(ts->jwks), a->token, a->len, now, &a->claims,
-			      &ierr, kid);
+	r = identity_validate_hashed(ts->id, jwks_source_keys(ts->jwks), a->token, a->len, a->hash,
+				     now, &a->claims, &ierr, kid);
 	if (r == -ENOKEY) {
 		if (!a->kid_refetched) {
 			r = jwks_source_refetch_for_kid(ts->jwks, kid, on_jwks_refetched, a,
