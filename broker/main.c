@@ -27,6 +27,9 @@ static void usage(FILE *out)
 		"  -E, --no-config       build the configuration from the environment only\n"
 		"  -t, --check-config    validate the configuration, print the effective one, exit\n"
 		"  -l, --log-level LEVEL err, warning, notice, info or debug (overrides the config)\n"
+		"      --log-format FMT  text (logfmt lines), json (one object a line) or journal\n"
+		"                        (structured entries); default journal when stderr is the\n"
+		"                        journal ($JOURNAL_STREAM), else text\n"
 		"      --allow-root      allow running as root (not recommended)\n"
 		"  -h, --help            show this help\n"
 		"  -V, --version         show the version\n");
@@ -43,18 +46,19 @@ struct options {
  * error: 0 or 2). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_ALLOW_ROOT = 0x100 };
+	enum { OPT_ALLOW_ROOT = 0x100, OPT_LOG_FORMAT };
 	static const struct option options[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"no-config", no_argument, NULL, 'E'},
 		{"check-config", no_argument, NULL, 't'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
+		{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{},
 	};
-	bool no_config = false;
+	bool no_config = false, log_format_set = false;
 	int c, r;
 
 	*o = (struct options){0};
@@ -81,6 +85,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_ALLOW_ROOT:
 			o->allow_root = true;
 			break;
+		case OPT_LOG_FORMAT:
+			r = log_format_from_name(optarg);
+			if (r < 0) {
+				fprintf(stderr, "skybrokerd: unknown log format '%s'\n", optarg);
+				return 2;
+			}
+			log_set_format((enum log_format)r);
+			log_format_set = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -96,6 +109,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "skybrokerd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
+	}
+	if (!log_format_set && log_stderr_is_journal())
+		log_set_format(LOG_FORMAT_JOURNAL);
+	if (log_get_format() == LOG_FORMAT_JOURNAL && !log_journal_available()) {
+		/* libsystemd drops entries silently when journald is not there */
+		log_set_format(LOG_FORMAT_TEXT);
+		log_warning("--log-format=journal: no journald socket; logging text to stderr");
 	}
 	if (o->config_path && no_config) {
 		fprintf(stderr, "skybrokerd: --config and --no-config exclude each other\n");

@@ -2,6 +2,7 @@
 /* modules: the table of operation modules, initialised in order and done in reverse. */
 #include <stddef.h>
 
+#include "metrics/metrics.h"
 #include "modules.h"
 #include "tokens/tokensvc.h"
 #include "vault/vault.h"
@@ -17,6 +18,7 @@ struct module {
 static const struct module modules[] = {
 	{"tokensvc", tokensvc_module_init, tokensvc_module_done}, /* identity, JWKS, exchange, token cache */
 	{"vault", vault_module_init, vault_module_done}, /* the Data API operations and the tenant's policy */
+	{"metrics", metrics_module_init, metrics_module_done}, /* counters, exposition, health detail */
 };
 
 #define N_MODULES (sizeof(modules) / sizeof(modules[0]))

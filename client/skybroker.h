@@ -121,6 +121,10 @@ int skybroker_health(skybroker *h, int timeout_ms, skybroker_result **res,
 /* Admin socket only. */
 int skybroker_stats(skybroker *h, int timeout_ms, skybroker_result **res,
 		    struct skybroker_error *err);
+/* Admin socket only: {text: str}, the Prometheus text exposition (format 0.0.4), the same
+ * text the broker's metrics_listen serves. */
+int skybroker_metrics(skybroker *h, int timeout_ms, skybroker_result **res,
+		      struct skybroker_error *err);
 int skybroker_exchange(skybroker *h, const char *subject_token, int timeout_ms,
 		       skybroker_result **res, struct skybroker_error *err);
 

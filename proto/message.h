@@ -42,6 +42,7 @@ enum sb_op {
 	SB_OP_DETOKENIZE,
 	SB_OP_TOKENIZE,
 	SB_OP_QUERY,
+	SB_OP_METRICS,
 	_SB_OP_MAX,
 	SB_OP_INVALID = -1,
 };
@@ -225,6 +226,10 @@ struct sb_health_result {
 	bool ready;
 	const char *tenant;
 	struct sb_strv reasons; /* why not ready; empty when ready */
+	/* optional detail (absent when the broker has no metrics module or nothing to say) */
+	struct sb_opt_u64 jwks_age_s;            /* since the tenant's JWKS was loaded */
+	const char *last_upstream_error;         /* "sts:503", "jwks:timeout", or NULL */
+	struct sb_opt_u64 last_upstream_error_age_s;
 };
 
 struct sb_stats_result {
@@ -233,6 +238,10 @@ struct sb_stats_result {
 	const msgpack_object *requests;
 	const msgpack_object *latency_us;
 	const msgpack_object *cache;
+};
+
+struct sb_metrics_result {
+	const char *text; /* the Prometheus text exposition (format 0.0.4) */
 };
 
 struct sb_exchange_result {
@@ -280,6 +289,7 @@ struct sb_reply {
 		struct sb_hello_result hello;
 		struct sb_health_result health;
 		struct sb_stats_result stats;
+		struct sb_metrics_result metrics;
 		struct sb_exchange_result exchange;
 		struct sb_records_result records;
 		struct sb_get_record_result get_record;

@@ -29,6 +29,7 @@ const struct sb_op_info sb_operations[_SB_OP_MAX] = {
 	/* Skyflow returns the existing token of a value already in the vault */
 	[SB_OP_TOKENIZE] = {"tokenize", TENANT_READ},
 	[SB_OP_QUERY] = {"query", TENANT_READ},
+	[SB_OP_METRICS] = {"metrics", SB_OPF_ADMIN | SB_OPF_IDEMPOTENT},
 };
 
 const char *const sb_redaction_names[] = {"DEFAULT", "REDACTED", "MASKED", "PLAIN_TEXT", NULL};
@@ -157,6 +158,7 @@ const struct table sb_request_tables[_SB_OP_MAX] = {
 	[SB_OP_DETOKENIZE] = T(detokenize_req),
 	[SB_OP_TOKENIZE] = T(tokenize_req),
 	[SB_OP_QUERY] = T(query_req),
+	[SB_OP_METRICS] = {NULL, 0},
 };
 
 static const struct field hello_res[] = {
@@ -172,6 +174,9 @@ static const struct field health_res[] = {
 	{"ready", FT_BOOL, F_REQUIRED, 0, 0, NULL, RES_OFF(health, ready)},
 	{"tenant", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL, RES_OFF(health, tenant)},
 	{"reasons", FT_STRV, F_REQUIRED, SB_MAX_IDS, SB_MAX_MESSAGE_LEN, NULL, RES_OFF(health, reasons)},
+	{"jwks_age_s", FT_U64, 0, 0, 0, NULL, RES_OFF(health, jwks_age_s)},
+	{"last_upstream_error", FT_STR, 0, SB_MAX_NAME_LEN, 0, NULL, RES_OFF(health, last_upstream_error)},
+	{"last_upstream_error_age_s", FT_U64, 0, 0, 0, NULL, RES_OFF(health, last_upstream_error_age_s)},
 };
 static const struct field stats_res[] = {
 	{"uptime_s", FT_U64, F_REQUIRED, 0, 0, NULL, RES_OFF(stats, uptime_s)},
@@ -179,6 +184,9 @@ static const struct field stats_res[] = {
 	{"requests", FT_MAP, F_REQUIRED, 0, 0, NULL, RES_OFF(stats, requests)},
 	{"latency_us", FT_MAP, F_REQUIRED, 0, 0, NULL, RES_OFF(stats, latency_us)},
 	{"cache", FT_MAP, F_REQUIRED, 0, 0, NULL, RES_OFF(stats, cache)},
+};
+static const struct field metrics_res[] = {
+	{"text", FT_STR, F_REQUIRED, SB_MAX_STRING, 0, NULL, RES_OFF(metrics, text)},
 };
 static const struct field exchange_res[] = {
 	{"expires_at", FT_U64, F_REQUIRED, 0, 0, NULL, RES_OFF(exchange, expires_at)},
@@ -217,6 +225,7 @@ const struct table sb_result_tables[_SB_OP_MAX] = {
 	[SB_OP_DETOKENIZE] = T(records_res),
 	[SB_OP_TOKENIZE] = T(records_res),
 	[SB_OP_QUERY] = T(records_res),
+	[SB_OP_METRICS] = T(metrics_res),
 };
 
 const struct field sb_error_code_field = {"code", FT_STR, F_REQUIRED, SB_MAX_NAME_LEN, 0, NULL,

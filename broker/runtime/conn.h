@@ -143,6 +143,8 @@ sd_event *conn_set_event(const struct conn_set *s);
 size_t conn_set_count(const struct conn_set *s);
 /* Requests in flight over every connection. */
 unsigned conn_set_inflight(const struct conn_set *s);
+/* Bytes those requests hold (the set's budget of max_inflight_bytes). */
+uint64_t conn_set_inflight_bytes(const struct conn_set *s);
 
 enum conn_set_refusal {
 	CONN_SET_ADMITTED = 0,

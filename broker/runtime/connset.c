@@ -125,6 +125,11 @@ size_t conn_set_count(const struct conn_set *s)
 	return s->n_conns;
 }
 
+uint64_t conn_set_inflight_bytes(const struct conn_set *s)
+{
+	return s->budget.held;
+}
+
 unsigned conn_set_inflight(const struct conn_set *s)
 {
 	unsigned n = 0;

@@ -45,6 +45,34 @@ struct daemon {
 	bool ready_sent;
 };
 
+static daemon_observer_t daemon_observer;
+
+void daemon_set_observer(daemon_observer_t fn)
+{
+	daemon_observer = fn;
+}
+
+static int observe(struct daemon *d, enum daemon_event_kind ev)
+{
+	return daemon_observer ? daemon_observer(d, ev, d->config) : 0;
+}
+
+struct tenant *const *daemon_tenants(const struct daemon *d, size_t *n)
+{
+	*n = d->tenants ? d->n_tenants : 0;
+	return d->tenants;
+}
+
+void daemon_get_gauges(const struct daemon *d, struct daemon_gauges *ret)
+{
+	*ret = (struct daemon_gauges){
+		.connections = conn_set_count(d->conns),
+		.inflight = conn_set_inflight(d->conns),
+		.inflight_bytes = conn_set_inflight_bytes(d->conns),
+		.inflight_bytes_max = d->config->max_inflight_bytes,
+	};
+}
+
 sd_event *daemon_event(const struct daemon *d)
 {
 	return d->event;
@@ -287,6 +315,7 @@ static void daemon_reload(struct daemon *d)
 		config_free(nc);
 		log_error("reload failed: keeping the previous configuration");
 		sd_notifyf(false, "READY=1\nSTATUS=reload failed, previous configuration kept");
+		(void)observe(d, DAEMON_EV_RELOAD_FAILED);
 		return;
 	}
 	tenants_free(d->tenants, d->n_tenants); /* connections keep their own references */
@@ -302,6 +331,7 @@ static void daemon_reload(struct daemon *d)
 	log_info("reloaded: %zu tenant(s); %zu open connection(s) no longer admitted closed, "
 		 "the others keep their configuration",
 		 d->n_tenants, revoked);
+	(void)observe(d, DAEMON_EV_RELOADED);
 	reload_done(d);
 }
 
@@ -463,7 +493,10 @@ int daemon_start(struct daemon *d)
 		return log_errno(LOG_ERR, r, "cannot start the tenants");
 	d->n_tenants = d->config->n_tenants;
 	test_ready_delay_start(d);
-	return listeners_apply(d->listeners, d->config, d->tenants, d->n_tenants);
+	r = listeners_apply(d->listeners, d->config, d->tenants, d->n_tenants);
+	if (r < 0)
+		return r;
+	return observe(d, DAEMON_EV_STARTED);
 }
 
 int daemon_run(struct daemon *d)
@@ -484,6 +517,7 @@ struct daemon *daemon_free(struct daemon *d)
 {
 	if (!d)
 		return NULL;
+	(void)observe(d, DAEMON_EV_FREEING);
 	/* In reverse order of creation: the listeners, every connection (cancelling what is in
 	 * flight), the tenants, then the rest. */
 	d->listeners = listeners_free(d->listeners);

@@ -40,6 +40,38 @@ int daemon_new(struct broker_config *config /* transferred */, const char *confi
 sd_event *daemon_event(const struct daemon *d);
 struct upstream *daemon_upstream(const struct daemon *d);
 
+/*
+ * The one observer of the daemon's life (metrics/, registered by its module init; NULL
+ * removes it). It learns of the configuration in force after a start or a reload and of
+ * the daemon going away, and may read the daemon through the accessors below until then.
+ *  - DAEMON_EV_STARTED: from daemon_start, tenants built; a negative return fails the start.
+ *  - DAEMON_EV_RELOADED / DAEMON_EV_RELOAD_FAILED: after each SIGHUP; config is the one in
+ *    force (the new one, or the old one kept); the return value is ignored (log it).
+ *  - DAEMON_EV_FREEING: first thing in daemon_free (config may be NULL): drop every event
+ *    source on the loop and every pointer into d.
+ */
+enum daemon_event_kind {
+	DAEMON_EV_STARTED,
+	DAEMON_EV_RELOADED,
+	DAEMON_EV_RELOAD_FAILED,
+	DAEMON_EV_FREEING,
+};
+typedef int (*daemon_observer_t)(struct daemon *d, enum daemon_event_kind ev,
+				 const struct broker_config *config);
+void daemon_set_observer(daemon_observer_t fn);
+
+/* The current generation of tenants, config order (borrowed until the next reload). */
+struct tenant *const *daemon_tenants(const struct daemon *d, size_t *n);
+
+/* What is open and held right now. */
+struct daemon_gauges {
+	size_t connections;       /* open, tenant and admin */
+	unsigned inflight;        /* requests in flight */
+	uint64_t inflight_bytes;  /* bytes they hold */
+	uint64_t inflight_bytes_max;
+};
+void daemon_get_gauges(const struct daemon *d, struct daemon_gauges *ret);
+
 /* Builds the tenants (running the modules' attach hooks) and the listeners (adopting sockets
  * passed by systemd). 0 or -errno, logged. */
 int daemon_start(struct daemon *d);

@@ -8,6 +8,7 @@
 #include "proto/limits.h"
 #include "runtime/conn.h"
 #include "runtime/dispatch.h"
+#include "runtime/startwait.h"
 #include "tenancy/ratelimit.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -139,7 +140,6 @@ static bool over_rate_limit(struct request_ctx *rc, struct tenant *t, uint64_t n
 static void dispatch_request(struct conn *c, struct request_ctx *rc, uint64_t now)
 {
 	enum sb_op op = request_ctx_op(rc);
-	int r;
 
 	if (sb_op_flags(op) & SB_OPF_HANDSHAKE) {
 		request_ctx_reply_error(rc, -EBADMSG, "hello was already answered");
@@ -164,9 +164,7 @@ static void dispatch_request(struct conn *c, struct request_ctx *rc, uint64_t no
 	}
 	if (over_rate_limit(rc, c->tenant, now))
 		return;
-	r = handlers[op](rc);
-	if (r < 0)
-		request_ctx_reply_error(rc, r, NULL);
+	startwait_run(rc, handlers[op]); /* at once, or when a starting tenant is ready */
 }
 
 void dispatch_frame(struct conn *c, const uint8_t *payload, size_t len)

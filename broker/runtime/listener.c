@@ -272,7 +272,7 @@ static void accept_one(struct listener *l, int cfd)
 		refuse(cfd, &peer, SB_ERR_RATE_LIMITED, "too many connections");
 		return;
 	case CONN_SET_UID_FULL:
-		stats_conn_event(STATS_CONN_REFUSED_LIMIT);
+		stats_conn_event(STATS_CONN_REFUSED_UID_LIMIT);
 		refuse(cfd, &peer, SB_ERR_RATE_LIMITED, "too many connections for this uid");
 		return;
 	}
@@ -309,7 +309,7 @@ static int refuse_with_spare(struct listener *l)
 		/* no descriptor is left for its pidfd: the peer comes without one */
 		if (peer_from_socket(cfd, &peer) < 0)
 			peer = (struct peer){.uid = (uid_t)-1, .pidfd = -1};
-		stats_conn_event(STATS_CONN_REFUSED_LIMIT);
+		stats_conn_event(STATS_CONN_REFUSED_NO_FDS);
 		log_refused(ls, "conn=- uid=%u pid=%d tenant=-: refused on socket %s: out of descriptors",
 			    (unsigned)peer.uid, (int)peer.pid, l->label);
 		refuse(cfd, &peer, SB_ERR_RATE_LIMITED, "out of descriptors");

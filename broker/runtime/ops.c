@@ -72,6 +72,13 @@ static int op_ping(struct request_ctx *rc)
 	return 0;
 }
 
+static ops_health_detail_t health_detail;
+
+void ops_set_health_detail(ops_health_detail_t fn)
+{
+	health_detail = fn;
+}
+
 static int op_health(struct request_ctx *rc)
 {
 	struct tenant *t = request_ctx_tenant(rc);
@@ -87,6 +94,8 @@ static int op_health(struct request_ctx *rc)
 		.tenant = tenant_name(t),
 		.reasons = {.set = true, .n = (uint32_t)n, .v = reasons},
 	};
+	if (health_detail)
+		health_detail(t, &rep.u.health);
 	request_ctx_reply_ok(rc, &rep);
 	return 0;
 }

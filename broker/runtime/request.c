@@ -149,6 +149,13 @@ void request_ctx_set_audit(struct request_ctx *rc, const char *table, const char
 
 /* ---------------------------------------------------------------- finishing */
 
+static request_observer_t request_observer;
+
+void request_set_observer(request_observer_t fn)
+{
+	request_observer = fn;
+}
+
 static const char *nonempty(const char *s)
 {
 	return s && s[0] ? s : NULL;
@@ -182,6 +189,10 @@ static void audit_and_count(const struct conn *c, uint64_t id, enum sb_op op, bo
 
 	audit_request(&a);
 	stats_request(op, ok, code, latency);
+	if (request_observer)
+		request_observer(&(struct request_outcome){
+			.tenant = c->tenant_label, .op = op, .ok = ok, .code = code,
+			.latency_usec = latency});
 }
 
 void request_audit_undecoded(const struct conn *c, uint64_t id, enum sb_errcode code,

@@ -87,6 +87,24 @@ void request_ctx_set_audit_result(struct request_ctx *rc, int64_t records, long 
 /* The largest reply frame rc's connection accepts (what a streamed result must fit in). */
 size_t request_ctx_max_reply(const struct request_ctx *rc);
 
+/* ---- observing ---- */
+
+/* What a finished request reports to the observer: its tenant's name (borrowed for the call;
+ * "@admin" on the admin socket), its operation (SB_OP_INVALID when undecodable), its outcome
+ * and its latency (the audit line's). */
+struct request_outcome {
+	const char *tenant;
+	enum sb_op op;
+	bool ok;
+	enum sb_errcode code; /* when !ok */
+	uint64_t latency_usec;
+};
+
+/* Registers the one observer of finished requests (metrics/; NULL removes it). It runs
+ * synchronously as each request is finished and must not block or finish other requests. */
+typedef void (*request_observer_t)(const struct request_outcome *o);
+void request_set_observer(request_observer_t fn);
+
 /* ---- finishing ---- */
 
 /*

@@ -19,7 +19,15 @@ static const char *const conn_event_names[] = {
 	[STATS_CONN_CLOSED_IDLE_TIMEOUT] = "closed_idle_timeout",
 	[STATS_CONN_CLOSED_PROTOCOL_ERROR] = "closed_protocol_error",
 	[STATS_CONN_CLOSED_REVOKED] = "closed_revoked",
+	[STATS_CONN_REFUSED_UID_LIMIT] = "refused_uid_limit",
+	[STATS_CONN_REFUSED_NO_FDS] = "refused_no_descriptors",
 };
+
+const char *stats_conn_event_name(enum stats_conn_event ev)
+{
+	return ev < _STATS_CONN_EVENT_MAX ? conn_event_names[ev] : "unknown";
+}
+
 
 static struct {
 	uint64_t start_usec;
@@ -32,6 +40,11 @@ static struct {
 	uint64_t latency_count;
 	struct stats_cache cache;
 } st;
+
+uint64_t stats_get_conn_current(void)
+{
+	return st.conn_current > 0 ? (uint64_t)st.conn_current : 0;
+}
 
 void stats_init(uint64_t start_usec)
 {

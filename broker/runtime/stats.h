@@ -20,6 +20,8 @@ enum stats_conn_event {
 	STATS_CONN_CLOSED_IDLE_TIMEOUT,
 	STATS_CONN_CLOSED_PROTOCOL_ERROR,
 	STATS_CONN_CLOSED_REVOKED, /* no longer admitted after a reload */
+	STATS_CONN_REFUSED_UID_LIMIT, /* max_connections_per_uid (REFUSED_LIMIT: max_connections) */
+	STATS_CONN_REFUSED_NO_FDS,    /* out of descriptors */
 	_STATS_CONN_EVENT_MAX,
 };
 
@@ -39,6 +41,10 @@ void stats_conn_current(int delta);
 void stats_request(enum sb_op op, bool ok, enum sb_errcode code, uint64_t latency_usec);
 struct stats_cache *stats_cache(void);
 uint64_t stats_get_conn_event(enum stats_conn_event ev);
+/* "accepted", "refused_admission", ... (the stats op's keys). */
+const char *stats_conn_event_name(enum stats_conn_event ev);
+/* Connections open now (tenant and admin). */
+uint64_t stats_get_conn_current(void);
 uint64_t stats_get_requests(enum sb_op op, bool ok);
 
 /*

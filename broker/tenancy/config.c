@@ -46,6 +46,7 @@ static void config_destroy(struct broker_config *c)
 	free(c->socket_name);
 	free(c->admin_socket);
 	free(c->admin_socket_name);
+	free(c->metrics_listen);
 	free(c);
 }
 

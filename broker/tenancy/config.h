@@ -113,6 +113,7 @@ struct broker_config {
 	gid_t socket_group;
 	char *admin_socket; /* NULL: no admin socket */
 	char *admin_socket_name;
+	char *metrics_listen; /* NULL: no metrics HTTP listener; else a numeric HOST:PORT */
 
 	uint64_t max_connections;
 	uint64_t max_connections_per_uid;
@@ -122,6 +123,7 @@ struct broker_config {
 	uint64_t hello_timeout_usec;
 	uint64_t idle_timeout_usec;
 	uint64_t shutdown_timeout_usec;
+	uint64_t start_timeout_usec; /* how long requests wait for a tenant that is starting */
 	int log_level;
 	bool log_level_set;
 	bool audit;

@@ -26,6 +26,7 @@ static const struct env_key env_keys[] = {
 	{"SKYBROKER_MAX_CONNECTIONS", BROKER, "max_connections"},
 	{"SKYBROKER_MAX_CONNECTIONS_PER_UID", BROKER, "max_connections_per_uid"},
 	{"SKYBROKER_IDLE_TIMEOUT", BROKER, "idle_timeout"},
+	{"SKYBROKER_START_TIMEOUT", BROKER, "start_timeout"},
 	{"SKYBROKER_LOG_LEVEL", BROKER, "log_level"},
 	{"SKYBROKER_AUDIT", BROKER, "audit"},
 	{"DESCOPE_PROJECT_ID", TENANT, "descope_project_id"},
@@ -51,6 +52,19 @@ static const struct env_key env_keys[] = {
 	{"SKYBROKER_RATE_LIMIT", TENANT, "rate_limit"},
 	{"SKYBROKER_RATE_BURST", TENANT, "rate_burst"},
 };
+
+const char *config_key_name(const struct config_parser *p, enum config_section_kind kind,
+			    const char *key)
+{
+	if (!p->env)
+		return key;
+	if (kind == TENANT && strcmp(key, "vault_url") == 0)
+		return "SKYFLOW_VAULT_URL_IDENTIFIER (or SKYFLOW_VAULT_URL)";
+	for (size_t i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++)
+		if (env_keys[i].section == kind && strcmp(env_keys[i].key, key) == 0)
+			return env_keys[i].var;
+	return key;
+}
 
 /* Whether s can be the first label of https://S.vault.skyflowapis.com. */
 static bool is_vault_identifier(const char *s)
@@ -94,6 +108,7 @@ int config_from_env(FILE *err, struct broker_config **ret)
 	r = config_parser_init(&p, "environment", err);
 	if (r < 0)
 		return r;
+	p.env = true;
 	p.cur_var = "SKYBROKER_TENANT";
 	p.broker_seen = true;
 	if (config_tenant_begin(&p, tenant && *tenant ? tenant : "default", &at) < 0)

@@ -107,6 +107,7 @@ struct config_parser {
 	size_t cur_tenant;
 	bool broker_seen;
 	const char *cur_var; /* env mode: the variable being applied (borrowed literal) */
+	bool env;            /* the environment, not a file: messages name variables */
 
 	struct config_section_state broker;
 	struct config_section_state *tenants; /* parallel to c->tenants */
@@ -142,6 +143,15 @@ int config_handle_key(struct config_parser *p, const char *name, const char *val
  * is an error naming its line. */
 int config_load_buffer(const char *name, const char *text, size_t len, FILE *err,
 		       struct broker_config **ret);
+
+/*
+ * How a message names key `key` of a section of `kind`: the key itself when p reads a file;
+ * in env mode the environment variable that sets it ("SKYFLOW_VAULT_URL_IDENTIFIER (or
+ * SKYFLOW_VAULT_URL)" for vault_url), or the key when no variable sets it. Borrowed (a string
+ * literal or key). config_env.c.
+ */
+const char *config_key_name(const struct config_parser *p, enum config_section_kind kind,
+			    const char *key);
 
 /* ---------------------------------------------------------------- checks (config_checks.c) */
 
@@ -199,6 +209,9 @@ struct config_key_table {
 	const struct config_key *keys;
 	size_t n;
 };
+
+/* config_listen.c: a numeric HOST:PORT (util/inetaddr.h) into a char * field. */
+config_parse_fn config_parse_listen;
 
 extern const struct config_key_table config_broker_keys;
 extern const struct config_key_table config_tenant_keys;

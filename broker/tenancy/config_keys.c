@@ -458,6 +458,8 @@ static int parse_credentials(struct config_parser *p, const struct config_key *k
 	return 0;
 }
 
+PARSER_TYPES(config_parse_listen, char *, void); /* in config_listen.c */
+
 /* ---------------------------------------------------------------- the tables */
 
 #define KEY(type, name, parser, field, aux, flags, lo, hi)                                       \
@@ -498,6 +500,7 @@ static const struct config_key broker_keys[] = {
 	B("hello_timeout",               parse_duration,    hello_timeout_usec,    1000, HOUR),
 	B("idle_timeout",                parse_duration,    idle_timeout_usec,     1000, 24 * HOUR),
 	B("shutdown_timeout",            parse_duration,    shutdown_timeout_usec, 0, HOUR),
+	B("start_timeout",               parse_duration,    start_timeout_usec,    0, 10 * MIN),
 	B_AUX("log_level",               parse_log_level,   log_level, log_level_set),
 	B("audit",                       parse_bool,        audit,                 0, 0),
 	B("test_ping_delay",             parse_duration,    test_ping_delay_usec,  0, 10 * MIN),
@@ -507,6 +510,7 @@ static const struct config_key broker_keys[] = {
 	B("max_inflight_bytes_per_connection", parse_size, max_inflight_bytes_per_connection,
 	  4096, 1024ull * 1024 * 1024),
 	B("max_inflight_bytes",          parse_size,        max_inflight_bytes,    4096, 65536ull * 1024 * 1024),
+	B("metrics_listen",              config_parse_listen, metrics_listen,      0, 0),
 };
 
 static const struct config_key tenant_keys[] = {
@@ -573,6 +577,7 @@ void config_broker_defaults(struct broker_config *c)
 	c->hello_timeout_usec = 10 * SEC;
 	c->idle_timeout_usec = 300 * SEC;
 	c->shutdown_timeout_usec = 30 * SEC;
+	c->start_timeout_usec = 10 * SEC;
 	c->log_level = LOG_INFO;
 	c->audit = true;
 	c->upstream_max_idle = 16;     /* UPSTREAM_DEFAULT_MAX_IDLE */
@@ -619,34 +624,37 @@ static int set_default_str(char **field, const char *value)
 	return *field ? 0 : -ENOMEM;
 }
 
-/* What every tenant needs: someone to admit, an identity, a vault, a way to exchange. */
+/* What every tenant needs: someone to admit, an identity, a vault, a way to exchange. Keys
+ * are named as the reader set them (KEY: the environment variable in env mode). */
+#define KEY_NAME(key) config_key_name(p, CONFIG_SECTION_TENANT, key)
 static void tenant_check_required(struct config_parser *p, const struct tenant_config *t,
 				  const struct config_section_state *ss,
 				  const struct config_keyloc *sec)
 {
 	const struct config_keyloc *exchange = loc_of(&config_tenant_keys, ss, "exchange", sec);
+	const char *mode = p->env ? "SKYBROKER_EXCHANGE=" : "exchange = ";
 
 	if (t->n_allow_uids == 0 && t->n_allow_gids == 0)
-		config_error_at(p, sec, "tenant '%s' admits nobody: set allow_uids and/or allow_gids",
-				t->name);
+		config_error_at(p, sec, "tenant '%s' admits nobody: set %s and/or %s", t->name,
+				KEY_NAME("allow_uids"), KEY_NAME("allow_gids"));
 	if (!t->descope_project_id)
-		config_error_at(p, sec, "tenant '%s': descope_project_id is required", t->name);
+		config_error_at(p, sec, "tenant '%s': %s is required", t->name,
+				KEY_NAME("descope_project_id"));
 	if (!t->vault_url)
-		config_error_at(p, sec, "tenant '%s': vault_url is required", t->name);
+		config_error_at(p, sec, "tenant '%s': %s is required", t->name, KEY_NAME("vault_url"));
 	if (!t->vault_id)
-		config_error_at(p, sec, "tenant '%s': vault_id is required", t->name);
+		config_error_at(p, sec, "tenant '%s': %s is required", t->name, KEY_NAME("vault_id"));
 	if (t->exchange == CONFIG_EXCHANGE_STS) {
 		if (!t->sts_url)
-			config_error_at(p, exchange, "tenant '%s': exchange = sts needs sts_url",
-					t->name);
+			config_error_at(p, exchange, "tenant '%s': %ssts needs %s", t->name, mode,
+					KEY_NAME("sts_url"));
 		if (!t->service_account_id)
-			config_error_at(p, exchange,
-					"tenant '%s': exchange = sts needs service_account_id",
-					t->name);
+			config_error_at(p, exchange, "tenant '%s': %ssts needs %s", t->name, mode,
+					KEY_NAME("service_account_id"));
 	} else if (!t->credentials_file &&
 		   loc_of(&config_tenant_keys, ss, "credentials_file", NULL) == NULL) {
-		config_error_at(p, exchange, "tenant '%s': exchange = ctx needs credentials_file",
-				t->name);
+		config_error_at(p, exchange, "tenant '%s': %sctx needs %s", t->name, mode,
+				KEY_NAME("credentials_file"));
 	}
 }
 
@@ -690,8 +698,9 @@ static void tenant_check_urls(struct config_parser *p, const struct tenant_confi
 		if (urls[i] && strncmp(urls[i], "https://", 8) != 0)
 			config_error_at(p, loc_of(&config_tenant_keys, ss, url_keys[i], sec),
 					"tenant '%s': %s is plain http; only https is allowed "
-					"unless insecure_http = yes",
-					t->name, url_keys[i]);
+					"unless %s%s",
+					t->name, KEY_NAME(url_keys[i]), KEY_NAME("insecure_http"),
+					p->env ? "=yes" : " = yes");
 }
 
 /* A tenant is reachable on its own socket or the shared one, never the admin socket. */
@@ -702,8 +711,8 @@ static void tenant_check_socket(struct config_parser *p, struct tenant_config *t
 	const struct broker_config *c = p->c;
 
 	if (!t->socket && !c->socket)
-		config_error_at(p, sec, "tenant '%s' has no socket and [broker] socket is disabled",
-				t->name);
+		config_error_at(p, sec, "tenant '%s' has no socket and [broker] %s is none",
+				t->name, config_key_name(p, CONFIG_SECTION_BROKER, "socket"));
 	if (t->socket && c->admin_socket && strcmp(t->socket, c->admin_socket) == 0)
 		config_error_at(p, loc_of(&config_tenant_keys, ss, "socket", sec),
 				"tenant '%s': socket is the admin socket", t->name);
@@ -724,8 +733,8 @@ static int validate_tenant(struct config_parser *p, size_t idx)
 	tenant_check_required(p, t, ss, &sec);
 	if (t->rate_burst && !t->rate_limit)
 		config_error_at(p, loc_of(&config_tenant_keys, ss, "rate_burst", &sec),
-				"tenant '%s': rate_burst needs rate_limit (requests per second)",
-				t->name);
+				"tenant '%s': %s needs %s (requests per second)", t->name,
+				KEY_NAME("rate_burst"), KEY_NAME("rate_limit"));
 	if (t->token_max_len > SB_MAX_TOKEN_LEN)
 		config_error_at(p, loc_of(&config_tenant_keys, ss, "token_max_len", &sec),
 				"token_max_len above %u", SB_MAX_TOKEN_LEN);
@@ -747,7 +756,9 @@ int config_validate(struct config_parser *p)
 		config_error_at(p, &top, "no tenant configured (add a [tenant.NAME] section)");
 	if (c->socket && c->admin_socket && strcmp(c->socket, c->admin_socket) == 0)
 		config_error_at(p, loc_of(&config_broker_keys, &p->broker, "admin_socket", &top),
-				"admin_socket is the same path as socket");
+				"%s is the same path as %s",
+				config_key_name(p, CONFIG_SECTION_BROKER, "admin_socket"),
+				config_key_name(p, CONFIG_SECTION_BROKER, "socket"));
 	r = set_default_str(&c->socket_name, CONFIG_DEFAULT_SOCKET_NAME);
 	if (r == 0)
 		r = set_default_str(&c->admin_socket_name, CONFIG_DEFAULT_ADMIN_SOCKET_NAME);

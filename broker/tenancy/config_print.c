@@ -111,6 +111,7 @@ static void print_broker(const struct broker_config *c, FILE *out)
 		fprintf(out, "socket_group = %u\n", (unsigned)c->socket_group);
 	print_str(out, "admin_socket", c->admin_socket ? c->admin_socket : "none");
 	print_str(out, "admin_socket_name", c->admin_socket_name);
+	print_str(out, "metrics_listen", c->metrics_listen ? c->metrics_listen : "none");
 	print_u64(out, "max_connections", c->max_connections);
 	print_u64(out, "max_connections_per_uid", c->max_connections_per_uid);
 	print_u64(out, "max_inflight_per_connection", c->max_inflight_per_connection);
@@ -121,6 +122,7 @@ static void print_broker(const struct broker_config *c, FILE *out)
 	print_usec(out, "hello_timeout", c->hello_timeout_usec);
 	print_usec(out, "idle_timeout", c->idle_timeout_usec);
 	print_usec(out, "shutdown_timeout", c->shutdown_timeout_usec);
+	print_usec(out, "start_timeout", c->start_timeout_usec);
 	fprintf(out, "log_level = %s\n", log_level_name(c->log_level));
 	print_bool(out, "audit", c->audit);
 	print_u64(out, "upstream_max_idle", c->upstream_max_idle);

@@ -24,7 +24,8 @@
  *    exit) and must cancel anything it started and free its state.
  *    An `attach` failure makes the start fail, or the reload keep the old configuration.
  *  - Readiness: a tenant is ready when no module holds a "not ready" reason for it. health
- *    reports the reasons; skybrokerd sends READY=1 once every tenant is ready.
+ *    reports the reasons; skybrokerd sends READY=1 once every tenant is ready. Requests that
+ *    need the tenant wait while it is starting (tenant_wait_ready).
  */
 
 #define TENANT_EXT_MAX 8
@@ -84,10 +85,36 @@ void *tenant_ext_get(const struct tenant *t, unsigned slot);
 /* Readiness. `key` names the module's reason ("jwks", "credentials"...); setting it again
  * replaces the text. Returns 0, -ENOSPC. Changes call the readiness callback. */
 int tenant_set_not_ready(struct tenant *t, const char *key, const char *reason);
+/* The same for a reason that only a reload clears (credentials that do not load): requests do
+ * not wait for the tenant while it holds one (tenant_starting). */
+int tenant_set_broken(struct tenant *t, const char *key, const char *reason);
 void tenant_set_ready(struct tenant *t, const char *key);
 bool tenant_is_ready(const struct tenant *t);
 /* Fills v with up to max borrowed reason strings (valid until the next readiness change). */
 size_t tenant_reasons(const struct tenant *t, const char **v, size_t max);
+
+/*
+ * Waiting for a tenant that is still starting, so that the first request after an on-demand
+ * start does not fail. A tenant is starting while it is not ready, has not been ready since
+ * it was created, holds no broken reason, and [broker] start_timeout has not passed since it
+ * was created (at start, or by the reload that added it).
+ */
+bool tenant_starting(const struct tenant *t);
+
+struct tenant_waiter;
+/* r: 0 the tenant became ready; -ETIMEDOUT its start_timeout passed first. Called once, from
+ * the event loop (never from inside tenant_set_ready), the waiter already freed. */
+typedef void (*tenant_wait_fn)(void *userdata, int r);
+/*
+ * Parks a waiter on t when it is starting: returns 1 and *ret (cancel it with
+ * tenant_wait_cancel until cb runs); 0 and *ret = NULL when there is nothing to wait for
+ * (ready, broken, or past the start window: go on at once); -ENOMEM or an sd-event error. The
+ * caller holds a reference on t until cb runs or it cancels.
+ */
+int tenant_wait_ready(struct tenant *t, tenant_wait_fn cb, void *userdata,
+		      struct tenant_waiter **ret);
+/* Unlinks and frees w; cb will not run. NULL is fine. */
+void tenant_wait_cancel(struct tenant_waiter *w);
 
 /* The daemon's callback for readiness changes of any tenant (READY=1, STATUS=). */
 void tenant_on_readiness_change(void (*cb)(void *userdata), void *userdata);

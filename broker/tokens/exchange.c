@@ -558,6 +558,8 @@ static int x_post(struct upstream *u, const struct exchange_config *cfg,
 		return -ENOMEM;
 	(void)snprintf(tag, sizeof(tag), "tenant=%s %s", x->tenant, x_mode_name(x));
 	http.log_tag = tag;
+	http.tenant = x->tenant;
+	http.kind = x->mode == EXCHANGE_STS ? "sts" : "sa_token"; /* ctx: the token URI */
 	return upstream_request_start(u, &http, "POST", url, text, strlen(text), true, on_http_done,
 				      x, &x->http);
 }

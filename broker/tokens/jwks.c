@@ -408,6 +408,8 @@ int jwks_source_new(sd_event *e, struct upstream *u, const struct jwks_source_co
 		return -ENOMEM;
 	src->http.ca_file = src->ca_file;
 	src->http.log_tag = src->log_tag;
+	src->http.tenant = src->name;
+	src->http.kind = "jwks";
 	src->refresh_sec = cfg->refresh_sec ? cfg->refresh_sec : JWKS_DEFAULT_REFRESH_SEC;
 	src->min_refetch_sec = cfg->min_refetch_sec ? cfg->min_refetch_sec :
 		JWKS_DEFAULT_MIN_REFETCH_SEC;
@@ -508,6 +510,7 @@ static int fetch_result(const struct upstream_response *resp, struct jwks **set,
 static void source_loaded(struct jwks_source *src, struct jwks *set)
 {
 	jwks_unref(src->keys);
+	set->loaded_usec = clock_now_usec(NULL); /* before anyone else sees the set */
 	src->keys = set;
 	src->failures = 0;
 	(void)snprintf(src->status, sizeof(src->status), "ok");

@@ -57,6 +57,7 @@ struct jwks {
 	unsigned n_ref;
 	size_t n_keys;
 	size_t n_skipped; /* keys in the text that were not usable */
+	uint64_t loaded_usec; /* CLOCK_MONOTONIC when a source loaded it (0: not by a source) */
 	struct jwk keys[];
 };
 

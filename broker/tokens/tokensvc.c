@@ -39,7 +39,7 @@ struct tsvc_tenant {
 	char *jwks_url;
 	bool expose_tokens;
 	char ctx_missing[256]; /* ctx mode: why a token without any context claim is refused */
-	uint64_t exchanges, rejected;
+	uint64_t exchanges, rejected, rejected_by[_TOKENSVC_REJECT_MAX];
 	struct tokencache_counters reported; /* last values added to the process stats */
 	uint64_t reported_exchanges;
 };
@@ -250,6 +250,12 @@ static void on_jwks_refetched(struct jwks_wait *w, bool found, void *userdata)
 	tenant_unref(t); /* may free the tenant; the JWKS source defers its own free */
 }
 
+static void count_reject(struct tsvc_tenant *ts, enum tokensvc_reject why)
+{
+	ts->rejected++;
+	ts->rejected_by[why]++;
+}
+
 /* The negative cache, then validation (one JWKS refetch for an unknown kid), then acq_token.
  * a is answered (and freed) here or later. */
 static void acq_validate(struct tokensvc_acq *a)
@@ -262,7 +268,7 @@ static void acq_validate(struct tokensvc_acq *a)
 
 	r = tokencache_rejected(ts->cache, a->hash, now, &neg);
 	if (r < 0) {
-		ts->rejected++;
+		count_reject(ts, TOKENSVC_REJECT_NEGATIVE_CACHE);
 		acq_finish(a, r, NULL, &neg);
 		return;
 	}
@@ -275,7 +281,7 @@ static void acq_validate(struct tokensvc_acq *a)
 			if (r == 1)
 				return;
 		}
-		ts->rejected++;
+		count_reject(ts, TOKENSVC_REJECT_UNKNOWN_KID);
 		/* Not remembered as a rejection: the next refetch may bring the key. */
 		acq_fail(a, -EKEYREJECTED, a->kid_refetched ?
 			 "token kid is not in the key set, even after a refetch" :
@@ -287,7 +293,7 @@ static void acq_validate(struct tokensvc_acq *a)
 		return;
 	}
 	if (r < 0) {
-		ts->rejected++;
+		count_reject(ts, r == -EKEYEXPIRED ? TOKENSVC_REJECT_EXPIRED : TOKENSVC_REJECT_INVALID);
 		ierr.r = r; /* also when identity left err alone (ENOMEM) */
 		if (r == -EKEYREJECTED || r == -EKEYEXPIRED)
 			tokencache_reject(ts->cache, a->hash, &ierr, now);
@@ -298,7 +304,7 @@ static void acq_validate(struct tokensvc_acq *a)
 	 * a token whose Skyflow role conditions see no user attribute at all. Refused here,
 	 * before the cache and without any upstream call (exchange_start refuses it too). */
 	if (ts->xcfg.mode == EXCHANGE_CTX && json_object_size(a->claims->context) == 0) {
-		ts->rejected++;
+		count_reject(ts, TOKENSVC_REJECT_NO_CONTEXT);
 		acq_fail(a, -EACCES, ts->ctx_missing);
 		return;
 	}
@@ -612,11 +618,11 @@ static int tsvc_credentials_load(struct tsvc_tenant *ts, const struct tenant_con
 			log_error("tenant=%s: %s", ts->name, why.message);
 			if (tenant_previous(ts->t))
 				return r;
-			(void)tenant_set_not_ready(ts->t, "credentials", why.message);
+			(void)tenant_set_broken(ts->t, "credentials", why.message);
 		}
 	} else if (tc->exchange == CONFIG_EXCHANGE_CTX) {
-		(void)tenant_set_not_ready(ts->t, "credentials",
-					   "exchange = ctx needs a credentials file");
+		(void)tenant_set_broken(ts->t, "credentials",
+					"exchange = ctx needs a credentials file");
 	}
 	return 0;
 }
@@ -796,5 +802,19 @@ void tokensvc_get_counters(const struct tenant *t, struct tokensvc_counters *ret
 	ret->jwks_fetches = jwks_source_fetches(ts->jwks);
 	ret->exchanges = ts->exchanges;
 	ret->rejected = ts->rejected;
+	memcpy(ret->rejected_by, ts->rejected_by, sizeof(ret->rejected_by));
+	if (jwks_source_keys(ts->jwks)) {
+		ret->jwks_keys = jwks_source_keys(ts->jwks)->n_keys;
+		ret->jwks_loaded_usec = jwks_source_keys(ts->jwks)->loaded_usec;
+	}
 	tokencache_get_counters(ts->cache, &ret->cache);
+}
+
+const char *tokensvc_reject_name(enum tokensvc_reject why)
+{
+	static const char *const names[_TOKENSVC_REJECT_MAX] = {
+		"negative_cache", "unknown_kid", "expired", "invalid", "no_context",
+	};
+
+	return (unsigned)why < _TOKENSVC_REJECT_MAX ? names[why] : "unknown";
 }

@@ -85,11 +85,25 @@ bool tokensvc_drop_token(struct tenant *t, const char *subject_token, size_t len
  */
 int tokensvc_json_to_msgpack(json_t *j, msgpack_zone *zone, msgpack_object *out);
 
+/* Why a subject token was refused locally (the counters' index). */
+enum tokensvc_reject {
+	TOKENSVC_REJECT_NEGATIVE_CACHE, /* refused before, remembered */
+	TOKENSVC_REJECT_UNKNOWN_KID,
+	TOKENSVC_REJECT_EXPIRED,
+	TOKENSVC_REJECT_INVALID,        /* any other validation failure */
+	TOKENSVC_REJECT_NO_CONTEXT,     /* ctx mode: none of the context claims */
+	_TOKENSVC_REJECT_MAX,
+};
+const char *tokensvc_reject_name(enum tokensvc_reject why);
+
 /* Counters of a tenant's token service, for stats and tests (all zero if none attached). */
 struct tokensvc_counters {
 	uint64_t jwks_fetches;
 	uint64_t exchanges;       /* exchanges started upstream */
 	uint64_t rejected;        /* subject tokens refused locally */
+	uint64_t rejected_by[_TOKENSVC_REJECT_MAX];
+	size_t jwks_keys;         /* keys in the current set (0: none loaded) */
+	uint64_t jwks_loaded_usec; /* CLOCK_MONOTONIC when it was loaded; 0: none */
 	struct tokencache_counters cache;
 };
 void tokensvc_get_counters(const struct tenant *t, struct tokensvc_counters *ret);

@@ -22,6 +22,7 @@ struct upstream {
 	struct upstream_sock *socks;       /* owned; one watch per socket curl uses */
 	struct upstream_request *requests; /* every live request (owned through this list) */
 	struct upstream_counters counters;
+	upstream_observer_t observer;
 	bool curl_global;                  /* holds one curl_global_init, released at free */
 };
 

@@ -49,6 +49,7 @@ struct upstream_request {
 	uint64_t start_usec;
 	sd_event_source *retry_timer;
 	char request_id[UPSTREAM_MAX_REQUEST_ID + 1];
+	char tenant[UPSTREAM_MAX_LABEL + 1], kind[UPSTREAM_MAX_LABEL + 1]; /* for the observer */
 	char errbuf[CURL_ERROR_SIZE];
 	upstream_done_t done;
 	void *userdata;
@@ -287,6 +288,10 @@ static void deliver(struct upstream_request *req, int r, long status, CURLcode c
 			   req->log_tag ? req->log_tag : "", req->log_tag ? " " : "", req->log_url,
 			   req->attempts, msg);
 	}
+	if (req->u->observer)
+		req->u->observer(&(struct upstream_outcome){
+			.tenant = req->tenant, .kind = req->kind, .r = r, .status = status,
+			.attempts = req->attempts, .elapsed_usec = resp.elapsed_usec});
 	req->done(req, &resp, req->userdata);
 	request_free(req);
 }
@@ -415,6 +420,8 @@ static int request_new(struct upstream *u, const struct upstream_opts *opts, con
 	req->log_url = log_url_of(url);
 	if (opts->log_tag)
 		req->log_tag = strdup(opts->log_tag);
+	(void)snprintf(req->tenant, sizeof(req->tenant), "%s", opts->tenant ? opts->tenant : "");
+	(void)snprintf(req->kind, sizeof(req->kind), "%s", opts->kind ? opts->kind : "");
 	if (!req->url || !req->log_url || (opts->log_tag && !req->log_tag))
 		return -ENOMEM;
 	*ret = TAKE_PTR(req);

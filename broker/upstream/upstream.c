@@ -309,6 +309,11 @@ struct upstream *upstream_free(struct upstream *u)
 	return NULL;
 }
 
+void upstream_set_observer(struct upstream *u, upstream_observer_t fn)
+{
+	u->observer = fn;
+}
+
 void upstream_get_counters(const struct upstream *u, struct upstream_counters *ret)
 {
 	*ret = u->counters;

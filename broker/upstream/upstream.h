@@ -49,6 +49,10 @@ struct upstream_opts {
 	const char *log_tag;          /* e.g. "tenant=acme op=sts" for the log line; may be NULL */
 	const char *bearer;           /* sent as "Authorization: Bearer <bearer>" (a secret: the
 				       * header is wiped when the request is freed); may be NULL */
+	const char *tenant;           /* for the observer: the tenant's name (copied, at most
+				       * UPSTREAM_MAX_LABEL bytes kept); may be NULL */
+	const char *kind;             /* for the observer: "sts", "sa_token", "jwks", "vault";
+				       * copied likewise; may be NULL */
 };
 
 /* What a finished request produced. Everything is borrowed until the callback returns. */
@@ -149,6 +153,23 @@ struct upstream_counters {
 	uint64_t in_flight;
 };
 void upstream_get_counters(const struct upstream *u, struct upstream_counters *ret);
+
+/*
+ * The observer of finished requests (metrics/): called once per delivered request, just
+ * before its completion callback, with the tenant and kind its options named ("" when not
+ * named). Not called for cancelled requests. One per upstream; NULL removes it.
+ */
+#define UPSTREAM_MAX_LABEL 64u
+struct upstream_outcome {
+	const char *tenant;
+	const char *kind;
+	int r;         /* as upstream_response.r */
+	long status;   /* HTTP status, 0 without one */
+	unsigned attempts;
+	uint64_t elapsed_usec;
+};
+typedef void (*upstream_observer_t)(const struct upstream_outcome *o);
+void upstream_set_observer(struct upstream *u, upstream_observer_t fn);
 
 /*
  * Parses the body of resp as JSON under lim (or 1 MiB / depth 16 when NULL).

@@ -4,13 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/logrec.h"
 
 #define LOG_LINE_MAX 2048
 
 static int log_max_level = LOG_INFO;
+static enum log_format log_format = LOG_FORMAT_TEXT;
 static log_capture_fn log_capture;
 static void *log_capture_userdata;
 
@@ -95,25 +99,69 @@ static void log_write_line(char *line, size_t len)
 	}
 }
 
-/* Formats one line with its prefix and newline into line (LOG_LINE_MAX); returns its length. */
-static __attribute__((format(printf, 3, 0))) size_t format_line(char *line, int level,
-							       const char *fmt, va_list ap)
+/* Formats one message (no prefix, no newline) into msg (LOG_LINE_MAX - 8); returns its
+ * length. A message must stay one line for journald: line breaks become spaces. */
+static __attribute__((format(printf, 2, 0))) size_t format_msg(char *msg, const char *fmt,
+							      va_list ap)
 {
-	int n, m;
+	const size_t max = LOG_LINE_MAX - 8;
+	int m = vsnprintf(msg, max, fmt, ap);
 
-	n = snprintf(line, LOG_LINE_MAX, "<%d>", level);
-	m = vsnprintf(line + n, LOG_LINE_MAX - (size_t)n - 1, fmt, ap);
 	if (m < 0)
 		m = 0;
-	if ((size_t)m >= LOG_LINE_MAX - (size_t)n - 1)
-		m = (int)(LOG_LINE_MAX - (size_t)n - 2); /* truncated */
-	n += m;
-	/* A message must stay one line for journald. */
-	for (int i = 0; i < n; i++)
-		if (line[i] == '\n' || line[i] == '\r')
-			line[i] = ' ';
-	line[n++] = '\n';
-	return (size_t)n;
+	if ((size_t)m >= max)
+		m = (int)(max - 1); /* truncated */
+	for (int i = 0; i < m; i++)
+		if (msg[i] == '\n' || msg[i] == '\r')
+			msg[i] = ' ';
+	msg[m] = '\0';
+	return (size_t)m;
+}
+
+static void buffer_append(const char *line, size_t n)
+{
+	if (n > LOG_BUFFER_SIZE - pending_len)
+		log_flush();
+	if (n > LOG_BUFFER_SIZE)
+		return;
+	memcpy(pending + pending_len, line, n);
+	pending_len += n;
+}
+
+/*
+ * Writes one message in the current format: msg is the text line (without prefix); a record
+ * also has fields f[n] and json_msg (its tag) for the JSON "message". buffered: appended to
+ * the batch (text, JSON) instead of written now.
+ */
+static void emit(int level, const char *msg, size_t mlen, const struct log_field *f, size_t n,
+		 const char *json_msg, bool buffered)
+{
+	static char line[LOGREC_JSON_MAX];
+	size_t len;
+
+	if (log_format == LOG_FORMAT_JOURNAL && !log_capture) {
+		log_flush(); /* keep the order of lines */
+		if (logrec_journal(level, msg, f, n) >= 0)
+			return;
+		/* journald is not there (or refused it): the line goes to stderr as text rather
+		 * than nowhere */
+		buffered = false;
+	}
+	if (log_format == LOG_FORMAT_JSON)
+		len = logrec_json(line, sizeof(line), level, json_msg ? json_msg : msg, f, n);
+	else {
+		int k = snprintf(line, LOG_LINE_MAX, "<%d>", level);
+
+		memcpy(line + k, msg, mlen);
+		len = (size_t)k + mlen;
+		line[len++] = '\n';
+	}
+	if (buffered) {
+		buffer_append(line, len);
+		return;
+	}
+	log_flush(); /* keep the order of lines */
+	log_write_line(line, len);
 }
 
 void log_flush(void)
@@ -131,31 +179,84 @@ bool log_pending(void)
 
 void log_vprintf(int level, const char *fmt, va_list ap)
 {
-	char line[LOG_LINE_MAX];
+	char msg[LOG_LINE_MAX];
 	size_t n;
 
 	if (!log_enabled(level))
 		return;
-	n = format_line(line, level, fmt, ap);
-	log_flush(); /* keep the order of lines */
-	log_write_line(line, n);
+	n = format_msg(msg, fmt, ap);
+	emit(level, msg, n, NULL, 0, NULL, false);
 }
 
 void log_buffer_printf(int level, bool force, const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
+	char msg[LOG_LINE_MAX];
 	va_list ap;
 	size_t n;
 
 	if (!force && !log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	n = format_line(line, level, fmt, ap);
+	n = format_msg(msg, fmt, ap);
 	va_end(ap);
-	if (n > LOG_BUFFER_SIZE - pending_len)
-		log_flush();
-	memcpy(pending + pending_len, line, n);
-	pending_len += n;
+	emit(level, msg, n, NULL, 0, NULL, true);
+}
+
+void log_record(int level, bool force, bool buffered, const char *tag, const struct log_field *f,
+		size_t n)
+{
+	char msg[LOG_LINE_MAX];
+	size_t len;
+
+	if (!force && !log_enabled(level))
+		return;
+	if (n > LOG_RECORD_MAX_FIELDS)
+		n = LOG_RECORD_MAX_FIELDS;
+	len = logrec_text(msg, LOG_LINE_MAX - 8, tag, f, n);
+	emit(level, msg, len, f, n, tag, buffered);
+}
+
+void log_set_format(enum log_format f)
+{
+	log_flush();
+	log_format = f;
+}
+
+enum log_format log_get_format(void)
+{
+	return log_format;
+}
+
+int log_format_from_name(const char *name)
+{
+	if (!name)
+		return -EINVAL;
+	if (strcmp(name, "text") == 0 || strcmp(name, "logfmt") == 0)
+		return LOG_FORMAT_TEXT;
+	if (strcmp(name, "json") == 0)
+		return LOG_FORMAT_JSON;
+	if (strcmp(name, "journal") == 0)
+		return LOG_FORMAT_JOURNAL;
+	return -EINVAL;
+}
+
+bool log_journal_available(void)
+{
+	return access("/run/systemd/journal/socket", W_OK) == 0;
+}
+
+bool log_stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	if (!e || sscanf(e, "%llu:%llu%c", &dev, &ino, &tail) != 2) /* lint:allow bounded */
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 void log_printf(int level, const char *fmt, ...)

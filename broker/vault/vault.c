@@ -232,6 +232,8 @@ static void call_upstream(struct vcall *vc)
 	(void)snprintf(tag, sizeof(tag), "tenant=%s op=%s", tc->name,
 		       sb_op_name(request_ctx_op(vc->rc)));
 	opts.log_tag = tag;
+	opts.tenant = tc->name;
+	opts.kind = "vault";
 	opts.bearer = vc->tok->access_token;
 	opts.max_response = cap < ANSWER_MIN ? ANSWER_MIN : cap > ANSWER_MAX ? ANSWER_MAX : cap;
 	r = upstream_request_start(vault_upstream, &opts, vc->http.method, vc->http.url,

@@ -14,6 +14,7 @@
 int cmd_health(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
 int cmd_ping(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
 int cmd_stats(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
+int cmd_metrics(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
 int cmd_exchange(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
 int cmd_get_records(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
 int cmd_get_record(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
@@ -108,6 +109,11 @@ int cmd_health(struct cli *c, skybroker *h, skybroker_result **res, struct skybr
 int cmd_ping(struct cli *c, skybroker *h, skybroker_result **res, struct skybroker_error *e)
 {
 	return skybroker_ping(h, c->timeout_ms, e);
+}
+
+int cmd_metrics(struct cli *c, skybroker *h, skybroker_result **res, struct skybroker_error *e)
+{
+	return skybroker_metrics(h, c->timeout_ms, res, e);
 }
 
 int cmd_stats(struct cli *c, skybroker *h, skybroker_result **res, struct skybroker_error *e)

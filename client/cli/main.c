@@ -46,13 +46,32 @@ static int print_result(const struct cli *c, const skybroker_result *res)
 	return fflush(stdout) == 0 ? EXIT_OK : EXIT_OTHER;
 }
 
-/* The socket: --socket, else the admin socket's variable for stats; the library falls back
- * to $SKYBROKER_SOCKET and the default for the others. */
+/* Whether the subcommand runs on the admin socket. */
+static bool is_admin_cmd(const struct cli *c)
+{
+	return strcmp(c->cmd->name, "stats") == 0 || strcmp(c->cmd->name, "metrics") == 0;
+}
+
+/* metrics: the exposition as it is, for promtool and people (not JSON). */
+static int print_text(const skybroker_result *res)
+{
+	size_t len = 0;
+	const char *text = skybroker_value_string(
+		skybroker_value_get(skybroker_result_root(res), "text"), &len);
+
+	if (!text)
+		return EXIT_OTHER;
+	fwrite(text, 1, len, stdout);
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_OTHER;
+}
+
+/* The socket: --socket, else the admin socket's variable for stats and metrics; the library
+ * falls back to $SKYBROKER_SOCKET and the default for the others. */
 static const char *socket_of(const struct cli *c)
 {
 	const char *admin;
 
-	if (c->socket || strcmp(c->cmd->name, "stats") != 0)
+	if (c->socket || !is_admin_cmd(c))
 		return c->socket;
 	admin = getenv("SKYBROKER_ADMIN_SOCKET");
 	return admin && *admin ? admin : CLI_DEFAULT_ADMIN_SOCKET;
@@ -77,7 +96,7 @@ static int run(struct cli *c)
 		report(c, &e);
 		return cli_exit_code(r);
 	}
-	r = print_result(c, res);
+	r = strcmp(c->cmd->name, "metrics") == 0 ? print_text(res) : print_result(c, res);
 	if (r == EXIT_OK && strcmp(c->cmd->name, "health") == 0 &&
 	    !skybroker_value_bool(skybroker_value_get(skybroker_result_root(res), "ready"))) {
 		fprintf(stderr, "skybroker: health: the tenant is not ready (the reasons are in "

@@ -13,7 +13,8 @@ enum {
 	C_HEALTH = 1u << 0, C_PING = 1u << 1, C_STATS = 1u << 2, C_EXCHANGE = 1u << 3,
 	C_GETS = 1u << 4, C_GET = 1u << 5, C_INSERT = 1u << 6, C_UPDATE = 1u << 7,
 	C_DELETE = 1u << 8, C_DETOK = 1u << 9, C_TOK = 1u << 10, C_QUERY = 1u << 11,
-	C_ALL = 0xfffu,
+	C_METRICS = 1u << 12,
+	C_ALL = 0x1fffu,
 	C_TOKEN = C_EXCHANGE | C_GETS | C_GET | C_INSERT | C_UPDATE | C_DELETE | C_DETOK | C_TOK |
 		  C_QUERY,
 };
@@ -36,7 +37,7 @@ struct opt {
 /* Every option, the subcommands that take it, and its help line. */
 static const struct opt opts[] = {
 	{"socket", "PATH", O_SOCKET, C_ALL, "the broker's socket path (default $SKYBROKER_SOCKET, "
-	 "else " SKYBROKER_DEFAULT_SOCKET "; stats: $SKYBROKER_ADMIN_SOCKET, else "
+	 "else " SKYBROKER_DEFAULT_SOCKET "; stats, metrics: $SKYBROKER_ADMIN_SOCKET, else "
 	 CLI_DEFAULT_ADMIN_SOCKET ")"},
 	{"timeout", "DURATION", O_TIMEOUT, C_ALL, "give up after DURATION (ms, or with s or ms; "
 	 "default 10s)"},
@@ -82,6 +83,7 @@ static const struct opt opts[] = {
 int cmd_health(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
 int cmd_ping(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
 int cmd_stats(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
+int cmd_metrics(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
 int cmd_exchange(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
 int cmd_get_records(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
 int cmd_get_record(struct cli *, skybroker *, skybroker_result **, struct skybroker_error *);
@@ -97,6 +99,8 @@ static const struct command commands[] = {
 	 cmd_health},
 	{"ping", C_PING, false, "", "a round trip to the broker", cmd_ping},
 	{"stats", C_STATS, false, "", "the broker's counters (admin socket)", cmd_stats},
+	{"metrics", C_METRICS, false, "",
+	 "the Prometheus text exposition, as metrics_listen serves it (admin socket)", cmd_metrics},
 	{"exchange", C_EXCHANGE, true, "", "exchange the user's token at Skyflow (cached)",
 	 cmd_exchange},
 	{"get-records", C_GETS, true, "--table TABLE [--id ID]...", "read records of a table",

@@ -100,6 +100,12 @@ int skybroker_stats(skybroker *h, int timeout_ms, skybroker_result **res,
 	return simple(h, SB_OP_STATS, timeout_ms, res, err);
 }
 
+int skybroker_metrics(skybroker *h, int timeout_ms, skybroker_result **res,
+		      struct skybroker_error *err)
+{
+	return simple(h, SB_OP_METRICS, timeout_ms, res, err);
+}
+
 int skybroker_exchange(skybroker *h, const char *subject_token, int timeout_ms,
 		       skybroker_result **res, struct skybroker_error *err)
 {

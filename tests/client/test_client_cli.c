@@ -60,14 +60,14 @@ static void test_help_of_every_subcommand(void **state)
 {
 	static const char *names[] = {"health", "ping", "stats", "exchange", "get-records",
 				      "get-record", "insert", "update", "delete", "detokenize",
-				      "tokenize", "query"};
+				      "tokenize", "query", "metrics"};
 	struct cli_run r;
 	char want[64];
 
 	(void)state;
 	RUN(&r, "--help");
 	assert_int_equal(r.status, 0);
-	for (size_t i = 0; i < 12; i++)
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		assert_non_null(strstr(r.out, names[i]));
 	assert_non_null(strstr(r.out, "5 broker unreachable"));
 	for (size_t i = 0; i < 12; i++) {
@@ -187,7 +187,9 @@ static void test_health_ping_stats(void **state)
 	(void)state;
 	RUN(&r, "health", "--socket", D.socket);
 	assert_int_equal(r.status, 0);
-	assert_string_equal(r.out, "{\"ready\":true,\"tenant\":\"acme\",\"reasons\":[]}\n");
+	/* then the optional detail (jwks_age_s, ...), whose values move */
+	assert_true(strncmp(r.out, "{\"ready\":true,\"tenant\":\"acme\",\"reasons\":[]", 42) == 0);
+	assert_non_null(strstr(r.out, "\"jwks_age_s\":"));
 	assert_string_equal(r.err, "");
 	RUN(&r, "--pretty", "health", "--socket", D.socket);
 	assert_int_equal(r.status, 0);
@@ -208,6 +210,13 @@ static void test_health_ping_stats(void **state)
 	RUN(&r, "stats", "--socket", D.socket);
 	assert_int_equal(r.status, 3);
 	assert_non_null(strstr(r.err, "forbidden"));
+	/* metrics: the exposition as text (not JSON), from $SKYBROKER_ADMIN_SOCKET */
+	cli_run(&r, (const char *const[]){"metrics", NULL}, (const char *const[]){env, NULL}, NULL);
+	assert_int_equal(r.status, 0);
+	assert_true(strncmp(r.out, "# HELP skybroker_", 17) == 0);
+	assert_non_null(strstr(r.out, "\nskybroker_build_info{"));
+	RUN(&r, "metrics", "--socket", D.socket);
+	assert_int_equal(r.status, 3);
 }
 
 static void test_exchange_token_sources(void **state)

@@ -231,7 +231,10 @@ int cf_hello(int fd, uint64_t id, struct mpv **ret)
 	mpw_str(&w, "conformance/1");
 	r = cf_send(fd, &w);
 	mpw_free(&w);
-	if (r < 0)
+	/* A broker that refuses the connection (section 8: rate_limited, forbidden) sends its
+	 * error frame at accept and closes; our hello may then meet EPIPE or ECONNRESET, but the
+	 * frame is still there to read. */
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
 		return r;
 	return cf_recv(fd, ret, CF_TIMEOUT_MS);
 }
@@ -259,7 +262,10 @@ int cf_call(int fd, uint64_t id, const char *op, struct mpv **ret)
 	mpw_request(&w, id, op, 0);
 	r = cf_send(fd, &w);
 	mpw_free(&w);
-	if (r < 0)
+	/* A broker that refuses the connection (section 8: rate_limited, forbidden) sends its
+	 * error frame at accept and closes; our hello may then meet EPIPE or ECONNRESET, but the
+	 * frame is still there to read. */
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
 		return r;
 	return cf_recv(fd, ret, CF_TIMEOUT_MS);
 }

@@ -93,10 +93,11 @@ static void test_admin_socket(void **state)
 	res = cf_check_ok(rep, 1, "admin hello");
 	assert_true(mpv_is_str(mpv_get(res, "tenant"), "@admin"));
 	ops = mpv_get(res, "operations");
-	assert_true(ops && ops->t == MPV_ARRAY && ops->len == 3);
+	assert_true(ops && ops->t == MPV_ARRAY && ops->len == 4);
 	assert_true(mpv_is_str(&ops->kids[0], "hello"));
 	assert_true(mpv_is_str(&ops->kids[1], "ping"));
 	assert_true(mpv_is_str(&ops->kids[2], "stats"));
+	assert_true(mpv_is_str(&ops->kids[3], "metrics"));
 	assert_true(cft_uint(res, "max_inflight") >= 1);
 	mpv_free(rep);
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "brokerconf.h"
 #include "controls.h"
 #include "emu.h"
 #include "server.h"
@@ -22,14 +23,15 @@
 #define PEM_MAX (64 * 1024)
 
 struct options {
-	const char *config, *listen, *state_dir, *tls_cert, *tls_key;
+	const char *config, *listen, *state_dir, *tls_cert, *tls_key, *tls_ca;
 	unsigned threads;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: skyflow-emulator --config FILE --listen ADDR:PORT --state-dir DIR\n"
-		   "                        [--tls-cert PEM --tls-key PEM] [--threads N] [--verbose]\n"
+		   "                        [--tls-cert PEM --tls-key PEM [--tls-ca PEM]] [--threads N]\n"
+		   "                        [--verbose]\n"
 		   "ADDR is an IPv4 address or [IPv6]; PORT 0 picks a free port.\n");
 }
 
@@ -41,6 +43,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"state-dir", required_argument, NULL, 's'},
 		{"tls-cert", required_argument, NULL, 'C'},
 		{"tls-key", required_argument, NULL, 'K'},
+		{"tls-ca", required_argument, NULL, 'A'},
 		{"threads", required_argument, NULL, 't'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -49,13 +52,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 	int c;
 
 	o->threads = 4;
-	while ((c = getopt_long(argc, argv, "c:l:s:C:K:t:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:l:s:C:K:A:t:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 'l': o->listen = optarg; break;
 		case 's': o->state_dir = optarg; break;
 		case 'C': o->tls_cert = optarg; break;
 		case 'K': o->tls_key = optarg; break;
+		case 'A': o->tls_ca = optarg; break;
 		case 't': {
 			long n;
 			if (emu_parse_long(optarg, 1, 64, &n) < 0)
@@ -69,7 +73,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		}
 	}
 	if (optind != argc || !o->config || !o->listen || !o->state_dir ||
-	    !o->tls_cert != !o->tls_key)
+	    !o->tls_cert != !o->tls_key || (o->tls_ca && !o->tls_cert))
 		return -EINVAL;
 	return 0;
 }
@@ -212,6 +216,11 @@ int main(int argc, char **argv)
 	r = server_start(&emu, fd, cert, key, o.threads, conn_limit, &srv);
 	emu_free_secret(key);
 	key = NULL;
+	if (r < 0)
+		goto out;
+	/* before DIR/port, which tells a waiting script that everything is in place */
+	r = brokerconf_write(o.state_dir, &emu,
+			     brokerconf_guess_ca(o.tls_ca, o.tls_cert, path, sizeof(path)));
 	if (r < 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/port", o.state_dir);

@@ -164,6 +164,7 @@ static unsigned burst_growth(const char *broker_extra, int n)
 	len = xd_broker(conf, sizeof(conf), &D, extra);
 	len = xd_tenant(conf, sizeof(conf), len, &E, "acme", "sts", NULL, NULL);
 	(void)len;
+	xd_long_http_timeout(conf); /* a burst queues for upstream connections */
 	assert_int_equal(sbt_daemon_start(&D, conf, NULL), 0);
 	c = xd_client(D.socket);
 	t = xd_mint(&E, "U2warm", "Viewer", 600, NULL);

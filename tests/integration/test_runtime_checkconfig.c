@@ -271,7 +271,7 @@ static void test_environment_fallback(void **state)
 	assert_non_null(strstr(out, "socket = /run/x/sb.sock"));
 	assert_int_equal(sbt_run(argv, bad_env, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "environment: SKYBROKER_SOCKET_MODE: socket_mode"));
-	assert_non_null(strstr(out, "vault_id is required"));
+	assert_non_null(strstr(out, "SKYFLOW_VAULT_ID is required"));
 }
 
 static void test_sample_config_is_valid(void **state)

@@ -24,6 +24,7 @@
 #include "runtime/daemon.h"
 #include "runtime/listener.h"
 #include "tenancy/tenant.h"
+#include "testlog.h"
 
 /* calloc() of the whole process, failing the fail_at-th call (0-based) while armed. malloc
  * stays the real one (or the sanitizer's), so free() matches. */
@@ -113,6 +114,7 @@ static void test_reload_is_all_or_nothing(void **state)
 	struct listeners *ls = NULL;
 	struct broker_config *c1, *c2;
 	struct tenant **t1, **t2;
+	struct testlog tl;
 	unsigned k;
 
 	(void)state;
@@ -155,6 +157,7 @@ static void test_reload_is_all_or_nothing(void **state)
 	c2 = load(text);
 	t2 = make_tenants(c2, event);
 
+	testlog_begin(&tl); /* the injected failures are logged as errors: checked, not printed */
 	for (k = 0;; k++) {
 		int r;
 
@@ -175,7 +178,9 @@ static void test_reload_is_all_or_nothing(void **state)
 		assert_null(find(listeners_first(ls), own));
 		assert_non_null(find(listeners_first(ls), admin));
 	}
+	testlog_end();
 	assert_true(k > 0);
+	assert_true(testlog_has(&tl, "out of memory"));
 	assert_true(carries(listeners_first(ls), shared, t2, 1));
 	assert_true(carries(listeners_first(ls), own, t2 + 1, 1));
 	assert_non_null(find(listeners_first(ls), admin));

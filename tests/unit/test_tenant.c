@@ -15,6 +15,7 @@
 #include "runtime/admission.h"
 #include "tenancy/config.h"
 #include "tenancy/tenant.h"
+#include "testlog.h"
 
 static const char conf_text[] =
 	"[tenant.a]\n"
@@ -70,6 +71,7 @@ static void test_tenant_lifecycle(void **state)
 	struct broker_config *c = load();
 	struct tenant *t = NULL;
 	const char *reasons[4];
+	struct testlog tl;
 
 	(void)state;
 	hook_slot = tenant_hooks_register(&hooks);
@@ -118,11 +120,119 @@ static void test_tenant_lifecycle(void **state)
 	/* a failing attach fails the creation, and nothing leaks */
 	c = load();
 	fail_attach = 1;
+	testlog_begin(&tl);
 	assert_int_equal(tenant_new(c, &c->tenants[1], NULL, &t), -EIO);
+	testlog_end();
+	assert_true(testlog_has(&tl, "<3>tenant=b: test failed to start: Input/output error"));
 	assert_null(t);
 	fail_attach = 0;
 	config_free(c);
 	tenant_on_readiness_change(NULL, NULL);
+}
+
+/* ---- waiting for a starting tenant (tenant_wait_ready) ---- */
+
+struct wait_result {
+	int calls;
+	int r;
+};
+
+static void on_wait(void *ud, int r)
+{
+	struct wait_result *w = ud;
+
+	w->calls++;
+	w->r = r;
+}
+
+/* Runs the loop until res has been answered (or 5 s pass). */
+static void run_until(sd_event *e, const struct wait_result *res)
+{
+	for (int i = 0; i < 500 && !res->calls; i++)
+		assert_true(sd_event_run(e, 10 * 1000) >= 0);
+}
+
+static struct tenant *starting_tenant(sd_event *e, const char *timeout)
+{
+	char text[sizeof(conf_text) + 64];
+	struct broker_config *c = NULL;
+	struct tenant *t = NULL;
+
+	snprintf(text, sizeof(text), "[broker]\nstart_timeout = %s\n%s", timeout, conf_text);
+	assert_int_equal(config_load_string("t.conf", text, stderr, &c), 0);
+	assert_int_equal(tenant_new(c, &c->tenants[0], e, &t), 0);
+	config_free(c);
+	return t;
+}
+
+static void test_wait_ready(void **state)
+{
+	sd_event *e = NULL;
+	struct tenant *t;
+	struct tenant_waiter *w = NULL, *w2 = NULL;
+	struct wait_result res = {0}, res2 = {0};
+
+	(void)state;
+	tenant_hooks_reset(); /* the other tests registered theirs */
+	hook_slot = tenant_hooks_register(&hooks);
+	assert_int_equal(sd_event_new(&e), 0);
+
+	/* not ready since creation (the hook said so): requests wait, and the ready tenant
+	 * answers them from the loop, not from inside tenant_set_ready */
+	t = starting_tenant(e, "10s");
+	assert_true(tenant_starting(t));
+	assert_int_equal(tenant_wait_ready(t, on_wait, &res, &w), 1);
+	assert_non_null(w);
+	assert_int_equal(tenant_wait_ready(t, on_wait, &res2, &w2), 1);
+	tenant_wait_cancel(w2); /* a cancelled waiter is never answered */
+	tenant_set_ready(t, "test");
+	assert_int_equal(res.calls, 0);
+	run_until(e, &res);
+	assert_int_equal(res.calls, 1);
+	assert_int_equal(res.r, 0);
+	assert_int_equal(res2.calls, 0);
+	/* ready once: nobody waits any more, even when it is not ready again */
+	assert_false(tenant_starting(t));
+	assert_int_equal(tenant_set_not_ready(t, "test", "again"), 0);
+	assert_false(tenant_starting(t));
+	assert_int_equal(tenant_wait_ready(t, on_wait, &res2, &w2), 0);
+	assert_null(w2);
+	tenant_unref(t);
+
+	/* the start window closes first: -ETIMEDOUT, and later requests do not wait */
+	memset(&res, 0, sizeof(res));
+	t = starting_tenant(e, "200ms");
+	assert_int_equal(tenant_wait_ready(t, on_wait, &res, &w), 1);
+	run_until(e, &res);
+	assert_int_equal(res.calls, 1);
+	assert_int_equal(res.r, -ETIMEDOUT);
+	assert_false(tenant_starting(t));
+	assert_int_equal(tenant_wait_ready(t, on_wait, &res2, &w2), 0);
+	tenant_unref(t);
+
+	/* a broken reason (only a reload clears it): nothing to wait for */
+	t = starting_tenant(e, "10s");
+	assert_int_equal(tenant_set_broken(t, "creds", "credentials do not load"), 0);
+	assert_false(tenant_starting(t));
+	assert_int_equal(tenant_wait_ready(t, on_wait, &res2, &w2), 0);
+	tenant_unref(t);
+
+	/* start_timeout = 0: never waits */
+	t = starting_tenant(e, "0");
+	assert_false(tenant_starting(t));
+	tenant_unref(t);
+
+	/* no event loop (unit tests, tools): never waits */
+	{
+		struct broker_config *c = load();
+
+		assert_int_equal(tenant_new(c, &c->tenants[0], NULL, &t), 0);
+		config_free(c);
+		assert_false(tenant_starting(t));
+		tenant_unref(t);
+	}
+	sd_event_unref(e);
+	tenant_hooks_reset();
 }
 
 static void test_admission(void **state)
@@ -176,6 +286,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tenant_lifecycle),
 		cmocka_unit_test(test_admission),
+		cmocka_unit_test(test_wait_ready),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include "util/jsonalloc.h"
 #include "testhttp.h"
 #include "upstream/upstream.h"
+#include "testlog.h"
 
 static sd_event *event;
 static struct upstream *up;
@@ -289,7 +290,9 @@ static void test_scheme_rules(void **state)
 {
 	struct upstream_opts o = opts();
 	struct outcome out = { 0 };
+	struct testlog tl;
 
+	testlog_begin(&tl); /* each refusal is logged as an error: checked here, not printed */
 	o.insecure_http = false;
 	assert_int_equal(upstream_request_start(up, &o, "GET", "http://127.0.0.1:1/", NULL, 0, true,
 						on_done, &out, NULL), -EPROTONOSUPPORT);
@@ -300,7 +303,13 @@ static void test_scheme_rules(void **state)
 						on_done, &out, NULL), -EPROTONOSUPPORT);
 	assert_int_equal(upstream_request_start(up, &o, "PATCH", "http://127.0.0.1/", NULL, 0, true,
 						on_done, &out, NULL), -EINVAL);
+	testlog_end();
 	assert_int_equal(out.done, 0);
+	assert_true(testlog_has(&tl, "<3>upstream: refusing URL that is not https: scheme of "
+				     "'http://127.0.0.1'"));
+	assert_true(testlog_has(&tl, "'file:///etc/pass"));
+	assert_true(testlog_has(&tl, "<3>upstream: refusing URL that is not http(s): scheme of "
+				     "'ftp://127.0.0.1/'"));
 }
 
 static void test_redirect_not_followed(void **state)
