@@ -25,7 +25,6 @@
 #define SWEEP_INTERVAL_USEC (60u * 1000000u)
 #define SECURE_HEAP_SIZE (1024u * 1024u)
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(msgpack_zone *, msgpack_zone_free)
 
 struct tsvc_tenant {
 	struct tenant *t; /* borrowed: we live inside it */
@@ -368,59 +367,6 @@ struct xop {
 	struct tokensvc_acq *acq;
 };
 
-/*
- * tok's `exchange` result map as ts answers it (the token's text only where the tenant
- * exposes tokens, trust model 2), encoded at the first reply and kept on the token: a cached
- * token's reply is then a copy, where it was a json_loads of the context and a msgpack tree
- * on every reply. Rebuilt if the tenant's expose_tokens changed (a reload). 0 or -ENOMEM.
- */
-static int xop_result(const struct tsvc_tenant *ts, struct skyflow_token *tok)
-{
-	struct sb_reply rep = {.op = SB_OP_EXCHANGE, .ok = true};
-	_cleanup_(msgpack_zone_freep) msgpack_zone *zone = NULL;
-	struct sb_buf out;
-	msgpack_object ctx;
-	uint8_t *copy = NULL;
-	int r;
-
-	if (tok->result && tok->result_exposed == ts->expose_tokens)
-		return 0;
-	rep.u.exchange.expires_at = tok->expires_at > 0 ? (uint64_t)tok->expires_at : 0;
-	rep.u.exchange.token_type = tok->token_type;
-	rep.u.exchange.issued_token_type = tok->issued_token_type;
-	if (tok->context_json) {
-		/* Our own compact text: parsing it cannot fail but on ENOMEM. */
-		_cleanup_(json_decrefp) json_t *j = json_loads(tok->context_json,
-							      JSON_DECODE_ANY, NULL);
-
-		if (!j)
-			return -ENOMEM;
-		if (json_is_object(j)) {
-			zone = msgpack_zone_new(1024);
-			if (!zone || tokensvc_json_to_msgpack(j, zone, &ctx) < 0)
-				return -ENOMEM;
-			rep.u.exchange.context = &ctx;
-		}
-	}
-	rep.u.exchange.access_token = ts->expose_tokens ? tok->access_token : NULL;
-	sb_buf_init(&out, SB_MAX_REPLY_FRAME_DEFAULT);
-	r = sb_result_encode(&rep, &out);
-	if (r >= 0 && !(copy = malloc(sb_buf_len(&out))))
-		r = -ENOMEM;
-	if (r >= 0) {
-		memcpy(copy, sb_buf_ptr(&out), sb_buf_len(&out));
-		if (tok->result) {
-			explicit_bzero(tok->result, tok->result_len);
-			free(tok->result);
-		}
-		tok->result = copy;
-		tok->result_len = sb_buf_len(&out);
-		tok->result_exposed = ts->expose_tokens;
-	}
-	sb_buf_free(&out); /* wiped: it may hold the token */
-	return r < 0 ? r : 0;
-}
-
 /* The `exchange` operation's reply: the token (without its text unless the tenant exposes
  * tokens) and the context it carries, or the error; the audit names sub and fingerprint. */
 static void xop_done(struct tokensvc_acq *a, int r, struct skyflow_token *tok,
@@ -443,7 +389,7 @@ static void xop_done(struct tokensvc_acq *a, int r, struct skyflow_token *tok,
 		(void)request_ctx_reply_error_detail(rc, err);
 		return;
 	}
-	r = xop_result(ts, tok);
+	r = tokensvc_result_encode(tok, ts->expose_tokens);
 	if (r < 0)
 		(void)request_ctx_reply_error(rc, r, NULL);
 	else
