@@ -578,6 +578,9 @@ static void write_markdown(const char *path, json_t *root)
 		json_string_value(json_object_get(root, "date")),
 		json_string_value(json_object_get(root, "commit")),
 		json_string_value(json_object_get(root, "build")));
+	if (json_is_string(json_object_get(root, "before")))
+		fprintf(f, "Rows marked [before]: BENCH_BEFORE=%s, in the same rounds.\n",
+			json_string_value(json_object_get(root, "before")));
 	fclose(f);
 }
 
@@ -644,6 +647,8 @@ int main(int argc, char **argv)
 	root = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "date", date, "commit",
 			 commit ? commit : "unknown", "build", build ? build : "unknown", "smoke",
 			 v.c.smoke, "machine", m, "results", v.results);
+	if (v.ab)
+		json_object_set_new(root, "before", json_string(getenv("BENCH_BEFORE")));
 	if (json_out && json_dump_file(root, json_out, JSON_INDENT(2)) < 0)
 		perror(json_out);
 	if (md_out)
