@@ -10,6 +10,7 @@
 #include "tenancy/config.h"
 #include "runtime/daemon.h"
 #include "runtime/hygiene.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "modules.h"
 
@@ -170,7 +171,17 @@ static int run_daemon(struct broker_config *config, const char *config_path)
 	return r == 0 ? 0 : 1;
 }
 
+static int main_inner(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	int r = main_inner(argc, argv);
+
+	hash_done(); /* every path: --check-config hashes credentials too */
+	return r;
+}
+
+static int main_inner(int argc, char **argv)
 {
 	struct broker_config *config = NULL;
 	struct options o;

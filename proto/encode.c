@@ -172,6 +172,23 @@ int sb_request_encode(const struct sb_request *req, struct sb_buf *out, size_t m
 	return finish_frame(&p, mark, max_payload);
 }
 
+int sb_result_encode(const struct sb_reply *rep, struct sb_buf *out)
+{
+	struct sb_packer p;
+	uint32_t n;
+	int r;
+
+	if (!rep->ok || (unsigned)rep->op >= _SB_OP_MAX)
+		return -EINVAL;
+	r = count_present(&sb_result_tables[rep->op], (const char *)&rep->u, &n);
+	if (r < 0)
+		return r;
+	sb_packer_init(&p, out);
+	msgpack_pack_map(&p.pk, n);
+	encode_table_body(&p, &sb_result_tables[rep->op], (const char *)&rep->u);
+	return p.err;
+}
+
 int sb_reply_encode(const struct sb_reply *rep, struct sb_buf *out, size_t max_payload)
 {
 	struct sb_packer p;

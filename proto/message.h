@@ -344,6 +344,12 @@ int sb_reply_decode(struct sb_reply *rep, const uint8_t *p, size_t n,
 
 void sb_reply_done(struct sb_reply *rep);
 
+/* Appends the result map of an ok reply rep (rep->op's result fields), without envelope or
+ * frame: bytes for sb_reply_encode_ok_raw, e.g. kept by a server that sends the same result
+ * often. -EINVAL for an error reply or a required field missing; on -EMSGSIZE (out's max)
+ * out may hold part of the map. */
+int sb_result_encode(const struct sb_reply *rep, struct sb_buf *out);
+
 /* Appends one frame holding rep (ok result of rep->op, or rep->error); all or nothing. */
 int sb_reply_encode(const struct sb_reply *rep, struct sb_buf *out, size_t max_payload);
 

@@ -12,10 +12,17 @@ int sb_utf8_valid(const uint8_t *s, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		uint8_t c = s[i];
+		uint8_t c;
 		size_t k;
 		uint32_t cp, min;
+		uint64_t w;
 
+		/* ASCII (tokens, names) eight bytes at a time */
+		if (n - i >= 8 && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull))) {
+			i += 8;
+			continue;
+		}
+		c = s[i];
 		if (c < 0x80) {
 			i++;
 			continue;

@@ -22,6 +22,10 @@
 
 #define CONN_READ_CHUNK (64u * 1024u)
 #define CONN_READS_PER_WAKEUP 4
+/* Ready connections taken per wake-up of the set's epoll source: more wait for the next
+ * loop iteration (level-triggered epoll hands them out in turn), so timers, the listeners
+ * and upstream transfers are never starved by a busy set. */
+#define CONN_EVENTS_PER_WAKEUP 64
 #define CONN_DRAIN_TIMEOUT_USEC (5u * 1000000u) /* to flush a fatal error reply */
 #define CONN_TIMER_ACCURACY_USEC (100u * 1000u)
 #define CONN_KEEP_BUFFER 4096u /* buffers larger than this are freed when empty */
@@ -30,7 +34,6 @@
  * token on its way into a connection's buffer). */
 static uint8_t scratch[CONN_READ_CHUNK];
 
-static int conn_io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata);
 static void conn_process_input(struct conn *c);
 
@@ -98,13 +101,21 @@ static void conn_check_budgets(struct conn *c)
 	c->budget_stalled = stalled;
 }
 
+/* Sets the events c's socket is watched for in the set's epoll. 0 or -errno. */
+static int conn_set_events(struct conn *c, uint32_t ev)
+{
+	struct epoll_event e = {.events = ev, .data.ptr = c};
+
+	return epoll_ctl(c->set->epfd, EPOLL_CTL_MOD, c->fd, &e) < 0 ? -errno : 0;
+}
+
 /* Re-evaluates the event mask (read interest follows conn_wants_read, write interest a
  * non-empty output buffer). */
 static void conn_update_events(struct conn *c)
 {
 	uint32_t ev = 0;
 
-	if (c->state == CONN_CLOSED || !c->io)
+	if (c->state == CONN_CLOSED || !c->watched)
 		return;
 	conn_check_budgets(c);
 	if (conn_wants_read(c))
@@ -112,7 +123,7 @@ static void conn_update_events(struct conn *c)
 	if (sb_buf_len(&c->out) > 0)
 		ev |= EPOLLOUT;
 	if (ev != c->io_events) {
-		if (sd_event_source_set_io_events(c->io, ev) < 0) {
+		if (conn_set_events(c, ev) < 0) {
 			conn_close(c, "cannot update the event mask");
 			return;
 		}
@@ -232,8 +243,8 @@ void conn_schedule(struct conn *c)
 		/* cannot happen (no allocation); fall back to waiting for writability (the
 		 * I/O callback settles too) */
 		conn_log(c, LOG_ERR, "cannot schedule the connection: %s", strerror(-r));
-		if (sb_buf_len(&c->out) > 0 && c->io &&
-		    sd_event_source_set_io_events(c->io, c->io_events | EPOLLOUT) >= 0)
+		if (sb_buf_len(&c->out) > 0 && c->watched &&
+		    conn_set_events(c, c->io_events | EPOLLOUT) >= 0)
 			c->io_events |= EPOLLOUT;
 	}
 }
@@ -378,26 +389,54 @@ static void conn_read(struct conn *c)
 			 sb_buf_len(&c->in));
 }
 
-static int conn_io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* After the batch's reads: settles c, or closes it when both directions are gone (nobody can
+ * read a reply, and EPOLLHUP is reported whatever the interest set, so waiting would spin;
+ * a half-close, read returning 0, is handled by c->eof instead). */
+static void conn_io_done(struct conn *c, uint32_t revents)
 {
-	struct conn *c = conn_ref(userdata);
+	c->in_io = false;
+	if (c->state == CONN_CLOSED)
+		return;
+	if ((revents & (EPOLLERR | EPOLLHUP)) && !(revents & EPOLLIN))
+		conn_close(c, "peer hung up");
+	else
+		conn_settle(c);
+}
+
+/*
+ * Up to CONN_EVENTS_PER_WAKEUP ready connections per call, in three passes: every one reads
+ * and dispatches what it can (their replies only collect in their buffers: in_io); the audit
+ * lines of all those requests are written in one write; then each connection writes its
+ * replies (one send each) and settles. A connection closed by another's request in the same
+ * batch is still referenced here, and only its flag is looked at.
+ */
+int conn_set_events_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct epoll_event ev[CONN_EVENTS_PER_WAKEUP];
+	int n;
 
 	(void)s;
-	(void)fd;
-	c->in_io = true;
-	if (revents & EPOLLIN)
-		conn_read(c);
-	c->in_io = false;
-	if (c->state != CONN_CLOSED) {
-		/* Both directions gone: nobody can read a reply, and EPOLLHUP is reported
-		 * whatever the interest set, so waiting would spin. Close (cancelling what is
-		 * in flight). A half-close (read returned 0) is handled by c->eof instead. */
-		if ((revents & (EPOLLERR | EPOLLHUP)) && !(revents & EPOLLIN))
-			conn_close(c, "peer hung up");
-		else
-			conn_settle(c);
+	(void)revents;
+	(void)userdata;
+	n = epoll_wait(fd, ev, CONN_EVENTS_PER_WAKEUP, 0);
+	if (n < 0)
+		return errno == EINTR ? 0 : log_errno(LOG_ERR, -errno, "epoll_wait");
+	for (int i = 0; i < n; i++) {
+		struct conn *c = conn_ref(ev[i].data.ptr);
+
+		c->in_io = true;
 	}
-	conn_unref(c);
+	for (int i = 0; i < n; i++) {
+		struct conn *c = ev[i].data.ptr;
+
+		if (c->state != CONN_CLOSED && (ev[i].events & EPOLLIN))
+			conn_read(c);
+	}
+	log_flush(); /* the audit lines go out before the replies they describe */
+	for (int i = 0; i < n; i++) {
+		conn_io_done(ev[i].data.ptr, ev[i].events);
+		conn_unref(ev[i].data.ptr);
+	}
 	return 0;
 }
 
@@ -444,12 +483,14 @@ static int conn_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 /* Watches c's socket, its timer and its deferred source. 0 or -errno (logged). */
 static int conn_watch(struct conn *c)
 {
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 	sd_event *e = c->set->event;
 	int r;
 
-	r = sd_event_add_io(e, &c->io, c->fd, EPOLLIN, conn_io_cb, c);
-	if (r < 0)
-		return log_errno(LOG_ERR, r, "conn=%llu: cannot watch the socket", (unsigned long long)c->id);
+	if (epoll_ctl(c->set->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+		return log_errno(LOG_ERR, -errno, "conn=%llu: cannot watch the socket",
+				 (unsigned long long)c->id);
+	c->watched = true;
 	c->io_events = EPOLLIN;
 	r = sd_event_add_time(e, &c->timer, CLOCK_MONOTONIC, c->accepted_usec + c->hello_timeout_usec,
 			      CONN_TIMER_ACCURACY_USEC, conn_timer_cb, c);
@@ -462,10 +503,19 @@ static int conn_watch(struct conn *c)
 	return 0;
 }
 
+/* Takes c's socket out of the set's epoll (before it is closed: a descriptor duplicated
+ * elsewhere, by a fork, would otherwise stay in the set). */
+static void conn_unwatch(struct conn *c)
+{
+	if (c->watched)
+		(void)epoll_ctl(c->set->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	c->watched = false;
+}
+
 static void conn_free(struct conn *c)
 {
 	c->set->n_objects--;
-	c->io = sd_event_source_disable_unref(c->io);
+	conn_unwatch(c);
 	c->timer = sd_event_source_disable_unref(c->timer);
 	c->deferred = sd_event_source_disable_unref(c->deferred);
 	if (c->fd >= 0)
@@ -585,7 +635,7 @@ void conn_close(struct conn *c, const char *why)
 		return;
 	conn_log(c, LOG_DEBUG, "closed: %s", why);
 	c->state = CONN_CLOSED;
-	c->io = sd_event_source_disable_unref(c->io);
+	conn_unwatch(c);
 	c->timer = sd_event_source_disable_unref(c->timer);
 	c->deferred = sd_event_source_disable_unref(c->deferred);
 	if (c->fd >= 0)

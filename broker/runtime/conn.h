@@ -95,7 +95,7 @@ struct conn {
 	uint64_t version;
 	conn_frame_handler on_frame;
 
-	sd_event_source *io;
+	bool watched; /* its socket is in the set's epoll (conn.c: events in batches) */
 	sd_event_source *timer;
 	sd_event_source *deferred; /* settles the connection after a completion (see conn.c) */
 	uint32_t io_events;
@@ -114,7 +114,7 @@ struct conn {
 	uint64_t hello_timeout_usec;
 	uint64_t idle_timeout_usec;
 	bool eof;   /* peer shut down its side: answer what is in flight, then close */
-	bool in_io; /* inside the I/O callback: flush once at its end */
+	bool in_io; /* inside the I/O batch: flushed once at its end */
 	struct conn *prev, *next; /* the set's list */
 };
 

@@ -26,6 +26,10 @@ struct conn_set {
 	struct budget budget; /* bytes held by requests in flight on every connection */
 	bool draining;
 	bool quiet_called;
+	/* The connections' sockets, in an epoll set of our own under one sd-event source:
+	 * one wake-up takes up to CONN_EVENTS_PER_WAKEUP ready connections (conn.c). */
+	int epfd;
+	sd_event_source *epoll_source;
 	conn_set_hook on_quiet, on_released;
 	void *quiet_userdata, *released_userdata;
 };
@@ -40,6 +44,9 @@ void conn_set_wake(struct conn_set *s);
 void conn_set_maybe_quiet(struct conn_set *s);
 
 /* conn.c, for connset.c */
+/* The set's epoll source: reads every ready connection of one batch, writes the batch's
+ * audit lines once, then flushes each connection's replies. */
+int conn_set_events_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 /* Cancels what is in flight on c (each cancellation finishes its request). */
 void conn_cancel_pending(struct conn *c);
 /* Writes what the socket takes now and settles (may close c: the caller holds a reference). */

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "runtime/conn.h"
 #include "runtime/conn_internal.h"
@@ -40,6 +42,7 @@ void conn_set_wake(struct conn_set *s)
 int conn_set_new(sd_event *event, struct conn_set **ret)
 {
 	struct conn_set *s = calloc(1, sizeof(*s));
+	int r;
 
 	if (!s)
 		return -ENOMEM;
@@ -47,6 +50,19 @@ int conn_set_new(sd_event *event, struct conn_set **ret)
 	s->max_connections = UINT64_MAX;
 	s->max_connections_per_uid = UINT64_MAX;
 	budget_init(&s->budget, 0, NULL);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0) {
+		r = -errno;
+		free(s);
+		return log_errno(LOG_ERR, r, "cannot create the connections' epoll set");
+	}
+	r = sd_event_add_io(event, &s->epoll_source, s->epfd, EPOLLIN, conn_set_events_cb, s);
+	if (r < 0) {
+		close(s->epfd);
+		free(s);
+		return log_errno(LOG_ERR, r, "cannot watch the connections' epoll set");
+	}
+	(void)sd_event_source_set_description(s->epoll_source, "connections");
 	*ret = s;
 	return 0;
 }
@@ -68,6 +84,8 @@ struct conn_set *conn_set_free(struct conn_set *s)
 		return NULL;
 	}
 	uidcount_clear(&s->per_uid);
+	s->epoll_source = sd_event_source_disable_unref(s->epoll_source);
+	close(s->epfd);
 	free(s);
 	return NULL;
 }

@@ -102,6 +102,13 @@ int identity_validate(struct identity *id, const struct jwks *keys, const char *
 		      size_t len, int64_t now, struct identity_claims **ret,
 		      struct error_detail *err, char *unknown_kid);
 
+/* identity_validate with the token's hash (identity_token_hash of token, len) already
+ * computed by the caller, which keys its own caches with it: the token is hashed once. */
+int identity_validate_hashed(struct identity *id, const struct jwks *keys, const char *token,
+			     size_t len, const uint8_t hash[static HASH_SHA256_LEN], int64_t now,
+			     struct identity_claims **ret, struct error_detail *err,
+			     char *unknown_kid);
+
 /* SHA-256 of a token, the key of every per-token cache. */
 void identity_token_hash(const char *token, size_t len, uint8_t out[static HASH_SHA256_LEN]);
 

@@ -2,8 +2,8 @@
 #pragma once
 
 /*
- * Cleanup functions (util/cleanup.h) for the OpenSSL objects tokens/ holds (jansson has its own
- * json_decrefp; descriptors and secrets on the heap are util/cleanup.h's).
+ * Cleanup functions (util/cleanup.h) for the OpenSSL objects and msgpack zones tokens/ holds
+ * (jansson has its own json_decrefp; descriptors and secrets on the heap are util/cleanup.h's).
  */
 
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <msgpack.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -22,6 +23,7 @@
 
 #include "util/cleanup.h"
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(msgpack_zone *, msgpack_zone_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)

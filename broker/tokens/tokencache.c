@@ -20,6 +20,10 @@ static void skyflow_token_free(struct skyflow_token *t)
 	free(t->token_type);
 	free(t->issued_token_type);
 	free(t->context_json);
+	if (t->result) {
+		explicit_bzero(t->result, t->result_len);
+		free(t->result);
+	}
 	explicit_bzero(t, sizeof(*t));
 	free(t);
 }

@@ -44,6 +44,12 @@ struct skyflow_token {
 	char *context_json;      /* the context the token carries: compact JSON text, or NULL.
 				  * Text, not a jansson tree: a cached entry costs ~600 B less */
 	char request_id[TOKENCACHE_MAX_REQUEST_ID + 1];
+	/* The `exchange` result map for this token, encoded at its first reply and sent as is
+	 * to every later one (tokensvc); holds access_token when result_exposed. Wiped and
+	 * freed with the token. */
+	uint8_t *result;
+	size_t result_len;
+	bool result_exposed;
 };
 
 /* Creates a token with one reference; takes copies of the strings (access_token is wiped

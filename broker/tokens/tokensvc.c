@@ -26,7 +26,6 @@
 #define SWEEP_INTERVAL_USEC (60u * 1000000u)
 #define SECURE_HEAP_SIZE (1024u * 1024u)
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(msgpack_zone *, msgpack_zone_free)
 
 struct tsvc_tenant {
 	struct tenant *t; /* borrowed: we live inside it */
@@ -274,8 +273,8 @@ static void acq_validate(struct tokensvc_acq *a)
 		acq_finish(a, r, NULL, &neg);
 		return;
 	}
-	r = identity_validate(ts->id, jwks_source_keys(ts->jwks), a->token, a->len, now, &a->claims,
-			      &ierr, kid);
+	r = identity_validate_hashed(ts->id, jwks_source_keys(ts->jwks), a->token, a->len, a->hash,
+				     now, &a->claims, &ierr, kid);
 	if (r == -ENOKEY) {
 		if (!a->kid_refetched) {
 			r = jwks_source_refetch_for_kid(ts->jwks, kid, on_jwks_refetched, a,
@@ -392,28 +391,11 @@ static void xop_done(struct tokensvc_acq *a, int r, struct skyflow_token *tok,
 		(void)request_ctx_reply_error_detail(rc, err);
 		return;
 	}
-	{
-		struct sb_reply rep = { .op = SB_OP_EXCHANGE };
-		_cleanup_(msgpack_zone_freep) msgpack_zone *zone = NULL;
-		msgpack_object ctx;
-
-		rep.u.exchange.expires_at = tok->expires_at > 0 ? (uint64_t)tok->expires_at : 0;
-		rep.u.exchange.token_type = tok->token_type;
-		rep.u.exchange.issued_token_type = tok->issued_token_type;
-		if (tok->context_json) {
-			/* Our own compact text: parsing it is cheap and cannot fail but on ENOMEM. */
-			_cleanup_(json_decrefp) json_t *j = json_loads(tok->context_json,
-								      JSON_DECODE_ANY, NULL);
-
-			zone = j ? msgpack_zone_new(1024) : NULL;
-			if (zone && json_is_object(j) &&
-			    tokensvc_json_to_msgpack(j, zone, &ctx) >= 0)
-				rep.u.exchange.context = &ctx;
-		}
-		/* Trust model 2: the token itself only where the tenant exposes tokens. */
-		rep.u.exchange.access_token = ts->expose_tokens ? tok->access_token : NULL;
-		(void)request_ctx_reply_ok(rc, &rep);
-	}
+	r = tokensvc_result_encode(tok, ts->expose_tokens);
+	if (r < 0)
+		(void)request_ctx_reply_error(rc, r, NULL);
+	else
+		(void)request_ctx_reply_ok_raw(rc, tok->result, tok->result_len);
 }
 
 /* The request went away (its connection closed): the acquisition is dropped. */

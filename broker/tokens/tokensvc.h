@@ -85,6 +85,14 @@ bool tokensvc_drop_token(struct tenant *t, const char *subject_token, size_t len
  */
 int tokensvc_json_to_msgpack(json_t *j, msgpack_zone *zone, msgpack_object *out);
 
+/*
+ * Makes tok->result the `exchange` result map for tok (expires_at, token types, context; the
+ * token's text only when expose, trust model 2), encoded at its first reply and kept on the
+ * token; rebuilt when expose differs from the kept one (a reload changed expose_tokens).
+ * 0 or -ENOMEM.
+ */
+int tokensvc_result_encode(struct skyflow_token *tok, bool expose);
+
 /* Why a subject token was refused locally (the counters' index). */
 enum tokensvc_reject {
 	TOKENSVC_REJECT_NEGATIVE_CACHE, /* refused before, remembered */

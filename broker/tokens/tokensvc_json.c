@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* tokensvc_json: JSON values (token contexts) as msgpack objects for the wire. */
+/* tokensvc_json: JSON values (token contexts) as msgpack objects for the wire; the exchange
+ * result of a token, encoded once. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "proto/buf.h"
+#include "proto/limits.h"
+#include "proto/message.h"
+#include "tokens/libcleanup.h"
 
 #include "tokens/tokensvc.h"
 
@@ -133,4 +140,53 @@ static int j2m(json_t *j, msgpack_zone *zone, msgpack_object *o, unsigned depth)
 int tokensvc_json_to_msgpack(json_t *j, msgpack_zone *zone, msgpack_object *out)
 {
 	return j2m(j, zone, out, 1);
+}
+
+/* A cached token's reply is then a copy, where it was a json_loads of the context and a
+ * msgpack tree on every reply. */
+int tokensvc_result_encode(struct skyflow_token *tok, bool expose)
+{
+	struct sb_reply rep = {.op = SB_OP_EXCHANGE, .ok = true};
+	_cleanup_(msgpack_zone_freep) msgpack_zone *zone = NULL;
+	struct sb_buf out;
+	msgpack_object ctx;
+	uint8_t *copy = NULL;
+	int r;
+
+	if (tok->result && tok->result_exposed == expose)
+		return 0;
+	rep.u.exchange.expires_at = tok->expires_at > 0 ? (uint64_t)tok->expires_at : 0;
+	rep.u.exchange.token_type = tok->token_type;
+	rep.u.exchange.issued_token_type = tok->issued_token_type;
+	if (tok->context_json) {
+		/* Our own compact text: parsing it cannot fail but on ENOMEM. */
+		_cleanup_(json_decrefp) json_t *j = json_loads(tok->context_json,
+							      JSON_DECODE_ANY, NULL);
+
+		if (!j)
+			return -ENOMEM;
+		if (json_is_object(j)) {
+			zone = msgpack_zone_new(1024);
+			if (!zone || tokensvc_json_to_msgpack(j, zone, &ctx) < 0)
+				return -ENOMEM;
+			rep.u.exchange.context = &ctx;
+		}
+	}
+	rep.u.exchange.access_token = expose ? tok->access_token : NULL;
+	sb_buf_init(&out, SB_MAX_REPLY_FRAME_DEFAULT);
+	r = sb_result_encode(&rep, &out);
+	if (r >= 0 && !(copy = malloc(sb_buf_len(&out))))
+		r = -ENOMEM;
+	if (r >= 0) {
+		memcpy(copy, sb_buf_ptr(&out), sb_buf_len(&out));
+		if (tok->result) {
+			explicit_bzero(tok->result, tok->result_len);
+			free(tok->result);
+		}
+		tok->result = copy;
+		tok->result_len = sb_buf_len(&out);
+		tok->result_exposed = expose;
+	}
+	sb_buf_free(&out); /* wiped: it may hold the token */
+	return r < 0 ? r : 0;
 }

@@ -260,6 +260,42 @@ static void test_string_limits(void **state)
 	assert_true(sb_utf8_valid((const uint8_t *)"h\xc3\xa9llo \xf0\x9f\x94\x91", 11));
 }
 
+/* sb_utf8_valid takes ASCII eight bytes at a time: a bad byte, a good sequence, a cut one and
+ * an overlong one at every offset around those blocks are judged as byte by byte. */
+static void test_utf8_blocks(void **state)
+{
+	static const struct {
+		const char *seq;
+		size_t n;
+		bool ok;
+	} cases[] = {
+		{"\x80", 1, false},         {"\xff", 1, false},
+		{"\xc3\xa9", 2, true},      {"\xf0\x9f\x94\x91", 4, true},
+		{"\xc0\xaf", 2, false},     {"\xed\xa0\x80", 3, false}, /* overlong, surrogate */
+	};
+	uint8_t buf[40];
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		for (size_t at = 0; at + cases[c].n <= 24; at++) {
+			for (size_t len = at + cases[c].n; len <= 24; len++) {
+				memset(buf, 'a', sizeof(buf));
+				memcpy(buf + at, cases[c].seq, cases[c].n);
+				assert_int_equal(sb_utf8_valid(buf, len), cases[c].ok);
+			}
+			/* cut short by the end of the string */
+			if (cases[c].n > 1) {
+				memset(buf, 'a', sizeof(buf));
+				memcpy(buf + at, cases[c].seq, cases[c].n);
+				assert_false(sb_utf8_valid(buf, at + cases[c].n - 1));
+			}
+		}
+	}
+	memset(buf, 'a', sizeof(buf));
+	assert_true(sb_utf8_valid(buf, sizeof(buf)));
+	assert_true(sb_utf8_valid(buf, 0));
+}
+
 static void test_forbidden_types(void **state)
 {
 	struct raw raw;
@@ -364,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_and_trailing),
 		cmocka_unit_test(test_wrong_types_name_the_field),
 		cmocka_unit_test(test_string_limits),
+		cmocka_unit_test(test_utf8_blocks),
 		cmocka_unit_test(test_forbidden_types),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_huge_declared_counts),

@@ -363,6 +363,27 @@ static void test_rt_replies(void **state)
 	assert_null(out.u.exchange.access_token);
 	sb_reply_done(&out);
 
+	/* the result map alone (kept by a server, then sent with ok_raw) is the same frame */
+	{
+		struct sb_buf whole, result, raw;
+
+		sb_buf_init(&whole, 4096);
+		sb_buf_init(&result, 4096);
+		sb_buf_init(&raw, 4096);
+		assert_int_equal(sb_reply_encode(&rep, &whole, 4096), 0);
+		assert_int_equal(sb_result_encode(&rep, &result), 0);
+		assert_int_equal(sb_reply_encode_ok_raw(77, sb_buf_ptr(&result), sb_buf_len(&result),
+						       &raw, 4096), 0);
+		assert_int_equal(sb_buf_len(&raw), sb_buf_len(&whole));
+		assert_memory_equal(sb_buf_ptr(&raw), sb_buf_ptr(&whole), sb_buf_len(&whole));
+		sb_buf_free(&whole);
+		sb_buf_free(&result);
+		sb_buf_free(&raw);
+		rep.ok = false;
+		assert_int_equal(sb_result_encode(&rep, &result), -EINVAL);
+		rep.ok = true;
+	}
+
 	const enum sb_op record_ops[] = {SB_OP_GET_RECORDS, SB_OP_INSERT_RECORDS, SB_OP_DETOKENIZE,
 					 SB_OP_TOKENIZE, SB_OP_QUERY};
 	for (size_t i = 0; i < sizeof(record_ops) / sizeof(record_ops[0]); i++) {

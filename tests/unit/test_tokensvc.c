@@ -92,11 +92,74 @@ static void test_json_to_msgpack_depth_cap(void **state)
 	msgpack_zone_free(zone);
 }
 
+/* The value of key k in map m, or NULL. */
+static const msgpack_object *map_get(const msgpack_object *m, const char *k)
+{
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object_kv *kv = &m->via.map.ptr[i];
+
+		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen(k) &&
+		    memcmp(kv->key.via.str.ptr, k, kv->key.via.str.size) == 0)
+			return &kv->val;
+	}
+	return NULL;
+}
+
+/* tok->result as a msgpack map (unpacked into u, which the caller destroys). */
+static const msgpack_object *result_map(const struct skyflow_token *tok, msgpack_unpacked *u)
+{
+	msgpack_unpacked_init(u);
+	assert_int_equal(msgpack_unpack_next(u, (const char *)tok->result, tok->result_len, NULL),
+			 MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(u->data.type, MSGPACK_OBJECT_MAP);
+	return &u->data;
+}
+
+/* The exchange result kept on a token: the context and types; the token's text only while the
+ * tenant exposes tokens, and the kept bytes follow a change of expose_tokens (a reload). */
+static void test_result_kept_follows_expose(void **state)
+{
+	struct skyflow_token *tok = skyflow_token_new("SECRET-TOKEN", "Bearer", "urn:x", 1790000000);
+	const msgpack_object *m, *ctx;
+	msgpack_unpacked u;
+	const uint8_t *first;
+
+	(void)state;
+	assert_non_null(tok);
+	tok->context_json = strdup("{\"roles\":[\"Viewer\"],\"sub\":\"U1\"}");
+	assert_int_equal(tokensvc_result_encode(tok, false), 0);
+	m = result_map(tok, &u);
+	assert_null(map_get(m, "access_token"));
+	assert_int_equal(map_get(m, "expires_at")->via.u64, 1790000000);
+	ctx = map_get(m, "context");
+	assert_non_null(ctx);
+	assert_int_equal(ctx->type, MSGPACK_OBJECT_MAP);
+	assert_int_equal(ctx->via.map.size, 2);
+	msgpack_unpacked_destroy(&u);
+
+	first = tok->result; /* kept: the same bytes for the next reply */
+	assert_int_equal(tokensvc_result_encode(tok, false), 0);
+	assert_ptr_equal(tok->result, first);
+
+	assert_int_equal(tokensvc_result_encode(tok, true), 0);
+	m = result_map(tok, &u);
+	assert_non_null(map_get(m, "access_token"));
+	assert_int_equal(map_get(m, "access_token")->via.str.size, strlen("SECRET-TOKEN"));
+	msgpack_unpacked_destroy(&u);
+
+	assert_int_equal(tokensvc_result_encode(tok, false), 0);
+	m = result_map(tok, &u);
+	assert_null(map_get(m, "access_token"));
+	msgpack_unpacked_destroy(&u);
+	skyflow_token_unref(tok);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_to_msgpack_types),
 		cmocka_unit_test(test_json_to_msgpack_depth_cap),
+		cmocka_unit_test(test_result_kept_follows_expose),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
