@@ -199,16 +199,21 @@ static int bind_private(int fd, const char *path, const struct sockaddr_un *sa, 
 	return 0;
 }
 
-/* Opens the bound socket up to the configured access, and listens. */
+/*
+ * Listens, then opens the bound socket up to the configured access. listen() first: once the
+ * file has its final mode a peer may connect, and before listen() it would be refused
+ * (ECONNREFUSED, seen by integration_runtime_signals under load). While the file is still
+ * 0600 only its owner can connect, and admission applies as to any peer.
+ */
 static int open_up_and_listen(int fd, const char *path, const struct socketfile_access *a)
 {
+	if (listen(fd, SOMAXCONN) < 0)
+		return log_errno(LOG_ERR, -errno, "socket %s: listen", path);
 	if (a->group_set && chown(path, (uid_t)-1, a->group) < 0)
 		return log_errno(LOG_ERR, -errno, "socket %s: chown to group %u", path,
 				 (unsigned)a->group);
 	if (chmod(path, a->mode) < 0)
 		return log_errno(LOG_ERR, -errno, "socket %s: chmod %04o", path, (unsigned)a->mode);
-	if (listen(fd, SOMAXCONN) < 0)
-		return log_errno(LOG_ERR, -errno, "socket %s: listen", path);
 	return 0;
 }
 
