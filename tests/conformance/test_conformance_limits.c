@@ -4,8 +4,8 @@
  * skybrokerd with small limits: max_inflight advertised and backpressure instead of refusal,
  * an id reused while in flight, the tenant's rate limit per request, the hello and idle
  * timeouts, too many connections per uid, a reload that no longer admits the peer, and
- * shutting_down. Pings are delayed 1 s (the TEST-ONLY test_ping_delay) so that requests
- * stay in flight (300 ms was too short under ASan on a loaded machine: the broker had answered
+ * shutting_down. Pings are delayed 3 s (the TEST-ONLY test_ping_delay) so that requests
+ * stay in flight (300 ms and then 1 s were too short under ASan in CI: the broker had answered
  * the ping in flight at SIGTERM and exited before the test's next ping reached it).
  */
 #include <signal.h>
@@ -14,7 +14,7 @@
 
 #define BROKER_EXTRA                                                                       \
 	"hello_timeout = 1s\nidle_timeout = 2s\nmax_connections_per_uid = 6\n"             \
-	"max_inflight_per_connection = 4\ntest_ping_delay = 1s\nshutdown_timeout = 30s\n"
+	"max_inflight_per_connection = 4\ntest_ping_delay = 3s\nshutdown_timeout = 30s\n"
 
 static struct sbt_daemon D;
 
@@ -91,7 +91,7 @@ static void test_max_inflight(void **state)
 	assert_int_equal(cf_hello(fd, 1, &rep), 0);
 	assert_int_equal(cft_uint(cf_check_ok(rep, 1, "hello"), "max_inflight"), 4);
 	mpv_free(rep);
-	pings(fd, 100, 10); /* 10 pings of 1 s, 4 at a time */
+	pings(fd, 100, 10); /* 10 pings of 3 s, 4 at a time */
 	recv_by_id(fd, reps, 100, 10);
 	for (size_t i = 0; i < 10; i++) {
 		cf_check_ok(reps[i], 100 + i, "a ping beyond max_inflight");
@@ -108,7 +108,7 @@ static void test_id_in_flight(void **state)
 	(void)state;
 	pings(fd, 5, 1);
 	pings(fd, 5, 1);
-	/* the second is refused at once; the first one's reply follows 1 s later */
+	/* the second is refused at once; the first one's reply follows 3 s later */
 	cf_recv_error(fd, 5, "bad_request", "id 5 while id 5 is in flight");
 	cf_recv_ok(fd, 5, "the first ping with id 5");
 	pings(fd, 5, 1); /* answered: the id may be used again */
@@ -228,7 +228,7 @@ static void test_reload_revokes(void **state)
 	struct mpv *rep;
 
 	(void)state;
-	pings(fd, 9, 1); /* in flight for 1 s */
+	pings(fd, 9, 1); /* in flight for 3 s */
 	write_config(conf, sizeof(conf), 4242);
 	sbt_write_file(D.conf, conf, 0644);
 	sbt_daemon_kill(&D, SIGHUP);
@@ -252,7 +252,7 @@ static void test_shutting_down(void **state)
 	struct mpv *reps[2] = {0};
 
 	(void)state;
-	pings(fd, 1, 1); /* in flight for 1 s */
+	pings(fd, 1, 1); /* in flight for 3 s */
 	sbt_daemon_kill(&D, SIGTERM);
 	assert_int_equal(sbt_daemon_wait_notify(&D, "STOPPING=1", SBT_TIMEOUT_MS), 0);
 	pings(fd, 2, 1);
